@@ -1,0 +1,7 @@
+//! synlink: a declarative provisioning engine for Azure Machine Learning ⇄ Synapse
+//! links, Synapse role grants and Spark pools attached to AML as compute.
+//!
+//! Data flows one way: spec → graph → plan → apply. This crate's modules follow
+//! that order; the emulator stands apart and imports nothing from the engine.
+
+pub mod emulator;

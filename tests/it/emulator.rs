@@ -1,0 +1,1 @@
+//! Emulator integration tests (filled by the emulator work).

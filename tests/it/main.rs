@@ -1,0 +1,3 @@
+//! synlink's one integration-test binary: one module per feature.
+
+mod emulator;
