@@ -4,4 +4,7 @@
 //! Data flows one way: spec → graph → plan → apply. This crate's modules follow
 //! that order; the emulator stands apart and imports nothing from the engine.
 
+pub mod app;
+pub mod cli;
 pub mod emulator;
+pub mod render;
