@@ -8,3 +8,6 @@ pub mod app;
 pub mod cli;
 pub mod emulator;
 pub mod render;
+pub mod addr;
+pub mod graph;
+pub mod spec;
