@@ -1,29 +1,38 @@
-//! The local Azure: an emulator of ARM and the Synapse data plane, written from
-//! `azure-rest.md`. It imports nothing from the engine.
+//! The local Azure: an emulator of ARM (resource groups, AML workspaces, linked services,
+//! Synapse Spark computes, Synapse workspaces and pools, Azure RBAC) and of the Synapse
+//! data plane (Synapse RBAC), written from `azure-rest.md`. It imports nothing from the
+//! engine: agreeing with it means something. This file only lists the parts and exports
+//! the public surface (`EmulatorArgs`, `Config`, `Emulator`, `serve`, `EmulatorError`).
 
-use std::net::SocketAddr;
+mod api_version;
+mod arm_error;
+mod auth;
+mod body;
+mod clock;
+mod config;
+mod control;
+mod error;
+mod faults;
+mod lro;
+mod managed_identity;
+mod names;
+mod persist;
+mod pipeline;
+mod principal;
+mod rbac;
+mod reply;
+mod request;
+mod request_log;
+mod routes;
+mod server;
+mod shared;
+mod store;
+mod synapse_rbac;
+mod throttle;
+mod tls;
+mod token_service;
 
-/// Flags of `synlink emulator`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct EmulatorArgs {
-    /// Address to listen on (loopback by default; port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
-}
-
-/// Errors of the emulator.
-#[derive(Debug, thiserror::Error)]
-pub enum EmulatorError {
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-}
-
-/// Runs the emulator until SIGTERM or Ctrl-C.
-pub async fn serve(args: EmulatorArgs) -> Result<(), EmulatorError> {
-    let _ = args;
-    Ok(())
-}
+pub use config::{Config, EmulatorArgs};
+pub use error::EmulatorError;
+pub use faults::{BucketSpec, FaultTarget, Faults, ThrottleSpec};
+pub use server::{serve, Emulator};

@@ -1,0 +1,72 @@
+//! The request log behind `/_emulator/requests` and `/_emulator/counts`: one entry per
+//! answered request (method, path, status, duration, principal, start and end instants,
+//! the operation label), the last 10,000 kept, and counts by operation since the start
+//! or the last reset.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+const KEPT: usize = 10_000;
+
+/// One answered request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Sequence number (the one --fail-rate hashes; 0 for uncounted requests).
+    pub seq: u64,
+    /// `x-ms-request-id`.
+    pub request_id: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query as received.
+    pub path: String,
+    /// Status answered (0 when the connection was dropped).
+    pub status: u16,
+    /// Duration in ms.
+    pub duration_ms: u64,
+    /// Object id of the caller, when authenticated.
+    pub principal: Option<String>,
+    /// Start instant (epoch ms).
+    pub start_ms: u64,
+    /// End instant (epoch ms).
+    pub end_ms: u64,
+    /// Operation label, e.g. `PUT Microsoft.Synapse/workspaces`.
+    pub operation: String,
+    /// Request body when JSON (for asserting exact requests).
+    pub body: Option<serde_json::Value>,
+}
+
+/// The log.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    entries: VecDeque<Entry>,
+    counts: BTreeMap<String, u64>,
+}
+
+impl RequestLog {
+    /// Records an answered request.
+    pub fn push(&mut self, entry: Entry) {
+        *self.counts.entry(entry.operation.clone()).or_default() += 1;
+        if self.entries.len() == KEPT {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+    }
+
+    /// Entries with a sequence number above `since` (all when 0), oldest first.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries.iter().cloned().collect()
+    }
+
+    /// Counts by operation.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.counts.clone()
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.counts.clear();
+    }
+}
