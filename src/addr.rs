@@ -4,7 +4,9 @@
 use std::fmt;
 
 /// The six kinds of resource a spec can describe, one per spec section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     /// An Azure Machine Learning workspace.
@@ -46,7 +48,9 @@ impl ResourceKind {
 
     /// The kind whose section is `section`.
     pub fn from_section(section: &str) -> Option<ResourceKind> {
-        ResourceKind::ALL.into_iter().find(|k| k.section() == section)
+        ResourceKind::ALL
+            .into_iter()
+            .find(|k| k.section() == section)
     }
 
     /// A short human name, as used in messages ("a Spark pool").
@@ -81,7 +85,10 @@ pub struct Address {
 impl Address {
     /// Builds an address.
     pub fn new(kind: ResourceKind, key: impl Into<String>) -> Address {
-        Address { kind, key: key.into() }
+        Address {
+            kind,
+            key: key.into(),
+        }
     }
 
     /// Parses `section.key`; `None` when the section is unknown or the key empty.
@@ -163,8 +170,12 @@ mod tests {
 
     #[test]
     fn arm_ids_compare_without_case() {
-        let a = ArmId::new("/subscriptions/S/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/syn1");
-        let b = ArmId::new("/subscriptions/s/resourcegroups/RG/providers/microsoft.synapse/workspaces/SYN1");
+        let a = ArmId::new(
+            "/subscriptions/S/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/syn1",
+        );
+        let b = ArmId::new(
+            "/subscriptions/s/resourcegroups/RG/providers/microsoft.synapse/workspaces/SYN1",
+        );
         assert_eq!(a, b);
         let mut set = std::collections::HashSet::new();
         set.insert(a);

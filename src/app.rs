@@ -37,7 +37,10 @@ fn load(args: &SpecArgs, color: bool) -> Option<(LoadedSpec, Graph)> {
         Err(SpecError::Invalid { file, diagnostics }) => {
             // A file that is not a spec at all gets its one-line cause.
             if let [only] = diagnostics.as_slice() {
-                if only.address.is_none() && (only.message.starts_with("invalid YAML") || only.message.starts_with("the spec ")) {
+                if only.address.is_none()
+                    && (only.message.starts_with("invalid YAML")
+                        || only.message.starts_with("the spec "))
+                {
                     render::diagnostic::error_line(&render::diagnostic::header(&file, only));
                     return None;
                 }
@@ -47,7 +50,11 @@ fn load(args: &SpecArgs, color: bool) -> Option<(LoadedSpec, Graph)> {
         }
     };
     if !spec.warnings.is_empty() {
-        render::diagnostic::emit(&render::diagnostic::render(&spec.file, &spec.warnings, color));
+        render::diagnostic::emit(&render::diagnostic::render(
+            &spec.file,
+            &spec.warnings,
+            color,
+        ));
     }
     match Graph::build(&spec) {
         Ok(graph) => Some((spec, graph)),

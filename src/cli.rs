@@ -38,7 +38,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct SpecArgs {
     /// The spec file.
-    #[arg(short = 'f', long = "file", value_name = "SPEC", default_value = "synlink.yaml")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "SPEC",
+        default_value = "synlink.yaml"
+    )]
     pub file: PathBuf,
 
     /// Set a variable: NAME=VALUE, the value parsed as YAML (repeatable; wins over

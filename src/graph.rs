@@ -46,9 +46,17 @@ impl Graph {
         let mut grants_by_link: HashMap<(&str, &str), Vec<NodeIndex>> = HashMap::new();
         for r in spec.resources.values() {
             if let Body::RoleGrant(g) = &r.body {
-                if let Some(link) = g.principal.link.as_deref().and_then(|l| spec.get(ResourceKind::Link, l)) {
+                if let Some(link) = g
+                    .principal
+                    .link
+                    .as_deref()
+                    .and_then(|l| spec.get(ResourceKind::Link, l))
+                {
                     if let Body::Link(l) = &link.body {
-                        grants_by_link.entry((l.ml_workspace.as_str(), l.synapse_workspace.as_str())).or_default().push(index[&r.address]);
+                        grants_by_link
+                            .entry((l.ml_workspace.as_str(), l.synapse_workspace.as_str()))
+                            .or_default()
+                            .push(index[&r.address]);
                     }
                 }
             }
@@ -66,11 +74,15 @@ impl Graph {
                 }
             }
             if let Body::Attachment(a) = &r.body {
-                let pool_ws = spec.get(ResourceKind::SparkPool, &a.spark_pool).and_then(|p| match &p.body {
-                    Body::SparkPool(p) => Some(p.synapse_workspace.as_str()),
-                    _ => None,
-                });
-                if let Some(grants) = pool_ws.and_then(|ws| grants_by_link.get(&(a.ml_workspace.as_str(), ws))) {
+                let pool_ws =
+                    spec.get(ResourceKind::SparkPool, &a.spark_pool)
+                        .and_then(|p| match &p.body {
+                            Body::SparkPool(p) => Some(p.synapse_workspace.as_str()),
+                            _ => None,
+                        });
+                if let Some(grants) =
+                    pool_ws.and_then(|ws| grants_by_link.get(&(a.ml_workspace.as_str(), ws)))
+                {
                     for &to in grants {
                         if inner.find_edge(from, to).is_none() {
                             inner.add_edge(from, to, Edge::GrantBeforeAttach);
@@ -91,13 +103,18 @@ impl Graph {
     fn cycles(&self, spec: &LoadedSpec) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         for scc in tarjan_scc(&self.inner) {
-            let is_cycle = scc.len() > 1 || scc.iter().any(|&n| self.inner.find_edge(n, n).is_some());
+            let is_cycle =
+                scc.len() > 1 || scc.iter().any(|&n| self.inner.find_edge(n, n).is_some());
             if !is_cycle {
                 continue;
             }
             let path = self.cycle_path(&scc);
             let first = &self.inner[path[0]];
-            let names: Vec<String> = path.iter().chain(std::iter::once(&path[0])).map(|&n| self.inner[n].to_string()).collect();
+            let names: Vec<String> = path
+                .iter()
+                .chain(std::iter::once(&path[0]))
+                .map(|&n| self.inner[n].to_string())
+                .collect();
             let pos = spec.resources.get(first).map(|r| r.key_pos);
             out.push(
                 Diagnostic::error(pos, format!("dependency cycle: {}", names.join(" → ")))
@@ -111,7 +128,10 @@ impl Graph {
     /// Walks the strongly connected component to list its nodes in cycle order.
     fn cycle_path(&self, scc: &[NodeIndex]) -> Vec<NodeIndex> {
         let members: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
-        let start = *scc.iter().min_by_key(|n| &self.inner[**n]).unwrap_or(&scc[0]);
+        let start = *scc
+            .iter()
+            .min_by_key(|n| &self.inner[**n])
+            .unwrap_or(&scc[0]);
         let mut path = vec![start];
         let mut current = start;
         loop {
@@ -144,7 +164,12 @@ impl Graph {
     pub fn dependencies(&self, address: &Address) -> Vec<&Address> {
         self.index
             .get(address)
-            .map(|&n| self.inner.edges(n).map(|e| &self.inner[e.target()]).collect())
+            .map(|&n| {
+                self.inner
+                    .edges(n)
+                    .map(|e| &self.inner[e.target()])
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -158,8 +183,10 @@ impl Graph {
     pub fn to_dot(&self, spec: &LoadedSpec) -> String {
         let mut out = String::from("digraph synlink {\n  rankdir = \"RL\";\n  node [shape = box, fontname = \"Helvetica\"];\n");
         let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-        let (sources, managed): (Vec<&Address>, Vec<&Address>) =
-            spec.resources.keys().partition(|a| spec.resources.get(*a).is_some_and(|r| r.existing));
+        let (sources, managed): (Vec<&Address>, Vec<&Address>) = spec
+            .resources
+            .keys()
+            .partition(|a| spec.resources.get(*a).is_some_and(|r| r.existing));
         for a in &managed {
             let _ = writeln!(out, "  {};", quote(&a.to_string()));
         }
@@ -177,7 +204,12 @@ impl Graph {
                 Edge::DependsOn => " [style = dashed, label = \"depends_on\"]".to_owned(),
                 Edge::GrantBeforeAttach => " [style = dotted, label = \"after grant\"]".to_owned(),
             };
-            let _ = writeln!(out, "  {} -> {}{style};", quote(&from.to_string()), quote(&to.to_string()));
+            let _ = writeln!(
+                out,
+                "  {} -> {}{style};",
+                quote(&from.to_string()),
+                quote(&to.to_string())
+            );
         }
         out.push_str("}\n");
         out

@@ -4,10 +4,10 @@
 //! Data flows one way: spec → graph → plan → apply. This crate's modules follow
 //! that order; the emulator stands apart and imports nothing from the engine.
 
+pub mod addr;
 pub mod app;
 pub mod cli;
 pub mod emulator;
-pub mod render;
-pub mod addr;
 pub mod graph;
+pub mod render;
 pub mod spec;

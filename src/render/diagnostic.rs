@@ -54,13 +54,18 @@ impl miette::Diagnostic for Shown<'_> {
         self.offset.map(|_| self.source as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.offset.map(|o| Box::new(std::iter::once(LabeledSpan::new(None, o, 1))) as Box<dyn Iterator<Item = LabeledSpan>>)
+        self.offset.map(|o| {
+            Box::new(std::iter::once(LabeledSpan::new(None, o, 1)))
+                as Box<dyn Iterator<Item = LabeledSpan>>
+        })
     }
 }
 
 /// Byte offsets of the start of each line.
 fn line_starts(text: &str) -> Vec<usize> {
-    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 /// The plain header of a diagnostic: `path:line:col: address: message`.
@@ -80,8 +85,16 @@ pub fn header(file: &SourceFile, d: &Diagnostic) -> String {
 
 /// Renders every diagnostic (errors and warnings) of a file, then a count.
 pub fn render(file: &SourceFile, diags: &[Diagnostic], color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_width(200).with_wrap_lines(false).with_links(false);
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(1)
+        .with_width(200)
+        .with_wrap_lines(false)
+        .with_links(false);
     let text: Arc<str> = Arc::from(file.text.as_str());
     let starts = line_starts(&text);
     let source = NamedSource::new(file.path.display().to_string(), text.clone());
@@ -94,7 +107,12 @@ pub fn render(file: &SourceFile, diags: &[Diagnostic], color: bool) -> String {
             let byte = line.char_indices().nth(col).map_or(line.len(), |(b, _)| b);
             Some((line_start + byte).min(text.len().saturating_sub(1)))
         });
-        let shown = Shown { d, title: header(file, d), source: &source, offset: offset.filter(|_| !text.is_empty()) };
+        let shown = Shown {
+            d,
+            title: header(file, d),
+            source: &source,
+            offset: offset.filter(|_| !text.is_empty()),
+        };
         let _ = handler.render_report(&mut out, &shown);
         if let Some(h) = &d.hint {
             out.push_str(&format!("  hint: {h}\n"));

@@ -9,5 +9,8 @@ use std::io::IsTerminal;
 /// Whether to use colour on stderr: a terminal, and neither `--no-color`,
 /// `NO_COLOR` nor `CI` set.
 pub fn stderr_color(no_color: bool) -> bool {
-    !no_color && std::env::var_os("NO_COLOR").is_none() && std::env::var_os("CI").is_none() && std::io::stderr().is_terminal()
+    !no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var_os("CI").is_none()
+        && std::io::stderr().is_terminal()
 }

@@ -26,7 +26,13 @@ pub struct DeError {
 
 impl DeError {
     fn new(message: String) -> DeError {
-        DeError { pos: None, message, hint: None, expected: None, also: Vec::new() }
+        DeError {
+            pos: None,
+            message,
+            hint: None,
+            expected: None,
+            also: Vec::new(),
+        }
     }
 
     fn or_pos(mut self, pos: Pos) -> DeError {
@@ -46,7 +52,9 @@ impl std::error::Error for DeError {}
 /// Serde names types after Rust; users write YAML.
 fn friendly_expected(exp: &str) -> String {
     match exp {
-        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => "an integer".into(),
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => {
+            "an integer".into()
+        }
         "a boolean" | "a string" | "an integer" => exp.into(),
         "f32" | "f64" => "a number".into(),
         other => other.into(),
@@ -72,7 +80,12 @@ impl de::Error for DeError {
         };
         let wanted = friendly_expected(&exp.to_string());
         let mut e = DeError::new(format!("expected {wanted}, found {found}"));
-        if wanted == "a string" && matches!(unexp, de::Unexpected::Float(_) | de::Unexpected::Signed(_) | de::Unexpected::Unsigned(_)) {
+        if wanted == "a string"
+            && matches!(
+                unexp,
+                de::Unexpected::Float(_) | de::Unexpected::Signed(_) | de::Unexpected::Unsigned(_)
+            )
+        {
             e.hint = Some("quote the value to make it a string, e.g. \"3.4\"".into());
         }
         e
@@ -80,7 +93,11 @@ impl de::Error for DeError {
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> DeError {
         let mut e = DeError::new(format!("unknown field `{field}`"));
-        let visible: Vec<&str> = expected.iter().copied().filter(|f| *f != "for_each").collect();
+        let visible: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|f| *f != "for_each")
+            .collect();
         e.hint = did_you_mean(field, visible.iter().copied())
             .or_else(|| Some(format!("the fields here are: {}", visible.join(", "))));
         e.expected = Some(expected);
@@ -124,8 +141,14 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_str(s),
-            Value::Seq(items) => visitor.visit_seq(SeqDe { items: items.iter() }),
-            Value::Map(entries) => visitor.visit_map(MapDe { entries, next: 0, value: None }),
+            Value::Seq(items) => visitor.visit_seq(SeqDe {
+                items: items.iter(),
+            }),
+            Value::Map(entries) => visitor.visit_map(MapDe {
+                entries,
+                next: 0,
+                value: None,
+            }),
         };
         result.map_err(|e| e.or_pos(pos))
     }
@@ -137,7 +160,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -154,7 +181,10 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
                 let (key, value) = &entries[0];
                 visitor.visit_enum(EnumDe { key, value })
             }
-            other => Err(DeError::new(format!("expected a name or a map with one key, found {}", other.type_name()))),
+            other => Err(DeError::new(format!(
+                "expected a name or a map with one key, found {}",
+                other.type_name()
+            ))),
         };
         result.map_err(|e| e.or_pos(pos))
     }
@@ -172,8 +202,14 @@ struct SeqDe<'a> {
 impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
-        self.items.next().map(|node| seed.deserialize(NodeDe { node })).transpose()
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        self.items
+            .next()
+            .map(|node| seed.deserialize(NodeDe { node }))
+            .transpose()
     }
 }
 
@@ -186,26 +222,41 @@ struct MapDe<'a> {
 impl<'de> de::MapAccess<'de> for MapDe<'_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
-        let Some((key, value)) = self.entries.get(self.next) else { return Ok(None) };
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        let Some((key, value)) = self.entries.get(self.next) else {
+            return Ok(None);
+        };
         self.next += 1;
         self.value = Some(value);
-        let key_node = Node { pos: key.pos, value: Value::Str(key.text.clone()) };
-        seed.deserialize(NodeDe { node: &key_node }).map(Some).map_err(|mut e| {
-            if let Some(expected) = e.expected {
-                e.also = self
-                    .entries
-                    .iter()
-                    .filter(|(k, _)| k.text != key.text && !expected.contains(&k.text.as_str()))
-                    .map(|(k, _)| <DeError as de::Error>::unknown_field(&k.text, expected).or_pos(k.pos))
-                    .collect();
-            }
-            e.or_pos(key.pos)
-        })
+        let key_node = Node {
+            pos: key.pos,
+            value: Value::Str(key.text.clone()),
+        };
+        seed.deserialize(NodeDe { node: &key_node })
+            .map(Some)
+            .map_err(|mut e| {
+                if let Some(expected) = e.expected {
+                    e.also = self
+                        .entries
+                        .iter()
+                        .filter(|(k, _)| k.text != key.text && !expected.contains(&k.text.as_str()))
+                        .map(|(k, _)| {
+                            <DeError as de::Error>::unknown_field(&k.text, expected).or_pos(k.pos)
+                        })
+                        .collect();
+                }
+                e.or_pos(key.pos)
+            })
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self.value.take().ok_or_else(|| DeError::new("a map value was read before its key".into()))?;
+        let node = self
+            .value
+            .take()
+            .ok_or_else(|| DeError::new("a map value was read before its key".into()))?;
         seed.deserialize(NodeDe { node })
     }
 }
@@ -219,9 +270,17 @@ impl<'de, 'a> de::EnumAccess<'de> for EnumDe<'a> {
     type Error = DeError;
     type Variant = NodeDe<'a>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, NodeDe<'a>), DeError> {
-        let key_node = Node { pos: self.key.pos, value: Value::Str(self.key.text.clone()) };
-        let variant = seed.deserialize(NodeDe { node: &key_node }).map_err(|e| e.or_pos(self.key.pos))?;
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, NodeDe<'a>), DeError> {
+        let key_node = Node {
+            pos: self.key.pos,
+            value: Value::Str(self.key.text.clone()),
+        };
+        let variant = seed
+            .deserialize(NodeDe { node: &key_node })
+            .map_err(|e| e.or_pos(self.key.pos))?;
         Ok((variant, NodeDe { node: self.value }))
     }
 }
@@ -244,7 +303,11 @@ impl<'de> de::VariantAccess<'de> for NodeDe<'_> {
         de::Deserializer::deserialize_any(self, visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, DeError> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         de::Deserializer::deserialize_any(self, visitor)
     }
 }
@@ -257,7 +320,8 @@ mod tests {
 
     #[test]
     fn reports_every_unknown_field_of_a_map_with_positions() {
-        let node = parse("synapse_workspace: s\nnode_sise: Small\nspark_verison: '3.4'\n").expect("yaml");
+        let node =
+            parse("synapse_workspace: s\nnode_sise: Small\nspark_verison: '3.4'\n").expect("yaml");
         let err = decode::<SparkPool>(&node).expect_err("unknown fields");
         assert_eq!(err.message, "unknown field `node_sise`");
         assert_eq!(err.pos, Some(Pos { line: 2, col: 1 }));
@@ -271,7 +335,10 @@ mod tests {
     fn type_errors_point_at_the_value() {
         let node = parse("synapse_workspace: s\nnode_count: three\n").expect("yaml");
         let err = decode::<SparkPool>(&node).expect_err("bad type");
-        assert_eq!(err.message, "expected an integer, found the string \"three\"");
+        assert_eq!(
+            err.message,
+            "expected an integer, found the string \"three\""
+        );
         assert_eq!(err.pos, Some(Pos { line: 2, col: 13 }));
     }
 
@@ -280,6 +347,9 @@ mod tests {
         let node = parse("system_assigned").expect("yaml");
         assert_eq!(decode::<Identity>(&node), Ok(Identity::SystemAssigned));
         let node = parse("user_assigned: [/x/y]").expect("yaml");
-        assert_eq!(decode::<Identity>(&node), Ok(Identity::UserAssigned(vec!["/x/y".into()])));
+        assert_eq!(
+            decode::<Identity>(&node),
+            Ok(Identity::UserAssigned(vec!["/x/y".into()]))
+        );
     }
 }

@@ -33,12 +33,21 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at a position.
     pub fn error(pos: Option<Pos>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, pos, address: None, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            pos,
+            address: None,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// A warning at a position.
     pub fn warning(pos: Option<Pos>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(pos, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(pos, message)
+        }
     }
 
     /// Names the address the problem concerns.
@@ -72,7 +81,10 @@ impl Diagnostic {
 
 /// The closest candidate to `word` among `candidates`, if one is close enough to
 /// be a likely misspelling.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -98,7 +110,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * width + j] + 1).min(d[i * width + j - 1] + 1).min(d[(i - 1) * width + j - 1] + cost);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[(i - 2) * width + j - 2] + 1);
             }
@@ -116,7 +130,10 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("temas", "teams"), 1);
-        assert_eq!(did_you_mean("ml_workspce", ["ml_workspace", "spark_pool"]).as_deref(), Some("did you mean `ml_workspace`?"));
+        assert_eq!(
+            did_you_mean("ml_workspce", ["ml_workspace", "spark_pool"]).as_deref(),
+            Some("did you mean `ml_workspace`?")
+        );
         assert_eq!(did_you_mean("zzz", ["ml_workspace", "spark_pool"]), None);
     }
 }

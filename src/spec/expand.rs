@@ -57,14 +57,18 @@ pub fn expand(root: &Node, overrides: &Overrides) -> Expanded {
         Value::Map(entries) => entries,
         Value::Null => {
             out.diagnostics.push(
-                Diagnostic::error(None, "the spec is empty").hint("a spec starts with `version: 1`; see examples/quickstart.yaml"),
+                Diagnostic::error(None, "the spec is empty")
+                    .hint("a spec starts with `version: 1`; see examples/quickstart.yaml"),
             );
             return out;
         }
         other => {
             out.diagnostics.push(Diagnostic::error(
                 Some(root.pos),
-                format!("the spec must be a map of sections, found {}", other.type_name()),
+                format!(
+                    "the spec must be a map of sections, found {}",
+                    other.type_name()
+                ),
             ));
             return out;
         }
@@ -72,12 +76,21 @@ pub fn expand(root: &Node, overrides: &Overrides) -> Expanded {
 
     let declared: IndexMap<String, Node> = match top.iter().find(|(k, _)| k.text == "variables") {
         Some((_, node)) => match &node.value {
-            Value::Map(vars) => vars.iter().map(|(k, v)| (k.text.clone(), v.clone())).collect(),
+            Value::Map(vars) => vars
+                .iter()
+                .map(|(k, v)| (k.text.clone(), v.clone()))
+                .collect(),
             Value::Null => IndexMap::new(),
             other => {
                 out.diagnostics.push(
-                    Diagnostic::error(Some(node.pos), format!("`variables` must be a map of NAME: VALUE, found {}", other.type_name()))
-                        .at("variables"),
+                    Diagnostic::error(
+                        Some(node.pos),
+                        format!(
+                            "`variables` must be a map of NAME: VALUE, found {}",
+                            other.type_name()
+                        ),
+                    )
+                    .at("variables"),
                 );
                 IndexMap::new()
             }
@@ -94,29 +107,39 @@ pub fn expand(root: &Node, overrides: &Overrides) -> Expanded {
             let value = if key.text == "variables" {
                 node.clone()
             } else {
-                let ctx = Context { vars: &vars, each: None };
+                let ctx = Context {
+                    vars: &vars,
+                    each: None,
+                };
                 subst_node(node, &ctx, &key.text, &mut out.diagnostics)
             };
             out.settings.insert(key.text.clone(), (key.pos, value));
         } else {
-            let known = SETTINGS.iter().copied().chain(ResourceKind::ALL.iter().map(|k| k.section()));
+            let known = SETTINGS
+                .iter()
+                .copied()
+                .chain(ResourceKind::ALL.iter().map(|k| k.section()));
             out.diagnostics.push(
-                Diagnostic::error(Some(key.pos), format!("unknown section `{}`", key.text)).maybe_hint(
-                    did_you_mean(&key.text, known).or_else(|| {
+                Diagnostic::error(Some(key.pos), format!("unknown section `{}`", key.text))
+                    .maybe_hint(did_you_mean(&key.text, known).or_else(|| {
                         Some(format!(
                             "the sections are: {}, {}",
                             SETTINGS.join(", "),
                             ResourceKind::ALL.map(ResourceKind::section).join(", ")
                         ))
-                    }),
-                ),
+                    })),
             );
         }
     }
     out
 }
 
-fn expand_section(kind: ResourceKind, section: &Node, vars: &IndexMap<String, (Node, Origin)>, out: &mut Expanded) {
+fn expand_section(
+    kind: ResourceKind,
+    section: &Node,
+    vars: &IndexMap<String, (Node, Origin)>,
+    out: &mut Expanded,
+) {
     let entries = match &section.value {
         Value::Map(entries) => entries,
         Value::Null => return,
@@ -124,7 +147,11 @@ fn expand_section(kind: ResourceKind, section: &Node, vars: &IndexMap<String, (N
             out.diagnostics.push(
                 Diagnostic::error(
                     Some(section.pos),
-                    format!("`{}` must be a map of KEY: settings, found {}", kind.section(), other.type_name()),
+                    format!(
+                        "`{}` must be a map of KEY: settings, found {}",
+                        kind.section(),
+                        other.type_name()
+                    ),
                 )
                 .at(kind.section()),
             );
@@ -153,19 +180,31 @@ fn expand_section(kind: ResourceKind, section: &Node, vars: &IndexMap<String, (N
                         );
                         continue;
                     }
-                    let ctx = Context { vars, each: Some(Each::Item(item)) };
+                    let ctx = Context {
+                        vars,
+                        each: Some(Each::Item(item)),
+                    };
                     push_entry(kind, key, &body, &ctx, out);
                 }
             }
             Value::Map(map) => {
                 for (k, v) in map {
-                    let ctx = Context { vars, each: Some(Each::Entry(&k.text, v)) };
+                    let ctx = Context {
+                        vars,
+                        each: Some(Each::Entry(&k.text, v)),
+                    };
                     push_entry(kind, key, &body, &ctx, out);
                 }
             }
             other => out.diagnostics.push(
-                Diagnostic::error(Some(for_each.pos), format!("for_each takes a list or a map, found {}", other.type_name()))
-                    .at(&where_),
+                Diagnostic::error(
+                    Some(for_each.pos),
+                    format!(
+                        "for_each takes a list or a map, found {}",
+                        other.type_name()
+                    ),
+                )
+                .at(&where_),
             ),
         }
     }
@@ -175,7 +214,13 @@ fn without_for_each(body: &Node) -> Node {
     match &body.value {
         Value::Map(entries) => Node {
             pos: body.pos,
-            value: Value::Map(entries.iter().filter(|(k, _)| k.text != "for_each").cloned().collect()),
+            value: Value::Map(
+                entries
+                    .iter()
+                    .filter(|(k, _)| k.text != "for_each")
+                    .cloned()
+                    .collect(),
+            ),
         },
         _ => body.clone(),
     }
@@ -195,7 +240,12 @@ fn push_entry(kind: ResourceKind, key: &Key, body: &Node, ctx: &Context<'_>, out
     let address = format!("{}.{}", kind.section(), key_text);
     let node = subst_node(body, ctx, &address, &mut out.diagnostics);
     if out.diagnostics.len() == before {
-        out.entries.push(Entry { kind, key: key_text, key_pos: key.pos, node });
+        out.entries.push(Entry {
+            kind,
+            key: key_text,
+            key_pos: key.pos,
+            node,
+        });
     }
 }
 
@@ -208,7 +258,12 @@ fn subst_node(node: &Node, ctx: &Context<'_>, address: &str, diags: &mut Vec<Dia
                 node.value.clone()
             }
         },
-        Value::Seq(items) => Value::Seq(items.iter().map(|n| subst_node(n, ctx, address, diags)).collect()),
+        Value::Seq(items) => Value::Seq(
+            items
+                .iter()
+                .map(|n| subst_node(n, ctx, address, diags))
+                .collect(),
+        ),
         Value::Map(entries) => Value::Map(
             entries
                 .iter()
@@ -226,7 +281,10 @@ fn subst_node(node: &Node, ctx: &Context<'_>, address: &str, diags: &mut Vec<Dia
         ),
         scalar => scalar.clone(),
     };
-    Node { pos: node.pos, value }
+    Node {
+        pos: node.pos,
+        value,
+    }
 }
 
 /// A reference found in a string.
@@ -254,7 +312,10 @@ fn subst_str(s: &str, pos: Pos, ctx: &Context<'_>) -> Result<Value, Diagnostic> 
             rest = after;
         } else if let Some(after) = rest.strip_prefix("${") {
             let Some(end) = after.find('}') else {
-                return Err(Diagnostic::error(Some(pos), format!("unterminated `${{` in \"{s}\"")).hint("write `$${` for a literal `${`"));
+                return Err(
+                    Diagnostic::error(Some(pos), format!("unterminated `${{` in \"{s}\""))
+                        .hint("write `$${` for a literal `${`"),
+                );
             };
             out.push_str(&scalar(&Ref::Var(after[..end].trim()), pos, ctx)?);
             rest = &after[end + 1..];
@@ -271,40 +332,58 @@ fn subst_str(s: &str, pos: Pos, ctx: &Context<'_>) -> Result<Value, Diagnostic> 
 }
 
 fn each_ref_prefix(s: &str) -> Option<(Ref<'static>, usize)> {
-    [("{each}", Ref::Each), ("{each.key}", Ref::EachKey), ("{each.value}", Ref::EachValue)]
-        .into_iter()
-        .find(|(p, _)| s.starts_with(p))
-        .map(|(p, r)| (r, p.len()))
+    [
+        ("{each}", Ref::Each),
+        ("{each.key}", Ref::EachKey),
+        ("{each.value}", Ref::EachValue),
+    ]
+    .into_iter()
+    .find(|(p, _)| s.starts_with(p))
+    .map(|(p, r)| (r, p.len()))
 }
 
 fn whole_ref(s: &str) -> Option<Ref<'_>> {
     if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
         return (!name.contains('}') && !name.contains("${")).then(|| Ref::Var(name.trim()));
     }
-    each_ref_prefix(s).filter(|(_, len)| *len == s.len()).map(|(r, _)| r)
+    each_ref_prefix(s)
+        .filter(|(_, len)| *len == s.len())
+        .map(|(r, _)| r)
 }
 
 fn scalar(r: &Ref<'_>, pos: Pos, ctx: &Context<'_>) -> Result<String, Diagnostic> {
     let value = resolve(r, pos, ctx)?;
     value.scalar_text().ok_or_else(|| {
-        Diagnostic::error(Some(pos), format!("cannot put {} inside a string", value.type_name()))
-            .hint("a reference to a list or map must be the whole value, e.g. for_each: ${teams}")
+        Diagnostic::error(
+            Some(pos),
+            format!("cannot put {} inside a string", value.type_name()),
+        )
+        .hint("a reference to a list or map must be the whole value, e.g. for_each: ${teams}")
     })
 }
 
 fn resolve(r: &Ref<'_>, pos: Pos, ctx: &Context<'_>) -> Result<Value, Diagnostic> {
     match (r, ctx.each) {
-        (Ref::Var(name), _) => ctx.vars.get(*name).map(|(n, _)| n.value.clone()).ok_or_else(|| {
-            Diagnostic::error(Some(pos), format!("unknown variable `{name}`")).maybe_hint(
-                did_you_mean(name, ctx.vars.keys().map(String::as_str))
-                    .or_else(|| Some("declare it under `variables:`".into())),
-            )
-        }),
-        (_, None) => Err(Diagnostic::error(Some(pos), "`{each}` is used outside a for_each")
-            .hint("add `for_each:` with a list or a map to this entry")),
+        (Ref::Var(name), _) => ctx
+            .vars
+            .get(*name)
+            .map(|(n, _)| n.value.clone())
+            .ok_or_else(|| {
+                Diagnostic::error(Some(pos), format!("unknown variable `{name}`")).maybe_hint(
+                    did_you_mean(name, ctx.vars.keys().map(String::as_str))
+                        .or_else(|| Some("declare it under `variables:`".into())),
+                )
+            }),
+        (_, None) => Err(
+            Diagnostic::error(Some(pos), "`{each}` is used outside a for_each")
+                .hint("add `for_each:` with a list or a map to this entry"),
+        ),
         (Ref::Each, Some(Each::Item(n))) => Ok(n.value.clone()),
-        (Ref::Each, Some(Each::Entry(..))) => Err(Diagnostic::error(Some(pos), "`{each}` is used in a for_each over a map")
-            .hint("use {each.key} and {each.value}")),
+        (Ref::Each, Some(Each::Entry(..))) => Err(Diagnostic::error(
+            Some(pos),
+            "`{each}` is used in a for_each over a map",
+        )
+        .hint("use {each.key} and {each.value}")),
         (Ref::EachKey | Ref::EachValue, Some(Each::Item(_))) => Err(Diagnostic::error(
             Some(pos),
             "`{each.key}` and `{each.value}` need a for_each over a map",

@@ -22,7 +22,9 @@ use indexmap::IndexMap;
 
 use crate::addr::{Address, ResourceKind};
 use crate::spec::diagnostic::Diagnostic;
-use crate::spec::model::{Attachment, Cloud, Defaults, Link, MlWorkspace, RoleGrant, SparkPool, SynapseWorkspace};
+use crate::spec::model::{
+    Attachment, Cloud, Defaults, Link, MlWorkspace, RoleGrant, SparkPool, SynapseWorkspace,
+};
 use crate::spec::node::{Node, Pos};
 use crate::spec::source::{SourceError, SourceFile};
 use crate::spec::variables::Overrides;
@@ -99,18 +101,38 @@ impl Resource {
     pub fn references(&self) -> Vec<(&'static str, ResourceKind, &str)> {
         match &self.body {
             Body::MlWorkspace(_) | Body::SynapseWorkspace(_) => Vec::new(),
-            Body::SparkPool(p) => vec![("synapse_workspace", ResourceKind::SynapseWorkspace, p.synapse_workspace.as_str())],
+            Body::SparkPool(p) => vec![(
+                "synapse_workspace",
+                ResourceKind::SynapseWorkspace,
+                p.synapse_workspace.as_str(),
+            )],
             Body::Link(l) => vec![
-                ("ml_workspace", ResourceKind::MlWorkspace, l.ml_workspace.as_str()),
-                ("synapse_workspace", ResourceKind::SynapseWorkspace, l.synapse_workspace.as_str()),
+                (
+                    "ml_workspace",
+                    ResourceKind::MlWorkspace,
+                    l.ml_workspace.as_str(),
+                ),
+                (
+                    "synapse_workspace",
+                    ResourceKind::SynapseWorkspace,
+                    l.synapse_workspace.as_str(),
+                ),
             ],
             Body::RoleGrant(g) => {
-                let mut refs = vec![("synapse_workspace", ResourceKind::SynapseWorkspace, g.synapse_workspace.as_str())];
+                let mut refs = vec![(
+                    "synapse_workspace",
+                    ResourceKind::SynapseWorkspace,
+                    g.synapse_workspace.as_str(),
+                )];
                 if let Some(link) = &g.principal.link {
                     refs.push(("principal.link", ResourceKind::Link, link.as_str()));
                 }
                 if let Some(att) = &g.principal.attachment {
-                    refs.push(("principal.attachment", ResourceKind::Attachment, att.as_str()));
+                    refs.push((
+                        "principal.attachment",
+                        ResourceKind::Attachment,
+                        att.as_str(),
+                    ));
                 }
                 if let Some(model::GrantScope::SparkPool(pool)) = &g.scope {
                     refs.push(("scope.spark_pool", ResourceKind::SparkPool, pool.as_str()));
@@ -118,7 +140,11 @@ impl Resource {
                 refs
             }
             Body::Attachment(a) => vec![
-                ("ml_workspace", ResourceKind::MlWorkspace, a.ml_workspace.as_str()),
+                (
+                    "ml_workspace",
+                    ResourceKind::MlWorkspace,
+                    a.ml_workspace.as_str(),
+                ),
                 ("spark_pool", ResourceKind::SparkPool, a.spark_pool.as_str()),
             ],
         }
@@ -175,22 +201,36 @@ pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, 
         Ok(root) => root,
         Err(e) => {
             let d = Diagnostic::error(e.pos, format!("invalid YAML: {}", e.message));
-            return Err(SpecError::Invalid { file, diagnostics: vec![d] });
+            return Err(SpecError::Invalid {
+                file,
+                diagnostics: vec![d],
+            });
         }
     };
     if root.value == node::Value::Null {
-        let d = Diagnostic::error(None, "the spec is empty").hint("a spec starts with `version: 1`; see examples/quickstart.yaml");
-        return Err(SpecError::Invalid { file, diagnostics: vec![d] });
+        let d = Diagnostic::error(None, "the spec is empty")
+            .hint("a spec starts with `version: 1`; see examples/quickstart.yaml");
+        return Err(SpecError::Invalid {
+            file,
+            diagnostics: vec![d],
+        });
     }
     let expanded = expand::expand(&root, overrides);
     let mut diagnostics = expanded.diagnostics;
-    let (settings, resources) = validate::decode(&expanded.settings, expanded.entries, &mut diagnostics);
+    let (settings, resources) =
+        validate::decode(&expanded.settings, expanded.entries, &mut diagnostics);
     validate::check(&settings, &resources, &mut diagnostics);
     diagnostics.sort_by_key(|d| (d.pos.is_none(), d.pos));
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(SpecError::Invalid { file, diagnostics });
     }
-    Ok(LoadedSpec { file, cloud: settings.cloud, defaults: settings.defaults, resources, warnings: diagnostics })
+    Ok(LoadedSpec {
+        file,
+        cloud: settings.cloud,
+        defaults: settings.defaults,
+        resources,
+        warnings: diagnostics,
+    })
 }
 
 /// The decoded top-level settings.
@@ -209,5 +249,8 @@ pub struct Settings {
 
 /// Where the spec's local data (state, local cloud) lives: `.synlink/` beside it.
 pub fn data_dir(spec_path: &Path) -> PathBuf {
-    spec_path.parent().unwrap_or_else(|| Path::new(".")).join(".synlink")
+    spec_path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(".synlink")
 }

@@ -408,9 +408,18 @@ impl<'de> Deserialize<'de> for Cloud {
                 }
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Cloud, A::Error> {
-                CloudEndpoint::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Cloud::Endpoint)
+                CloudEndpoint::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Cloud::Endpoint)
             }
         }
         d.deserialize_any(CloudVisitor)
     }
+}
+
+/// The JSON Schema of a spec file, as checked in at `schemas/spec.schema.json`.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Spec);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
 }

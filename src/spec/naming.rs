@@ -31,7 +31,8 @@ pub fn compute(name: &str) -> Option<String> {
     if !name.ends_with(|c: char| c.is_ascii_alphanumeric()) {
         return Some("must end with a letter or a digit".into());
     }
-    bad_char(name, |c| c.is_ascii_alphanumeric() || c == '-').map(|c| format!("may contain only letters, digits and `-`, not `{c}`"))
+    bad_char(name, |c| c.is_ascii_alphanumeric() || c == '-')
+        .map(|c| format!("may contain only letters, digits and `-`, not `{c}`"))
 }
 
 /// Synapse workspace: 1–50 lowercase letters, digits and `-`, starting and
@@ -41,17 +42,22 @@ pub fn synapse_workspace(name: &str) -> Option<String> {
     if !(1..=50).contains(&len) {
         return Some(format!("must be 1 to 50 characters long, not {len}"));
     }
-    if let Some(c) = bad_char(name, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if let Some(c) = bad_char(name, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+    }) {
         return Some(if c.is_ascii_uppercase() {
             "must be lowercase".into()
         } else {
             format!("may contain only lowercase letters, digits and `-`, not `{c}`")
         });
     }
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !name.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
         return Some("must start and end with a letter or a digit".into());
     }
-    name.contains("-ondemand").then(|| "must not contain `-ondemand` (reserved by Synapse)".into())
+    name.contains("-ondemand")
+        .then(|| "must not contain `-ondemand` (reserved by Synapse)".into())
 }
 
 /// Spark pool: 1–15 letters and digits, starting with a letter.
@@ -63,7 +69,8 @@ pub fn spark_pool(name: &str) -> Option<String> {
     if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Some("must start with a letter".into());
     }
-    bad_char(name, |c| c.is_ascii_alphanumeric()).map(|c| format!("may contain only letters and digits, not `{c}`"))
+    bad_char(name, |c| c.is_ascii_alphanumeric())
+        .map(|c| format!("may contain only letters and digits, not `{c}`"))
 }
 
 /// Synapse managed resource group: ≤ 90 of letters, digits, `-_().`, not ending in `.`.
@@ -75,7 +82,8 @@ pub fn managed_resource_group(name: &str) -> Option<String> {
     if name.ends_with('.') {
         return Some("must not end with `.`".into());
     }
-    bad_char(name, |c| c.is_alphanumeric() || "-_().".contains(c)).map(|c| format!("may contain only letters, digits and `-_().`, not `{c}`"))
+    bad_char(name, |c| c.is_alphanumeric() || "-_().".contains(c))
+        .map(|c| format!("may contain only letters, digits and `-_().`, not `{c}`"))
 }
 
 /// Resource group: 1–90 of letters, digits, `-_().`, not ending in `.`.
@@ -87,7 +95,10 @@ pub fn resource_group(name: &str) -> Option<String> {
 pub fn is_guid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn bad_char(name: &str, ok: impl Fn(char) -> bool) -> Option<char> {
@@ -108,7 +119,10 @@ mod tests {
         assert!(compute("spark-").is_some());
         assert!(compute("a-very-long-compute-name").is_some());
         assert_eq!(synapse_workspace("syn-shared-prod"), None);
-        assert_eq!(synapse_workspace("Syn").as_deref(), Some("must be lowercase"));
+        assert_eq!(
+            synapse_workspace("Syn").as_deref(),
+            Some("must be lowercase")
+        );
         assert!(synapse_workspace("syn-ondemand-x").is_some());
         assert_eq!(spark_pool("small1"), None);
         assert!(spark_pool("small-pool").is_some());

@@ -109,7 +109,9 @@ impl Node {
 
     /// The position of the value at a dotted path (`autoscale.min`), if present.
     pub fn pos_at(&self, path: &str) -> Option<Pos> {
-        path.split('.').try_fold(self, |node, part| node.get(part)).map(|n| n.pos)
+        path.split('.')
+            .try_fold(self, |node, part| node.get(part))
+            .map(|n| n.pos)
     }
 }
 
@@ -143,7 +145,10 @@ impl<'de> Deserialize<'de> for SpannedValue {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<SpannedValue>::deserialize(d)?;
-        Ok(Node { pos: Pos::of(&spanned), value: spanned.value.0 })
+        Ok(Node {
+            pos: Pos::of(&spanned),
+            value: spanned.value.0,
+        })
     }
 }
 
@@ -208,7 +213,13 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
             let value = map.next_value::<Node>()?;
-            entries.push((Key { pos: Pos::of(&key), text: key.value.0 }, value));
+            entries.push((
+                Key {
+                    pos: Pos::of(&key),
+                    text: key.value.0,
+                },
+                value,
+            ));
         }
         Ok(SpannedValue(Value::Map(entries)))
     }
@@ -247,7 +258,10 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             line: u32::try_from(l.line()).unwrap_or(u32::MAX),
             col: u32::try_from(l.column()).unwrap_or(u32::MAX),
         });
-        ParseError { pos, message: clean_message(&e.to_string()) }
+        ParseError {
+            pos,
+            message: clean_message(&e.to_string()),
+        }
     })
 }
 
@@ -261,7 +275,9 @@ fn clean_message(raw: &str) -> String {
         None => first,
     };
     let msg = without_pos.trim();
-    msg.strip_suffix(", set DuplicateKeyPolicy in Options if acceptable").unwrap_or(msg).to_owned()
+    msg.strip_suffix(", set DuplicateKeyPolicy in Options if acceptable")
+        .unwrap_or(msg)
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -271,7 +287,9 @@ mod tests {
     #[test]
     fn keeps_positions_of_keys_and_values() {
         let doc = parse("version: 1\nlinks:\n  a:\n    name: x\n").expect("valid YAML");
-        let Value::Map(entries) = &doc.value else { panic!("expected a map") };
+        let Value::Map(entries) = &doc.value else {
+            panic!("expected a map")
+        };
         assert_eq!(entries[1].0.text, "links");
         assert_eq!(entries[1].0.pos, Pos { line: 2, col: 1 });
         assert_eq!(doc.pos_at("links.a.name"), Some(Pos { line: 4, col: 11 }));
@@ -281,13 +299,20 @@ mod tests {
     fn duplicate_keys_are_errors_with_their_line() {
         let err = parse("a: 1\nb: 2\na: 3\n").expect_err("duplicate key");
         assert_eq!(err.pos.map(|p| p.line), Some(3));
-        assert!(err.message.contains("duplicate mapping key"), "{}", err.message);
+        assert!(
+            err.message.contains("duplicate mapping key"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn yes_and_no_stay_strings() {
         let doc = parse("a: yes\n").expect("valid YAML");
-        assert_eq!(doc.get("a").map(|n| &n.value), Some(&Value::Str("yes".into())));
+        assert_eq!(
+            doc.get("a").map(|n| &n.value),
+            Some(&Value::Str("yes".into()))
+        );
     }
 
     #[test]

@@ -27,21 +27,66 @@ pub struct SynapseRole {
 /// The built-ins of azure-rest.md §8 (Synapse Monitoring Operator is left out:
 /// its id is not confirmed).
 pub const SYNAPSE_ROLES: [SynapseRole; 10] = [
-    SynapseRole { api_name: "Synapse Administrator", studio_name: None, id: "6e4bf58a-b8e1-4cc3-bbf9-d73143322b78", pool_scope: true },
+    SynapseRole {
+        api_name: "Synapse Administrator",
+        studio_name: None,
+        id: "6e4bf58a-b8e1-4cc3-bbf9-d73143322b78",
+        pool_scope: true,
+    },
     SynapseRole {
         api_name: "Apache Spark Administrator",
         studio_name: Some("Synapse Apache Spark Administrator"),
         id: "c3a6d2f1-a26f-4810-9b0f-591308d5cbf1",
         pool_scope: false,
     },
-    SynapseRole { api_name: "Synapse SQL Administrator", studio_name: None, id: "7af0c69a-a548-47d6-aea3-d00e69bd83aa", pool_scope: false },
-    SynapseRole { api_name: "Synapse Contributor", studio_name: None, id: "7572bffe-f453-4b66-912a-46cc5ef38fda", pool_scope: true },
-    SynapseRole { api_name: "Synapse Artifact Publisher", studio_name: None, id: "05930f57-09a3-4c0d-9fa9-6d1eb91c178b", pool_scope: false },
-    SynapseRole { api_name: "Synapse Artifact User", studio_name: None, id: "53faaa0e-40b6-40c8-a2ff-e38f2d388875", pool_scope: false },
-    SynapseRole { api_name: "Synapse Compute Operator", studio_name: None, id: "e3844cc7-4670-42cb-9349-9bdac1ee7881", pool_scope: true },
-    SynapseRole { api_name: "Synapse Credential User", studio_name: None, id: "5eb298b4-692c-4241-9cf0-f58a3b42bb25", pool_scope: false },
-    SynapseRole { api_name: "Synapse Linked Data Manager", studio_name: None, id: "dd665582-e433-40ca-b183-1b1b33e73375", pool_scope: false },
-    SynapseRole { api_name: "Synapse User", studio_name: None, id: "2a385764-43e8-416c-9825-7b18d05a2c4b", pool_scope: true },
+    SynapseRole {
+        api_name: "Synapse SQL Administrator",
+        studio_name: None,
+        id: "7af0c69a-a548-47d6-aea3-d00e69bd83aa",
+        pool_scope: false,
+    },
+    SynapseRole {
+        api_name: "Synapse Contributor",
+        studio_name: None,
+        id: "7572bffe-f453-4b66-912a-46cc5ef38fda",
+        pool_scope: true,
+    },
+    SynapseRole {
+        api_name: "Synapse Artifact Publisher",
+        studio_name: None,
+        id: "05930f57-09a3-4c0d-9fa9-6d1eb91c178b",
+        pool_scope: false,
+    },
+    SynapseRole {
+        api_name: "Synapse Artifact User",
+        studio_name: None,
+        id: "53faaa0e-40b6-40c8-a2ff-e38f2d388875",
+        pool_scope: false,
+    },
+    SynapseRole {
+        api_name: "Synapse Compute Operator",
+        studio_name: None,
+        id: "e3844cc7-4670-42cb-9349-9bdac1ee7881",
+        pool_scope: true,
+    },
+    SynapseRole {
+        api_name: "Synapse Credential User",
+        studio_name: None,
+        id: "5eb298b4-692c-4241-9cf0-f58a3b42bb25",
+        pool_scope: false,
+    },
+    SynapseRole {
+        api_name: "Synapse Linked Data Manager",
+        studio_name: None,
+        id: "dd665582-e433-40ca-b183-1b1b33e73375",
+        pool_scope: false,
+    },
+    SynapseRole {
+        api_name: "Synapse User",
+        studio_name: None,
+        id: "2a385764-43e8-416c-9825-7b18d05a2c4b",
+        pool_scope: true,
+    },
 ];
 
 /// Common Azure RBAC role names, which are not Synapse roles.
@@ -61,19 +106,24 @@ pub fn find(name_or_id: &str) -> Option<&'static SynapseRole> {
     let wanted = name_or_id.trim();
     SYNAPSE_ROLES.iter().find(|r| {
         r.api_name.eq_ignore_ascii_case(wanted)
-            || r.studio_name.is_some_and(|s| s.eq_ignore_ascii_case(wanted))
+            || r.studio_name
+                .is_some_and(|s| s.eq_ignore_ascii_case(wanted))
             || r.id.eq_ignore_ascii_case(wanted)
     })
 }
 
 /// Every name a user may write, for suggestions.
 pub fn all_names() -> impl Iterator<Item = &'static str> {
-    SYNAPSE_ROLES.iter().flat_map(|r| std::iter::once(r.api_name).chain(r.studio_name))
+    SYNAPSE_ROLES
+        .iter()
+        .flat_map(|r| std::iter::once(r.api_name).chain(r.studio_name))
 }
 
 /// Whether the name is an Azure RBAC role rather than a Synapse one.
 pub fn is_azure_rbac(name: &str) -> bool {
-    AZURE_RBAC_ROLES.iter().any(|r| r.eq_ignore_ascii_case(name.trim()))
+    AZURE_RBAC_ROLES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name.trim()))
 }
 
 #[cfg(test)]

@@ -63,29 +63,48 @@ pub fn read(path: &Path) -> Result<SourceFile, SourceError> {
     let owned = || path.to_path_buf();
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => SourceError::NotFound { path: owned() },
-        _ => SourceError::Io { path: owned(), source: e },
+        _ => SourceError::Io {
+            path: owned(),
+            source: e,
+        },
     })?;
     if meta.is_dir() {
         return Err(SourceError::IsDirectory { path: owned() });
     }
-    let file = std::fs::File::open(path).map_err(|e| SourceError::Io { path: owned(), source: e })?;
+    let file = std::fs::File::open(path).map_err(|e| SourceError::Io {
+        path: owned(),
+        source: e,
+    })?;
     let mut bytes = Vec::new();
     // Read one byte past the limit so a file that grows while read is still caught.
     let limit = u64::try_from(MAX_SPEC_BYTES).unwrap_or(u64::MAX) + 1;
     file.take(limit)
         .read_to_end(&mut bytes)
-        .map_err(|e| SourceError::Io { path: owned(), source: e })?;
+        .map_err(|e| SourceError::Io {
+            path: owned(),
+            source: e,
+        })?;
     if bytes.len() > MAX_SPEC_BYTES {
         return Err(SourceError::TooLarge { path: owned() });
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(SourceFile { path: owned(), text }),
+        Ok(text) => Ok(SourceFile {
+            path: owned(),
+            text,
+        }),
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
             let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            let col = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
-            Err(SourceError::NotUtf8 { path: owned(), line, col })
+            let col = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count()
+                + 1;
+            Err(SourceError::NotUtf8 {
+                path: owned(),
+                line,
+                col,
+            })
         }
     }
 }

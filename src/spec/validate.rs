@@ -16,13 +16,21 @@ use crate::spec::node::{Node, Pos, Value};
 use crate::spec::{naming, roles, Body, Placement, Resource, Settings, SPEC_VERSION};
 
 const NODE_SIZES: [&str; 6] = ["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"];
-const NODE_FAMILIES: [&str; 3] = ["MemoryOptimized", "HardwareAcceleratedGPU", "HardwareAcceleratedFPGA"];
+const NODE_FAMILIES: [&str; 3] = [
+    "MemoryOptimized",
+    "HardwareAcceleratedGPU",
+    "HardwareAcceleratedFPGA",
+];
 const SPARK_VERSIONS: [&str; 3] = ["3.3", "3.4", "3.5"];
 const PRINCIPAL_TYPES: [&str; 3] = ["User", "Group", "ServicePrincipal"];
 
 fn push_de(diags: &mut Vec<Diagnostic>, e: DeError, address: &str) {
     for err in std::iter::once(&e).chain(e.also.iter()) {
-        diags.push(Diagnostic::error(err.pos, err.message.clone()).at(address).maybe_hint(err.hint.clone()));
+        diags.push(
+            Diagnostic::error(err.pos, err.message.clone())
+                .at(address)
+                .maybe_hint(err.hint.clone()),
+        );
     }
 }
 
@@ -36,7 +44,8 @@ pub fn decode(
     let mut out = Settings::default();
     match settings.get("version") {
         None => diags.push(
-            Diagnostic::error(Some(Pos { line: 1, col: 1 }), "missing `version`").hint(format!("add `version: {SPEC_VERSION}` at the top")),
+            Diagnostic::error(Some(Pos { line: 1, col: 1 }), "missing `version`")
+                .hint(format!("add `version: {SPEC_VERSION}` at the top")),
         ),
         Some((_, node)) => match decode_node::<u32>(node) {
             Ok(SPEC_VERSION) => out.version = Some(SPEC_VERSION),
@@ -50,10 +59,16 @@ pub fn decode(
     }
     if let Some((_, node)) = settings.get("cloud") {
         match decode_node::<Cloud>(node) {
-            Ok(Cloud::Endpoint(ep)) if !(ep.arm_endpoint.starts_with("http://") || ep.arm_endpoint.starts_with("https://")) => {
+            Ok(Cloud::Endpoint(ep))
+                if !(ep.arm_endpoint.starts_with("http://")
+                    || ep.arm_endpoint.starts_with("https://")) =>
+            {
                 diags.push(
-                    Diagnostic::error(node.pos_at("arm_endpoint"), format!("`{}` is not an http(s) URL", ep.arm_endpoint))
-                        .at("cloud"),
+                    Diagnostic::error(
+                        node.pos_at("arm_endpoint"),
+                        format!("`{}` is not an http(s) URL", ep.arm_endpoint),
+                    )
+                    .at("cloud"),
                 );
             }
             Ok(cloud) => out.cloud = cloud,
@@ -130,8 +145,14 @@ fn decode_body(entry: &Entry, address: &str, diags: &mut Vec<Diagnostic>) -> Opt
                 if missing || e.pos.is_none() {
                     e.pos = Some(entry.key_pos);
                 }
-                let culprit = e.pos.filter(|_| !missing).and_then(|pos| field_at(&node, pos));
-                let unknown: Vec<Pos> = std::iter::once(&e).chain(&e.also).filter_map(|e| e.pos).collect();
+                let culprit = e
+                    .pos
+                    .filter(|_| !missing)
+                    .and_then(|pos| field_at(&node, pos));
+                let unknown: Vec<Pos> = std::iter::once(&e)
+                    .chain(&e.also)
+                    .filter_map(|e| e.pos)
+                    .collect();
                 push_de(diags, e, address);
                 match (&mut node.value, culprit) {
                     (Value::Map(fields), Some(i)) => {
@@ -149,13 +170,19 @@ fn decode_body(entry: &Entry, address: &str, diags: &mut Vec<Diagnostic>) -> Opt
 /// The index of the top-level field whose key or value holds `pos`: the last
 /// field that starts at or before it.
 fn field_at(node: &Node, pos: Pos) -> Option<usize> {
-    let Value::Map(fields) = &node.value else { return None };
+    let Value::Map(fields) = &node.value else {
+        return None;
+    };
     fields.iter().rposition(|(k, _)| k.pos <= pos)
 }
 
 /// Fills in every resource's placement: workspaces from their own settings and
 /// `defaults`, children from their parent workspace.
-fn place(defaults: &Defaults, resources: &mut IndexMap<Address, Resource>, diags: &mut Vec<Diagnostic>) {
+fn place(
+    defaults: &Defaults,
+    resources: &mut IndexMap<Address, Resource>,
+    diags: &mut Vec<Diagnostic>,
+) {
     for r in resources.values_mut() {
         let (sub, rg, loc) = match &r.body {
             Body::MlWorkspace(w) => (&w.subscription, &w.resource_group, &w.location),
@@ -165,9 +192,16 @@ fn place(defaults: &Defaults, resources: &mut IndexMap<Address, Resource>, diags
         let mut pick = |own: &Option<String>, default: &Option<String>, field: &str| {
             own.clone().or_else(|| default.clone()).unwrap_or_else(|| {
                 diags.push(
-                    Diagnostic::error(Some(r.key_pos), format!("no {} for this {}", field.replace('_', " "), r.address.kind.noun()))
-                        .at(&r.address)
-                        .hint(format!("set `{field}` here or `defaults.{field}`")),
+                    Diagnostic::error(
+                        Some(r.key_pos),
+                        format!(
+                            "no {} for this {}",
+                            field.replace('_', " "),
+                            r.address.kind.noun()
+                        ),
+                    )
+                    .at(&r.address)
+                    .hint(format!("set `{field}` here or `defaults.{field}`")),
                 );
                 String::new()
             })
@@ -181,9 +215,15 @@ fn place(defaults: &Defaults, resources: &mut IndexMap<Address, Resource>, diags
     }
     let parent_of = |r: &Resource| -> Option<Address> {
         match &r.body {
-            Body::SparkPool(p) => Some(Address::new(ResourceKind::SynapseWorkspace, &p.synapse_workspace)),
+            Body::SparkPool(p) => Some(Address::new(
+                ResourceKind::SynapseWorkspace,
+                &p.synapse_workspace,
+            )),
             Body::Link(l) => Some(Address::new(ResourceKind::MlWorkspace, &l.ml_workspace)),
-            Body::RoleGrant(g) => Some(Address::new(ResourceKind::SynapseWorkspace, &g.synapse_workspace)),
+            Body::RoleGrant(g) => Some(Address::new(
+                ResourceKind::SynapseWorkspace,
+                &g.synapse_workspace,
+            )),
             Body::Attachment(a) => Some(Address::new(ResourceKind::MlWorkspace, &a.ml_workspace)),
             Body::MlWorkspace(_) | Body::SynapseWorkspace(_) => None,
         }
@@ -191,7 +231,11 @@ fn place(defaults: &Defaults, resources: &mut IndexMap<Address, Resource>, diags
     let parents: Vec<(usize, Placement)> = resources
         .values()
         .enumerate()
-        .filter_map(|(i, r)| parent_of(r).and_then(|p| resources.get(&p)).map(|p| (i, p.placement.clone())))
+        .filter_map(|(i, r)| {
+            parent_of(r)
+                .and_then(|p| resources.get(&p))
+                .map(|p| (i, p.placement.clone()))
+        })
         .collect();
     for (i, mut placement) in parents {
         if let Some((_, r)) = resources.get_index_mut(i) {
@@ -206,7 +250,11 @@ fn place(defaults: &Defaults, resources: &mut IndexMap<Address, Resource>, diags
 }
 
 /// Every whole-spec check.
-pub fn check(settings: &Settings, resources: &IndexMap<Address, Resource>, diags: &mut Vec<Diagnostic>) {
+pub fn check(
+    settings: &Settings,
+    resources: &IndexMap<Address, Resource>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut by_kind: HashMap<ResourceKind, Vec<&str>> = HashMap::new();
     for a in resources.keys() {
         by_kind.entry(a.kind).or_default().push(a.key.as_str());
@@ -219,7 +267,11 @@ pub fn check(settings: &Settings, resources: &IndexMap<Address, Resource>, diags
             Body::MlWorkspace(w) => {
                 name_rule(r, naming::ml_workspace, diags);
                 if !w.existing {
-                    for (field, value) in [("storage_account", &w.storage_account), ("key_vault", &w.key_vault), ("application_insights", &w.application_insights)] {
+                    for (field, value) in [
+                        ("storage_account", &w.storage_account),
+                        ("key_vault", &w.key_vault),
+                        ("application_insights", &w.application_insights),
+                    ] {
                         require(r, field, value.is_some(), diags);
                         if let Some(id) = value {
                             arm_id_rule(r, field, id, diags);
@@ -246,12 +298,22 @@ pub fn check(settings: &Settings, resources: &IndexMap<Address, Resource>, diags
                 if let Some(mrg) = &w.managed_resource_group {
                     if let Some(rule) = naming::managed_resource_group(mrg) {
                         diags.push(
-                            Diagnostic::error(Some(r.pos_of("managed_resource_group")), format!("managed resource group `{mrg}` {rule}")).at(&r.address),
+                            Diagnostic::error(
+                                Some(r.pos_of("managed_resource_group")),
+                                format!("managed resource group `{mrg}` {rule}"),
+                            )
+                            .at(&r.address),
                         );
                     }
                 }
                 if let Some(pna) = &w.public_network_access {
-                    one_of(r, "public_network_access", pna, &["Enabled", "Disabled"], diags);
+                    one_of(
+                        r,
+                        "public_network_access",
+                        pna,
+                        &["Enabled", "Disabled"],
+                        diags,
+                    );
                 }
                 identity_rule(r, "identity", w.identity.as_ref(), diags);
             }
@@ -275,9 +337,18 @@ pub fn check(settings: &Settings, resources: &IndexMap<Address, Resource>, diags
 fn require(r: &Resource, field: &str, present: bool, diags: &mut Vec<Diagnostic>) {
     if !present {
         diags.push(
-            Diagnostic::error(Some(r.key_pos), format!("missing `{field}`, required to create this {}", r.address.kind.noun()))
-                .at(&r.address)
-                .hint(format!("set `{field}`, or `existing: true` if the {} already exists", r.address.kind.noun())),
+            Diagnostic::error(
+                Some(r.key_pos),
+                format!(
+                    "missing `{field}`, required to create this {}",
+                    r.address.kind.noun()
+                ),
+            )
+            .at(&r.address)
+            .hint(format!(
+                "set `{field}`, or `existing: true` if the {} already exists",
+                r.address.kind.noun()
+            )),
         );
     }
 }
@@ -285,9 +356,15 @@ fn require(r: &Resource, field: &str, present: bool, diags: &mut Vec<Diagnostic>
 fn one_of(r: &Resource, field: &str, value: &str, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
     if !allowed.contains(&value) {
         diags.push(
-            Diagnostic::error(Some(r.pos_of(field)), format!("`{value}` is not a valid {}", field.replace('_', " ")))
-                .at(&r.address)
-                .maybe_hint(did_you_mean(value, allowed.iter().copied()).or_else(|| Some(format!("expected one of: {}", allowed.join(", "))))),
+            Diagnostic::error(
+                Some(r.pos_of(field)),
+                format!("`{value}` is not a valid {}", field.replace('_', " ")),
+            )
+            .at(&r.address)
+            .maybe_hint(
+                did_you_mean(value, allowed.iter().copied())
+                    .or_else(|| Some(format!("expected one of: {}", allowed.join(", ")))),
+            ),
         );
     }
 }
@@ -295,29 +372,57 @@ fn one_of(r: &Resource, field: &str, value: &str, allowed: &[&str], diags: &mut 
 fn name_rule(r: &Resource, rule: fn(&str) -> Option<String>, diags: &mut Vec<Diagnostic>) {
     if let Some(problem) = rule(&r.name) {
         let pos = r.node.pos_at("name").unwrap_or(r.key_pos);
-        let origin = if r.node.pos_at("name").is_some() { "" } else { " (taken from the key; set `name` to choose another)" };
+        let origin = if r.node.pos_at("name").is_some() {
+            ""
+        } else {
+            " (taken from the key; set `name` to choose another)"
+        };
         diags.push(
-            Diagnostic::error(Some(pos), format!("invalid {} name `{}`: it {problem}{origin}", r.address.kind.noun(), r.name)).at(&r.address),
+            Diagnostic::error(
+                Some(pos),
+                format!(
+                    "invalid {} name `{}`: it {problem}{origin}",
+                    r.address.kind.noun(),
+                    r.name
+                ),
+            )
+            .at(&r.address),
         );
     }
 }
 
 fn arm_id_rule(r: &Resource, field: &str, id: &str, diags: &mut Vec<Diagnostic>) {
     let parts: Vec<&str> = id.split('/').collect();
-    let ok = id.starts_with("/subscriptions/") && parts.len() >= 9 && parts.iter().skip(1).all(|p| !p.is_empty());
+    let ok = id.starts_with("/subscriptions/")
+        && parts.len() >= 9
+        && parts.iter().skip(1).all(|p| !p.is_empty());
     if !ok {
         diags.push(
-            Diagnostic::error(Some(r.pos_of(field)), format!("`{id}` is not an ARM resource id"))
-                .at(&r.address)
-                .hint("expected /subscriptions/SUB/resourceGroups/RG/providers/NAMESPACE/TYPE/NAME"),
+            Diagnostic::error(
+                Some(r.pos_of(field)),
+                format!("`{id}` is not an ARM resource id"),
+            )
+            .at(&r.address)
+            .hint("expected /subscriptions/SUB/resourceGroups/RG/providers/NAMESPACE/TYPE/NAME"),
         );
     }
 }
 
-fn identity_rule(r: &Resource, field: &str, identity: Option<&Identity>, diags: &mut Vec<Diagnostic>) {
+fn identity_rule(
+    r: &Resource,
+    field: &str,
+    identity: Option<&Identity>,
+    diags: &mut Vec<Diagnostic>,
+) {
     if let Some(Identity::UserAssigned(ids)) = identity {
         if ids.is_empty() {
-            diags.push(Diagnostic::error(Some(r.pos_of(field)), "`user_assigned` needs at least one identity id").at(&r.address));
+            diags.push(
+                Diagnostic::error(
+                    Some(r.pos_of(field)),
+                    "`user_assigned` needs at least one identity id",
+                )
+                .at(&r.address),
+            );
         }
         for id in ids {
             arm_id_rule(r, field, id, diags);
@@ -333,17 +438,37 @@ fn check_placement(r: &Resource, diags: &mut Vec<Diagnostic>) {
     };
     let sub_value = &r.placement.subscription;
     if !sub_value.is_empty() && !naming::is_guid(sub_value) {
-        let pos = if sub.is_some() { r.pos_of("subscription") } else { r.key_pos };
+        let pos = if sub.is_some() {
+            r.pos_of("subscription")
+        } else {
+            r.key_pos
+        };
         diags.push(
-            Diagnostic::error(Some(pos), format!("subscription `{sub_value}` is not a GUID"))
-                .at(&r.address)
-                .hint("a subscription id looks like 00000000-0000-0000-0000-000000000000"),
+            Diagnostic::error(
+                Some(pos),
+                format!("subscription `{sub_value}` is not a GUID"),
+            )
+            .at(&r.address)
+            .hint("a subscription id looks like 00000000-0000-0000-0000-000000000000"),
         );
     }
     let rg_value = &r.placement.resource_group;
-    if let Some(problem) = (!rg_value.is_empty()).then(|| naming::resource_group(rg_value)).flatten() {
-        let pos = if rg.is_some() { r.pos_of("resource_group") } else { r.key_pos };
-        diags.push(Diagnostic::error(Some(pos), format!("invalid resource group name `{rg_value}`: it {problem}")).at(&r.address));
+    if let Some(problem) = (!rg_value.is_empty())
+        .then(|| naming::resource_group(rg_value))
+        .flatten()
+    {
+        let pos = if rg.is_some() {
+            r.pos_of("resource_group")
+        } else {
+            r.key_pos
+        };
+        diags.push(
+            Diagnostic::error(
+                Some(pos),
+                format!("invalid resource group name `{rg_value}`: it {problem}"),
+            )
+            .at(&r.address),
+        );
     }
 }
 
@@ -359,11 +484,23 @@ fn check_references(
         if resources.contains_key(&target) || broken.contains(&target) {
             continue;
         }
-        let wrong_kind = ResourceKind::ALL.into_iter().find(|k| *k != kind && resources.contains_key(&Address::new(*k, key)));
-        let mut d = Diagnostic::error(Some(r.pos_of(field)), format!("`{field}` refers to `{key}`, but there is no {} `{key}`", kind.noun()))
-            .at(&r.address);
+        let wrong_kind = ResourceKind::ALL
+            .into_iter()
+            .find(|k| *k != kind && resources.contains_key(&Address::new(*k, key)));
+        let mut d = Diagnostic::error(
+            Some(r.pos_of(field)),
+            format!(
+                "`{field}` refers to `{key}`, but there is no {} `{key}`",
+                kind.noun()
+            ),
+        )
+        .at(&r.address);
         d = match wrong_kind {
-            Some(other) => d.hint(format!("`{other}.{key}` is a {}; `{field}` takes the key of a {}", other.noun(), kind.noun())),
+            Some(other) => d.hint(format!(
+                "`{other}.{key}` is a {}; `{field}` takes the key of a {}",
+                other.noun(),
+                kind.noun()
+            )),
             None => d.maybe_hint(
                 did_you_mean(key, by_kind.get(&kind).into_iter().flatten().copied())
                     .or_else(|| Some(format!("declare it under `{}:`", kind.section()))),
@@ -373,14 +510,22 @@ fn check_references(
     }
 }
 
-fn check_depends_on(r: &Resource, resources: &IndexMap<Address, Resource>, broken: &std::collections::HashSet<Address>, diags: &mut Vec<Diagnostic>) {
+fn check_depends_on(
+    r: &Resource,
+    resources: &IndexMap<Address, Resource>,
+    broken: &std::collections::HashSet<Address>,
+    diags: &mut Vec<Diagnostic>,
+) {
     for (i, dep) in r.depends_on().iter().enumerate() {
         let pos = r.node.get("depends_on").and_then(|n| match &n.value {
             Value::Seq(items) => items.get(i).map(|n| n.pos),
             _ => None,
         });
         let Some(address) = Address::parse(dep) else {
-            let guess = ResourceKind::ALL.into_iter().map(|k| Address::new(k, dep)).find(|a| resources.contains_key(a));
+            let guess = ResourceKind::ALL
+                .into_iter()
+                .map(|k| Address::new(k, dep))
+                .find(|a| resources.contains_key(a));
             diags.push(
                 Diagnostic::error(pos, format!("`{dep}` in depends_on is not an address"))
                     .at(&r.address)
@@ -396,9 +541,12 @@ fn check_depends_on(r: &Resource, resources: &IndexMap<Address, Resource>, broke
         } else if !resources.contains_key(&address) && !broken.contains(&address) {
             let candidates: Vec<String> = resources.keys().map(ToString::to_string).collect();
             diags.push(
-                Diagnostic::error(pos, format!("depends_on names `{address}`, which is not in the spec"))
-                    .at(&r.address)
-                    .maybe_hint(did_you_mean(dep, candidates.iter().map(String::as_str))),
+                Diagnostic::error(
+                    pos,
+                    format!("depends_on names `{address}`, which is not in the spec"),
+                )
+                .at(&r.address)
+                .maybe_hint(did_you_mean(dep, candidates.iter().map(String::as_str))),
             );
         }
     }
@@ -416,27 +564,43 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
     }
     match &p.spark_version {
         Some(v) if !SPARK_VERSIONS.contains(&v.as_str()) => diags.push(
-            Diagnostic::error(Some(r.pos_of("spark_version")), format!("Spark version `{v}` is not supported"))
-                .at(&r.address)
-                .hint(format!("supported runtimes: {}", SPARK_VERSIONS.join(", "))),
+            Diagnostic::error(
+                Some(r.pos_of("spark_version")),
+                format!("Spark version `{v}` is not supported"),
+            )
+            .at(&r.address)
+            .hint(format!("supported runtimes: {}", SPARK_VERSIONS.join(", "))),
         ),
         None if !p.existing => require(r, "spark_version", false, diags),
         _ => {}
     }
     match (p.node_count, p.autoscale) {
         (Some(_), Some(_)) => diags.push(
-            Diagnostic::error(Some(r.pos_of("autoscale")), "set either `node_count` or `autoscale`, not both").at(&r.address),
+            Diagnostic::error(
+                Some(r.pos_of("autoscale")),
+                "set either `node_count` or `autoscale`, not both",
+            )
+            .at(&r.address),
         ),
         (None, None) if !p.existing => diags.push(
-            Diagnostic::error(Some(r.key_pos), "a Spark pool needs `node_count` or `autoscale`")
-                .at(&r.address)
-                .hint("e.g. `autoscale: { min: 3, max: 10 }` or `node_count: 3`"),
+            Diagnostic::error(
+                Some(r.key_pos),
+                "a Spark pool needs `node_count` or `autoscale`",
+            )
+            .at(&r.address)
+            .hint("e.g. `autoscale: { min: 3, max: 10 }` or `node_count: 3`"),
         ),
         _ => {}
     }
     let range = |field: &str, v: i64, lo: i64, hi: i64, diags: &mut Vec<Diagnostic>| {
         if !(lo..=hi).contains(&v) {
-            diags.push(Diagnostic::error(Some(r.pos_of(field)), format!("`{field}` is {v}; it must be between {lo} and {hi}")).at(&r.address));
+            diags.push(
+                Diagnostic::error(
+                    Some(r.pos_of(field)),
+                    format!("`{field}` is {v}; it must be between {lo} and {hi}"),
+                )
+                .at(&r.address),
+            );
         }
     };
     if let Some(n) = p.node_count {
@@ -447,7 +611,14 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
         range("autoscale.max", a.max, 3, 200, diags);
         if a.min > a.max {
             diags.push(
-                Diagnostic::error(Some(r.pos_of("autoscale.min")), format!("autoscale `min` ({}) is larger than `max` ({})", a.min, a.max)).at(&r.address),
+                Diagnostic::error(
+                    Some(r.pos_of("autoscale.min")),
+                    format!(
+                        "autoscale `min` ({}) is larger than `max` ({})",
+                        a.min, a.max
+                    ),
+                )
+                .at(&r.address),
             );
         }
     }
@@ -460,7 +631,11 @@ fn check_grant(r: &Resource, resources: &IndexMap<Address, Resource>, diags: &mu
     let Body::RoleGrant(g) = &r.body else { return };
     let role = roles::find(&g.role);
     if role.is_none() {
-        let d = Diagnostic::error(Some(r.pos_of("role")), format!("`{}` is not a Synapse role", g.role)).at(&r.address);
+        let d = Diagnostic::error(
+            Some(r.pos_of("role")),
+            format!("`{}` is not a Synapse role", g.role),
+        )
+        .at(&r.address);
         diags.push(if roles::is_azure_rbac(&g.role) {
             d.hint(format!(
                 "`{}` is an Azure RBAC role, not a Synapse RBAC role; role_grants are Synapse data-plane roles such as `Synapse Administrator` or `Synapse Apache Spark Administrator`",
@@ -476,26 +651,49 @@ fn check_grant(r: &Resource, resources: &IndexMap<Address, Resource>, diags: &mu
     if let (Some(role), Some(GrantScope::SparkPool(pool))) = (role, &g.scope) {
         if !role.pool_scope {
             diags.push(
-                Diagnostic::error(Some(r.pos_of("scope")), format!("`{}` can only be granted at workspace scope", role.api_name))
-                    .at(&r.address)
-                    .hint("remove `scope` (the workspace is the default)"),
+                Diagnostic::error(
+                    Some(r.pos_of("scope")),
+                    format!("`{}` can only be granted at workspace scope", role.api_name),
+                )
+                .at(&r.address)
+                .hint("remove `scope` (the workspace is the default)"),
             );
         }
-        let pool_ws = resources.get(&Address::new(ResourceKind::SparkPool, pool)).and_then(|p| match &p.body {
-            Body::SparkPool(p) => Some(p.synapse_workspace.as_str()),
-            _ => None,
-        });
+        let pool_ws = resources
+            .get(&Address::new(ResourceKind::SparkPool, pool))
+            .and_then(|p| match &p.body {
+                Body::SparkPool(p) => Some(p.synapse_workspace.as_str()),
+                _ => None,
+            });
         if let Some(ws) = pool_ws.filter(|ws| *ws != g.synapse_workspace) {
             diags.push(
-                Diagnostic::error(Some(r.pos_of("scope")), format!("Spark pool `{pool}` is in Synapse workspace `{ws}`, not `{}`", g.synapse_workspace))
-                    .at(&r.address),
+                Diagnostic::error(
+                    Some(r.pos_of("scope")),
+                    format!(
+                        "Spark pool `{pool}` is in Synapse workspace `{ws}`, not `{}`",
+                        g.synapse_workspace
+                    ),
+                )
+                .at(&r.address),
             );
         }
     }
 }
 
-fn check_principal(r: &Resource, p: &Principal, resources: &IndexMap<Address, Resource>, diags: &mut Vec<Diagnostic>) {
-    let given = [p.link.is_some(), p.attachment.is_some(), p.object_id.is_some()].iter().filter(|b| **b).count();
+fn check_principal(
+    r: &Resource,
+    p: &Principal,
+    resources: &IndexMap<Address, Resource>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let given = [
+        p.link.is_some(),
+        p.attachment.is_some(),
+        p.object_id.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     let pos = Some(r.pos_of("principal"));
     if given != 1 {
         diags.push(
@@ -507,23 +705,37 @@ fn check_principal(r: &Resource, p: &Principal, resources: &IndexMap<Address, Re
     }
     if let Some(id) = &p.object_id {
         if !naming::is_guid(id) {
-            diags.push(Diagnostic::error(Some(r.pos_of("principal.object_id")), format!("object_id `{id}` is not a GUID")).at(&r.address));
+            diags.push(
+                Diagnostic::error(
+                    Some(r.pos_of("principal.object_id")),
+                    format!("object_id `{id}` is not a GUID"),
+                )
+                .at(&r.address),
+            );
         }
         match &p.principal_type {
             None => diags.push(
-                Diagnostic::error(pos, "an `object_id` principal needs a `type`").at(&r.address).hint("type: User, Group or ServicePrincipal"),
+                Diagnostic::error(pos, "an `object_id` principal needs a `type`")
+                    .at(&r.address)
+                    .hint("type: User, Group or ServicePrincipal"),
             ),
             Some(t) => one_of(r, "principal.type", t, &PRINCIPAL_TYPES, diags),
         }
     } else if p.principal_type.is_some() {
         diags.push(
-            Diagnostic::error(Some(r.pos_of("principal.type")), "`type` goes with `object_id` only")
-                .at(&r.address)
-                .hint("a link's or an attachment's identity is always a ServicePrincipal"),
+            Diagnostic::error(
+                Some(r.pos_of("principal.type")),
+                "`type` goes with `object_id` only",
+            )
+            .at(&r.address)
+            .hint("a link's or an attachment's identity is always a ServicePrincipal"),
         );
     }
     if let Some(att) = &p.attachment {
-        if let Some(Body::Attachment(a)) = resources.get(&Address::new(ResourceKind::Attachment, att)).map(|a| &a.body) {
+        if let Some(Body::Attachment(a)) = resources
+            .get(&Address::new(ResourceKind::Attachment, att))
+            .map(|a| &a.body)
+        {
             match &a.identity {
                 Some(Identity::SystemAssigned) => {}
                 Some(Identity::UserAssigned(_)) => diags.push(
@@ -543,14 +755,28 @@ fn check_principal(r: &Resource, p: &Principal, resources: &IndexMap<Address, Re
 
 /// An attachment whose pool's workspace neither a link (from the same AML
 /// workspace) nor the attachment's own identity can reach will not run jobs.
-fn check_reachable(r: &Resource, resources: &IndexMap<Address, Resource>, diags: &mut Vec<Diagnostic>) {
+fn check_reachable(
+    r: &Resource,
+    resources: &IndexMap<Address, Resource>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let Body::Attachment(a) = &r.body else { return };
-    if matches!(a.identity, Some(Identity::SystemAssigned | Identity::UserAssigned(_))) {
+    if matches!(
+        a.identity,
+        Some(Identity::SystemAssigned | Identity::UserAssigned(_))
+    ) {
         return;
     }
-    let Some(Body::SparkPool(pool)) = resources.get(&Address::new(ResourceKind::SparkPool, &a.spark_pool)).map(|p| &p.body) else { return };
+    let Some(Body::SparkPool(pool)) = resources
+        .get(&Address::new(ResourceKind::SparkPool, &a.spark_pool))
+        .map(|p| &p.body)
+    else {
+        return;
+    };
     let linked = resources.values().any(|other| match &other.body {
-        Body::Link(l) => l.ml_workspace == a.ml_workspace && l.synapse_workspace == pool.synapse_workspace,
+        Body::Link(l) => {
+            l.ml_workspace == a.ml_workspace && l.synapse_workspace == pool.synapse_workspace
+        }
         _ => false,
     });
     if !linked {
@@ -568,8 +794,11 @@ fn check_reachable(r: &Resource, resources: &IndexMap<Address, Resource>, diags:
 fn check_lifecycle(r: &Resource, diags: &mut Vec<Diagnostic>) {
     if r.existing && r.node.pos_at("lifecycle.prevent_destroy").is_some() {
         diags.push(
-            Diagnostic::warning(Some(r.pos_of("lifecycle.prevent_destroy")), "`prevent_destroy` has no effect on a data source (`existing: true`)")
-                .at(&r.address),
+            Diagnostic::warning(
+                Some(r.pos_of("lifecycle.prevent_destroy")),
+                "`prevent_destroy` has no effect on a data source (`existing: true`)",
+            )
+            .at(&r.address),
         );
     }
 }
@@ -579,26 +808,38 @@ fn check_azure_duplicates(resources: &IndexMap<Address, Resource>, diags: &mut V
     let mut seen: HashMap<String, &Address> = HashMap::new();
     for r in resources.values() {
         let identity = match &r.body {
-            Body::MlWorkspace(_) => format!("mlw/{}/{}/{}", r.placement.subscription, r.placement.resource_group, r.name),
+            Body::MlWorkspace(_) => format!(
+                "mlw/{}/{}/{}",
+                r.placement.subscription, r.placement.resource_group, r.name
+            ),
             Body::SynapseWorkspace(_) => format!("syn/{}", r.name),
             Body::SparkPool(p) => format!("pool/{}/{}", p.synapse_workspace, r.name),
             Body::Link(l) => format!("link/{}/{}", l.ml_workspace, r.name),
             Body::Attachment(a) => format!("compute/{}/{}", a.ml_workspace, r.name),
             Body::RoleGrant(g) => {
                 let role = roles::find(&g.role).map_or(g.role.as_str(), |r| r.id);
-                format!("grant/{}/{role}/{:?}/{:?}", g.synapse_workspace, g.principal, g.scope)
+                format!(
+                    "grant/{}/{role}/{:?}/{:?}",
+                    g.synapse_workspace, g.principal, g.scope
+                )
             }
         }
         .to_lowercase();
         if let Some(first) = seen.get(&identity) {
             diags.push(
-                Diagnostic::error(Some(r.key_pos), format!("`{}` and `{first}` describe the same Azure resource", r.address))
-                    .at(&r.address)
-                    .hint(if r.address.kind == ResourceKind::RoleGrant {
-                        "the same role, principal and scope are granted twice".to_owned()
-                    } else {
-                        format!("give one of them another `name` (both are `{}`)", r.name)
-                    }),
+                Diagnostic::error(
+                    Some(r.key_pos),
+                    format!(
+                        "`{}` and `{first}` describe the same Azure resource",
+                        r.address
+                    ),
+                )
+                .at(&r.address)
+                .hint(if r.address.kind == ResourceKind::RoleGrant {
+                    "the same role, principal and scope are granted twice".to_owned()
+                } else {
+                    format!("give one of them another `name` (both are `{}`)", r.name)
+                }),
             );
         } else {
             seen.insert(identity, &r.address);

@@ -43,18 +43,35 @@ impl Overrides {
         let mut problems = Vec::new();
         let mut env: Vec<(String, String)> = env
             .into_iter()
-            .filter_map(|(k, v)| k.strip_prefix("SYNLINK_VAR_").map(|name| (name.to_owned(), v)))
+            .filter_map(|(k, v)| {
+                k.strip_prefix("SYNLINK_VAR_")
+                    .map(|name| (name.to_owned(), v))
+            })
             .collect();
         env.sort();
         for (name, text) in env {
             match node::parse(&text) {
-                Ok(value) => values.push((name.clone(), value, Origin::Env(format!("SYNLINK_VAR_{name}")))),
-                Err(e) => problems.push(Diagnostic::error(None, format!("SYNLINK_VAR_{name}: the value is not valid YAML: {}", e.message))),
+                Ok(value) => values.push((
+                    name.clone(),
+                    value,
+                    Origin::Env(format!("SYNLINK_VAR_{name}")),
+                )),
+                Err(e) => problems.push(Diagnostic::error(
+                    None,
+                    format!(
+                        "SYNLINK_VAR_{name}: the value is not valid YAML: {}",
+                        e.message
+                    ),
+                )),
             }
         }
         for path in var_files {
             match read_var_file(path) {
-                Ok(entries) => values.extend(entries.into_iter().map(|(k, v)| (k, v, Origin::File(path.clone())))),
+                Ok(entries) => values.extend(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k, v, Origin::File(path.clone()))),
+                ),
                 Err(d) => problems.push(d),
             }
         }
@@ -68,7 +85,10 @@ impl Overrides {
             };
             match node::parse(text) {
                 Ok(value) => values.push((name.trim().to_owned(), value, Origin::Flag)),
-                Err(e) => problems.push(Diagnostic::error(None, format!("--var {name}: the value is not valid YAML: {}", e.message))),
+                Err(e) => problems.push(Diagnostic::error(
+                    None,
+                    format!("--var {name}: the value is not valid YAML: {}", e.message),
+                )),
             }
         }
         if problems.is_empty() {
@@ -80,17 +100,25 @@ impl Overrides {
 }
 
 fn read_var_file(path: &Path) -> Result<Vec<(String, Node)>, Diagnostic> {
-    let file = source::read(path).map_err(|e| Diagnostic::error(None, format!("--var-file {e}")))?;
+    let file =
+        source::read(path).map_err(|e| Diagnostic::error(None, format!("--var-file {e}")))?;
     let root = node::parse(&file.text).map_err(|e| {
         let at = e.pos.map(|p| format!(":{p}")).unwrap_or_default();
-        Diagnostic::error(None, format!("--var-file {}{at}: {}", path.display(), e.message))
+        Diagnostic::error(
+            None,
+            format!("--var-file {}{at}: {}", path.display(), e.message),
+        )
     })?;
     match root.value {
         Value::Map(entries) => Ok(entries.into_iter().map(|(k, v)| (k.text, v)).collect()),
         Value::Null => Ok(Vec::new()),
         other => Err(Diagnostic::error(
             None,
-            format!("--var-file {}: expected a map of NAME: VALUE, found {}", path.display(), other.type_name()),
+            format!(
+                "--var-file {}: expected a map of NAME: VALUE, found {}",
+                path.display(),
+                other.type_name()
+            ),
         )),
     }
 }
@@ -102,8 +130,10 @@ pub fn resolve(
     declared: &IndexMap<String, Node>,
     overrides: &Overrides,
 ) -> (IndexMap<String, (Node, Origin)>, Vec<Diagnostic>) {
-    let mut vars: IndexMap<String, (Node, Origin)> =
-        declared.iter().map(|(k, v)| (k.clone(), (v.clone(), Origin::Spec))).collect();
+    let mut vars: IndexMap<String, (Node, Origin)> = declared
+        .iter()
+        .map(|(k, v)| (k.clone(), (v.clone(), Origin::Spec)))
+        .collect();
     let mut problems = Vec::new();
     for (name, value, origin) in &overrides.values {
         if let Some(slot) = vars.get_mut(name) {
@@ -116,7 +146,11 @@ pub fn resolve(
             Origin::Flag => "--var".to_owned(),
         };
         problems.push(
-            Diagnostic::error(None, format!("{source}: the spec declares no variable `{name}`")).maybe_hint(
+            Diagnostic::error(
+                None,
+                format!("{source}: the spec declares no variable `{name}`"),
+            )
+            .maybe_hint(
                 crate::spec::diagnostic::did_you_mean(name, declared.keys().map(String::as_str))
                     .or_else(|| Some("declare it under `variables:` in the spec".into())),
             ),
@@ -137,15 +171,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("vars.yaml");
         std::fs::write(&file, "teams: [from-file]\nregion: file\n").expect("write");
-        let env = vec![("SYNLINK_VAR_teams".to_owned(), "[from-env]".to_owned()), ("SYNLINK_VAR_owner".to_owned(), "env".to_owned()), ("PATH".to_owned(), "/bin".to_owned())];
-        let o = Overrides::collect(env, &[file], &["teams=[from-flag]".to_owned()]).expect("valid overrides");
+        let env = vec![
+            ("SYNLINK_VAR_teams".to_owned(), "[from-env]".to_owned()),
+            ("SYNLINK_VAR_owner".to_owned(), "env".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let o = Overrides::collect(env, &[file], &["teams=[from-flag]".to_owned()])
+            .expect("valid overrides");
         let declared: IndexMap<_, _> = ["teams", "region", "owner", "untouched"]
             .into_iter()
             .map(|k| (k.to_owned(), parse("default").expect("yaml")))
             .collect();
         let (vars, problems) = resolve(&declared, &o);
         assert!(problems.is_empty(), "{problems:?}");
-        let Value::Seq(teams) = &vars["teams"].0.value else { panic!("teams is a list") };
+        let Value::Seq(teams) = &vars["teams"].0.value else {
+            panic!("teams is a list")
+        };
         assert_eq!(teams[0].value, Value::Str("from-flag".into()));
         assert_eq!(vars["teams"].1, Origin::Flag);
         assert_eq!(vars["region"].0.value, Value::Str("file".into()));
@@ -156,16 +197,22 @@ mod tests {
     #[test]
     fn an_undeclared_flag_is_an_error_with_a_suggestion() {
         let o = Overrides::collect(Vec::new(), &[], &["temas=[a]".to_owned()]).expect("valid");
-        let declared: IndexMap<_, _> = [("teams".to_owned(), parse("[]").expect("yaml"))].into_iter().collect();
+        let declared: IndexMap<_, _> = [("teams".to_owned(), parse("[]").expect("yaml"))]
+            .into_iter()
+            .collect();
         let (_, problems) = resolve(&declared, &o);
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].message, "--var: the spec declares no variable `temas`");
+        assert_eq!(
+            problems[0].message,
+            "--var: the spec declares no variable `temas`"
+        );
         assert_eq!(problems[0].hint.as_deref(), Some("did you mean `teams`?"));
     }
 
     #[test]
     fn a_flag_without_equals_is_refused() {
-        let err = Overrides::collect(Vec::new(), &[], &["teams".to_owned()]).expect_err("malformed");
+        let err =
+            Overrides::collect(Vec::new(), &[], &["teams".to_owned()]).expect_err("malformed");
         assert_eq!(err[0].message, "--var teams: expected NAME=VALUE");
     }
 }

@@ -1,3 +1,6 @@
 //! synlink's one integration-test binary: one module per feature.
 
+mod bad_specs;
 mod emulator;
+mod examples;
+mod schema;
