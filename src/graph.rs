@@ -215,3 +215,69 @@ impl Graph {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Graph;
+    use crate::spec::source::SourceFile;
+    use crate::spec::variables::Overrides;
+
+    fn load(text: &str) -> crate::spec::LoadedSpec {
+        let file = SourceFile {
+            path: "spec.yaml".into(),
+            text: text.to_owned(),
+        };
+        crate::spec::load_text(file, &Overrides::default()).expect("valid spec")
+    }
+
+    const BASE: &str = "version: 1\ndefaults: { subscription: 00000000-0000-0000-0000-0000000000a1, resource_group: rg, location: westeurope }\n\
+ml_workspaces: { ml: { name: mlw-one, existing: true } }\n\
+synapse_workspaces: { syn: { name: syn-one, existing: true } }\n\
+spark_pools: { pool: { synapse_workspace: syn, name: pool1, existing: true } }\n\
+links: { l: { ml_workspace: ml, synapse_workspace: syn, name: link1 } }\n\
+role_grants: { g: { synapse_workspace: syn, role: Apache Spark Administrator, principal: { link: l } } }\n";
+
+    #[test]
+    fn attachments_wait_for_the_grant_to_their_link_and_order_follows_edges() {
+        let spec = load(&format!(
+            "{BASE}attachments: {{ a: {{ ml_workspace: ml, spark_pool: pool, name: spark }} }}\n"
+        ));
+        let graph = Graph::build(&spec).expect("acyclic");
+        let order: Vec<String> = graph.order().iter().map(ToString::to_string).collect();
+        let at = |a: &str| order.iter().position(|x| x == a).expect("present");
+        assert!(at("links.l") < at("role_grants.g"));
+        assert!(at("role_grants.g") < at("attachments.a"), "{order:?}");
+        assert!(at("spark_pools.pool") < at("attachments.a"));
+        let deps: Vec<String> = graph
+            .dependencies(&crate::addr::Address::parse("attachments.a").expect("addr"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(deps.contains(&"role_grants.g".to_owned()), "{deps:?}");
+        let dot = graph.to_dot(&spec);
+        assert!(
+            dot.contains(
+                "\"attachments.a\" -> \"role_grants.g\" [style = dotted, label = \"after grant\"];"
+            ),
+            "{dot}"
+        );
+        assert!(dot.contains("subgraph cluster_data_sources"));
+    }
+
+    #[test]
+    fn a_cycle_names_every_address_in_it() {
+        let spec = load(&format!(
+            "{BASE}attachments: {{ a: {{ ml_workspace: ml, spark_pool: pool, name: spark, depends_on: [links.l2] }} }}\n\
+             links2: null\n"
+        ).replace("links2: null\n", "").replace("principal: { link: l } }", "principal: { link: l }, depends_on: [attachments.a] }").replace(
+            "links: { l: { ml_workspace: ml, synapse_workspace: syn, name: link1 } }",
+            "links: { l: { ml_workspace: ml, synapse_workspace: syn, name: link1 }, l2: { ml_workspace: ml, synapse_workspace: syn, name: link2, depends_on: [role_grants.g] } }",
+        ));
+        let errors = Graph::build(&spec).expect_err("cycle");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].message,
+            "dependency cycle: links.l2 → role_grants.g → attachments.a → links.l2"
+        );
+    }
+}
