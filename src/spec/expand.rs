@@ -393,3 +393,63 @@ fn resolve(r: &Ref<'_>, pos: Pos, ctx: &Context<'_>) -> Result<Value, Diagnostic
         (Ref::EachValue, Some(Each::Entry(_, v))) => Ok(v.value.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+    use crate::spec::node::{parse, Value};
+    use crate::spec::variables::Overrides;
+
+    fn str_at(node: &crate::spec::node::Node, key: &str) -> String {
+        match &node.get(key).expect("field").value {
+            Value::Str(s) => s.clone(),
+            other => panic!("{key} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn for_each_over_a_map_binds_key_and_value_in_keys_and_strings() {
+        let doc = parse(
+            "version: 1\nvariables: { pools: { small: Small, big: Large }, env: prod }\n\
+             spark_pools:\n  \"{each.key}\":\n    for_each: ${pools}\n    synapse_workspace: s\n    node_size: \"{each.value}\"\n    name: \"{each.key}${env}\"\n    tags: { \"{each.key}\": \"$${literal}\" }\n",
+        )
+        .expect("yaml");
+        let out = expand(&doc, &Overrides::default());
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        let keys: Vec<&str> = out.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["small", "big"]);
+        assert_eq!(str_at(&out.entries[1].node, "node_size"), "Large");
+        assert_eq!(str_at(&out.entries[1].node, "name"), "bigprod");
+        assert!(out.entries[0].node.get("for_each").is_none());
+        let tags = out.entries[0].node.get("tags").expect("tags");
+        assert_eq!(str_at(tags, "small"), "${literal}");
+        // Positions point at the template, so messages lead to the line written.
+        assert_eq!(
+            out.entries[1].node.pos_at("node_size").map(|p| p.line),
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn unknown_variables_and_misplaced_placeholders_are_reported_together() {
+        let doc = parse(
+            "version: 1\nvariables: { teams: [a] }\nlinks:\n  x: { ml_workspace: \"{each}\", synapse_workspace: \"${temas}\" }\n  \"y-{each.key}\": { for_each: \"${teams}\", ml_workspace: m, synapse_workspace: s }\n",
+        )
+        .expect("yaml");
+        let out = expand(&doc, &Overrides::default());
+        let messages: Vec<&str> = out.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`{each}` is used outside a for_each",
+                "unknown variable `temas`",
+                "`{each.key}` and `{each.value}` need a for_each over a map"
+            ]
+        );
+        assert_eq!(
+            out.diagnostics[1].hint.as_deref(),
+            Some("did you mean `teams`?")
+        );
+        assert!(out.entries.is_empty());
+    }
+}
