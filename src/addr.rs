@@ -111,6 +111,15 @@ impl serde::Serialize for Address {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Address::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not an address (section.key)"))
+        })
+    }
+}
+
 /// An Azure Resource Manager id. Azure compares ids case-insensitively and may
 /// return another casing than the one sent, so equality and hashing fold case.
 #[derive(Debug, Clone, Eq, serde::Serialize, serde::Deserialize)]

@@ -9,5 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod emulator;
 pub mod graph;
+pub mod plan;
 pub mod render;
 pub mod spec;
+pub mod state;

@@ -1,0 +1,145 @@
+//! The state: synlink's record of what it manages (per address: kind, id, the
+//! last applied properties and outputs such as principal ids). The truth is
+//! what Azure says; the state says what is synlink's. It holds no secrets and no
+//! tokens. Backends live beside this file (`local` for now).
+
+pub mod local;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::addr::ResourceKind;
+use crate::plan::Properties;
+
+/// The version of the state file format this synlink writes and reads.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// The whole state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// `STATE_FORMAT_VERSION` at write time.
+    pub version: u32,
+    /// A random id given when the state is first created; plans are tied to it.
+    pub lineage: String,
+    /// Incremented on every write; plans are tied to it.
+    pub serial: u64,
+    /// The synlink version that last wrote it.
+    pub synlink_version: String,
+    /// Managed resources (and data sources read), by address text.
+    pub resources: IndexMap<String, ResourceState>,
+}
+
+/// What the state records about one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    /// Its kind.
+    pub kind: ResourceKind,
+    /// Its id: the ARM id, or for a role grant the Synapse data-plane
+    /// assignment id.
+    pub id: String,
+    /// A data source (read only).
+    #[serde(default)]
+    pub existing: bool,
+    /// The properties last applied (desired, normalised as in plans).
+    #[serde(default)]
+    pub properties: Properties,
+    /// Outputs: `principal_id`, `tenant_id`, ...
+    #[serde(default)]
+    pub outputs: IndexMap<String, serde_json::Value>,
+}
+
+impl State {
+    /// A new, empty state with a fresh lineage.
+    pub fn new() -> State {
+        State {
+            version: STATE_FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            synlink_version: env!("CARGO_PKG_VERSION").to_owned(),
+            resources: IndexMap::new(),
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> State {
+        State::new()
+    }
+}
+
+/// Who holds the state lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// When the lock was taken (RFC 3339, UTC).
+    pub time: String,
+    /// The command line that holds it (e.g. `synlink apply`).
+    pub command: String,
+}
+
+impl LockInfo {
+    /// Describes this process, running `command`.
+    pub fn current(command: &str) -> LockInfo {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown-host".to_owned());
+        let time = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        LockInfo {
+            pid: std::process::id(),
+            host,
+            time,
+            command: command.to_owned(),
+        }
+    }
+}
+
+/// Errors of the state layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Another process holds the lock and did not release it in time.
+    #[error("the state is locked by {} (pid {} on {}, since {}); waited {waited_secs}s", holder.command, holder.pid, holder.host, holder.time)]
+    Locked {
+        /// The holder.
+        holder: LockInfo,
+        /// How long we waited.
+        waited_secs: u64,
+    },
+    /// A lock left by a process that no longer runs.
+    #[error("the state lock at {path} was left by {} (pid {} on {}, since {}), which is no longer running", holder.command, holder.pid, holder.host, holder.time)]
+    StaleLock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// The dead holder.
+        holder: LockInfo,
+    },
+    /// The state file is not valid.
+    #[error("{path}: the state file is corrupt: {reason}")]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The state file was written by a newer synlink.
+    #[error("{path}: the state file has format version {found}; this synlink reads up to {STATE_FORMAT_VERSION}")]
+    TooNew {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its version.
+        found: u32,
+    },
+    /// Any I/O failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
