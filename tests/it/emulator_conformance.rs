@@ -1,0 +1,65 @@
+//! Conformance with the official Azure SDKs for Python: runs
+//! `tests/conformance/conformance.py` (azure-mgmt-synapse, azure-synapse-accesscontrol,
+//! azure-mgmt-machinelearningservices, azure-identity) against an emulator started with
+//! `--tls`, with the python of `$SYNLINK_CONFORMANCE_PYTHON` (a venv made by
+//! `.ci/conformance-venv.sh`). Without that variable the test fails under CI (`CI` set)
+//! and is skipped with a notice elsewhere.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::support::BinaryEmulator;
+
+#[tokio::test]
+async fn official_python_sdks_work_against_the_emulator() {
+    let Some(python) = std::env::var_os("SYNLINK_CONFORMANCE_PYTHON") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "SYNLINK_CONFORMANCE_PYTHON is not set: CI must run the conformance test (bash .ci/conformance-venv.sh DIR and export SYNLINK_CONFORMANCE_PYTHON=DIR/bin/python)"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: set SYNLINK_CONFORMANCE_PYTHON to run the Azure SDK conformance test"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let emu = BinaryEmulator::start(&[
+        "--tls",
+        "--data",
+        data,
+        "--lro-ms",
+        "200",
+        "--throttle",
+        "on",
+    ]);
+    let ca = dir.path().join("tls").join("ca.pem");
+    assert!(ca.exists(), "the CA file is written under --data");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/conformance.py");
+    let emu_url = emu.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .arg(&emu_url)
+            .env("REQUESTS_CA_BUNDLE", &ca)
+            .env("SSL_CERT_FILE", &ca)
+            .env("IDENTITY_ENDPOINT", format!("{emu_url}/_identity/msi"))
+            .env("IDENTITY_HEADER", "synlink-emulator")
+            .env_remove("IDENTITY_SERVER_THUMBPRINT")
+            .env_remove("IMDS_ENDPOINT")
+            .env_remove("MSI_ENDPOINT")
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "conformance failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(stdout.contains("conformance: ok"), "{stdout}");
+    assert!(emu.terminate().success());
+}
