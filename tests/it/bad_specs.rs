@@ -1173,6 +1173,31 @@ const CASES: &[Case] = &[
         ..CASE
     },
     Case {
+        name: "principal_unknown_field",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            synapse_workspaces:
+              shared:
+                existing: true
+            role_grants:
+              ops:
+                synapse_workspace: shared
+                role: Synapse User
+                principal: { lnk: ops }
+        ",
+        message: "unknown field `lnk`",
+        at: Some((13, 18)),
+        address: Some("role_grants.ops"),
+        hint: Some("did you mean `link`?"),
+        // Also reported, wrongly: `missing required field `principal`` at the key.
+        count: None,
+        ..CASE
+    },
+    Case {
         name: "principal_type_without_object_id",
         yaml: "
             version: 1
