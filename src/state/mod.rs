@@ -118,6 +118,26 @@ pub enum StateError {
         /// The dead holder.
         holder: LockInfo,
     },
+    /// A lock file that names no holder (empty or not a lock): a synlink
+    /// stopped between creating and writing it, or something else wrote it.
+    /// Reported when it is stale (a few seconds old) and not taken over, or
+    /// when still there at the end of the wait.
+    #[error("the state lock at {path} names no holder ({reason}); it is {age_secs}s old")]
+    UnreadableLock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        reason: String,
+        /// How long ago it was last modified.
+        age_secs: u64,
+    },
+    /// The lock file was removed or replaced while we held it, so writing
+    /// could clobber another writer.
+    #[error("the state lock at {path} is no longer held by this process (it was removed or replaced); not writing the state")]
+    LockLost {
+        /// The lock file.
+        path: std::path::PathBuf,
+    },
     /// The state file is not valid.
     #[error("{path}: the state file is corrupt: {reason}")]
     Corrupt {
