@@ -15,7 +15,7 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Never colour output (also implied by NO_COLOR or CI).
+    /// Never colour output (also implied by `NO_COLOR` or `CI`).
     #[arg(long, global = true)]
     pub no_color: bool,
 
@@ -30,6 +30,8 @@ pub enum Command {
     Validate(SpecArgs),
     /// Write the dependency graph of a spec in DOT to stdout.
     Graph(SpecArgs),
+    /// Read what Azure holds, compare it with the spec, and print the plan.
+    Plan(PlanArgs),
     /// Run the local Azure emulator (ARM and Synapse RBAC) as a server.
     Emulator(EmulatorArgs),
 }
@@ -47,11 +49,80 @@ pub struct SpecArgs {
     pub file: PathBuf,
 
     /// Set a variable: NAME=VALUE, the value parsed as YAML (repeatable; wins over
-    /// --var-file, SYNLINK_VAR_<NAME> and the spec's own defaults).
+    /// `--var-file`, `SYNLINK_VAR_<NAME>` and the spec's own defaults).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
 
     /// A YAML file of variables (a map of NAME: VALUE; repeatable, later files win).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
+}
+
+/// Where the cloud is and how the state is kept.
+#[derive(Debug, Clone, Args)]
+pub struct CloudArgs {
+    /// Override the spec's `cloud`: `azure` or `local` (the embedded emulator).
+    #[arg(long, value_name = "CLOUD", value_parser = ["azure", "local"])]
+    pub cloud: Option<String>,
+
+    /// ARM endpoint to talk to instead of Azure's (e.g. a `synlink emulator`).
+    #[arg(long, value_name = "URL", env = "SYNLINK_ARM_ENDPOINT")]
+    pub arm_endpoint: Option<String>,
+
+    /// The state file [default: .synlink/state.json beside the spec].
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// How long to wait for the state lock, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_timeout: u64,
+
+    /// Requests in flight at once while reading Azure.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub parallelism: u64,
+}
+
+/// How a plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// For people, with colour on a terminal.
+    Text,
+    /// Machine-readable, described by schemas/plan.schema.json.
+    Json,
+    /// For pull-request comments: summary table first, details folded.
+    Markdown,
+}
+
+/// Flags of `synlink plan`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+
+    /// Save the plan to this file, for `synlink apply PLANFILE`.
+    #[arg(long, value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+
+    /// Exit 2 when the plan has changes (0: none, 1: error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Plan only addresses matching this glob (e.g. `links.team-*`) and what they need (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub target: Vec<String>,
+
+    /// Only report drift between Azure and the state; plan no change.
+    #[arg(long, conflicts_with = "destroy")]
+    pub refresh_only: bool,
+
+    /// Plan the removal of everything managed.
+    #[arg(long)]
+    pub destroy: bool,
 }

@@ -7,6 +7,7 @@
 pub mod addr;
 pub mod app;
 pub mod cli;
+pub mod cloud;
 pub mod emulator;
 pub mod graph;
 pub mod plan;

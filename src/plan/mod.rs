@@ -213,3 +213,8 @@ pub fn schema_json() -> String {
     text.push('\n');
     text
 }
+
+pub mod diff;
+pub mod file;
+pub mod preflight;
+pub mod refresh;

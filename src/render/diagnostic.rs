@@ -1,4 +1,4 @@
-//! Rendering of spec diagnostics (with `miette`: the message, the file:line:col,
+//! Rendering of spec diagnostics (with `miette`: the message, the `file:line:col`,
 //! a snippet with the offending value underlined, and the hint) and of one-line
 //! errors, on stderr.
 
@@ -147,4 +147,16 @@ pub fn render_plain(diags: &[Diagnostic]) -> String {
         }
     }
     out
+}
+
+/// Prints a progress or detail line on stderr (`-v`).
+#[allow(clippy::print_stderr)]
+pub fn info_line(message: &str) {
+    eprintln!("{message}");
+}
+
+/// Prints a one-line warning on stderr.
+#[allow(clippy::print_stderr)]
+pub fn warning_line(message: &str) {
+    eprintln!("warning: {message}");
 }

@@ -2,6 +2,7 @@
 //! Only this module (and `main`) writes to the terminal.
 
 pub mod diagnostic;
+pub mod plan;
 pub mod summary;
 
 use std::io::IsTerminal;
@@ -13,4 +14,13 @@ pub fn stderr_color(no_color: bool) -> bool {
         && std::env::var_os("NO_COLOR").is_none()
         && std::env::var_os("CI").is_none()
         && std::io::stderr().is_terminal()
+}
+
+/// Whether to use colour on stdout: a terminal, and neither `--no-color`,
+/// `NO_COLOR` nor `CI` set.
+pub fn stdout_color(no_color: bool) -> bool {
+    !no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var_os("CI").is_none()
+        && std::io::stdout().is_terminal()
 }

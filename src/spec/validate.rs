@@ -24,8 +24,8 @@ const NODE_FAMILIES: [&str; 3] = [
 const SPARK_VERSIONS: [&str; 3] = ["3.3", "3.4", "3.5"];
 const PRINCIPAL_TYPES: [&str; 3] = ["User", "Group", "ServicePrincipal"];
 
-fn push_de(diags: &mut Vec<Diagnostic>, e: DeError, address: &str) {
-    for err in std::iter::once(&e).chain(e.also.iter()) {
+fn push_de(diags: &mut Vec<Diagnostic>, e: &DeError, address: &str) {
+    for err in std::iter::once(e).chain(e.also.iter()) {
         diags.push(
             Diagnostic::error(err.pos, err.message.clone())
                 .at(address)
@@ -54,7 +54,7 @@ pub fn decode(
                     .at("version")
                     .hint(format!("this synlink reads version {SPEC_VERSION}")),
             ),
-            Err(e) => push_de(diags, e, "version"),
+            Err(e) => push_de(diags, &e, "version"),
         },
     }
     if let Some((_, node)) = settings.get("cloud") {
@@ -72,13 +72,13 @@ pub fn decode(
                 );
             }
             Ok(cloud) => out.cloud = cloud,
-            Err(e) => push_de(diags, e, "cloud"),
+            Err(e) => push_de(diags, &e, "cloud"),
         }
     }
     if let Some((_, node)) = settings.get("defaults") {
         match decode_node::<Defaults>(node) {
             Ok(d) => out.defaults = d,
-            Err(e) => push_de(diags, e, "defaults"),
+            Err(e) => push_de(diags, &e, "defaults"),
         }
     }
 
@@ -153,7 +153,7 @@ fn decode_body(entry: &Entry, address: &str, diags: &mut Vec<Diagnostic>) -> Opt
                     .chain(&e.also)
                     .filter_map(|e| e.pos)
                     .collect();
-                push_de(diags, e, address);
+                push_de(diags, &e, address);
                 match (&mut node.value, culprit) {
                     (Value::Map(fields), Some(i)) => {
                         // Unknown fields were all reported at once: drop them all.

@@ -3,4 +3,6 @@
 mod bad_specs;
 mod emulator;
 mod examples;
+mod plan_render;
 mod schema;
+mod state;
