@@ -3,6 +3,7 @@
 mod bad_specs;
 mod emulator;
 mod examples;
+mod plan;
 mod plan_render;
 mod schema;
 mod state;
