@@ -58,7 +58,7 @@ pub fn mint(oid: &str, tid: &str, audience: &str, now_secs: u64, lifetime_secs: 
         "iss": format!("https://sts.windows.net/{tid}/"),
         "iat": now_secs,
         "nbf": now_secs,
-        "exp": now_secs + lifetime_secs,
+        "exp": now_secs.saturating_add(lifetime_secs),
         "oid": oid,
         "sub": oid,
         "tid": tid,

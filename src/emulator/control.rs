@@ -180,7 +180,7 @@ fn token(shared: &Shared, method: &Method, query: &Query, body: &[u8]) -> Result
     let now = now_ms() / 1000;
     Ok(Reply::ok(json!({
         "accessToken": auth::mint(&oid, &tenant, &audience, now, lifetime),
-        "expiresOn": now + lifetime,
+        "expiresOn": now.saturating_add(lifetime),
         "principalId": oid,
         "tenantId": tenant,
     })))

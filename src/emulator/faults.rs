@@ -38,6 +38,10 @@ pub struct Faults {
     pub targets: Vec<FaultTarget>,
     /// Page size of the Synapse role assignment list (`x-ms-continuation` paging).
     pub synapse_page_size: usize,
+    /// AML's 409 `Conflict` ("another operation on same entity is already running in
+    /// workspace …") for a compute or linked-service write while another compute
+    /// operation of the same AML workspace is in progress.
+    pub aml_conflicts: bool,
 }
 
 impl Default for Faults {
@@ -53,6 +57,7 @@ impl Default for Faults {
             rbac_delay_ms: 0,
             targets: Vec::new(),
             synapse_page_size: 100,
+            aml_conflicts: false,
         }
     }
 }

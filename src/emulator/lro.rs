@@ -83,7 +83,7 @@ pub fn start(
             action,
             resource_id: resource_id.to_owned(),
             started_ms: now,
-            due_ms: now + duration_ms,
+            due_ms: now.saturating_add(duration_ms),
             ended_ms: None,
             status: OpStatus::InProgress,
             error: None,
@@ -210,5 +210,5 @@ fn percent(op: &Operation, now: u64) -> u64 {
         return 100;
     }
     let total = op.due_ms.saturating_sub(op.started_ms).max(1);
-    (now.saturating_sub(op.started_ms) * 100 / total).min(99)
+    (now.saturating_sub(op.started_ms).saturating_mul(100) / total).min(99)
 }

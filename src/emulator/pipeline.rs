@@ -30,6 +30,8 @@ use crate::emulator::token_service;
 
 /// Largest request body accepted (ARM's limit); larger ones answer 413.
 pub const BODY_LIMIT: usize = 20 * 1024 * 1024;
+/// Larger request bodies are not kept in the request log.
+const LOGGED_BODY_LIMIT: usize = 64 * 1024;
 /// How much of an oversized body is read and dropped before answering 413.
 const DRAIN_LIMIT: usize = 128 * 1024 * 1024;
 
@@ -116,7 +118,7 @@ pub async fn handle(
     let json_body = body_result
         .as_ref()
         .ok()
-        .filter(|b| !b.is_empty())
+        .filter(|b| !b.is_empty() && b.len() <= LOGGED_BODY_LIMIT)
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
 
     let outcome = match (injected, body_result) {
@@ -364,7 +366,7 @@ fn serve_counted(
         };
         let faults = lock(&shared.faults).clone();
         let mut store = lock(&shared.store);
-        store.settle(now);
+        let settled = store.settle(now);
         register_caller(&mut store, &caller);
         let ctx = Ctx {
             method,
@@ -380,7 +382,7 @@ fn serve_counted(
         let reply = synapse_data_plane::handle(&mut store, &ctx, ws, rest)
             .unwrap_or_else(ArmError::into_reply);
         drop(store);
-        shared.dirty.store(true, Ordering::SeqCst);
+        mark_dirty(shared, method, settled);
         return Outcome {
             reply,
             principal: Some(caller.oid),
@@ -465,7 +467,7 @@ fn serve_counted(
     }
     let faults = lock(&shared.faults).clone();
     let mut store = lock(&shared.store);
-    store.settle(now);
+    let settled = store.settle(now);
     register_caller(&mut store, &caller);
     if let Some(sub) = target.subscription() {
         store.ensure_subscription(sub, now);
@@ -483,7 +485,7 @@ fn serve_counted(
     };
     let mut reply = routes::handle(&mut store, &ctx, &target).unwrap_or_else(ArmError::into_reply);
     drop(store);
-    shared.dirty.store(true, Ordering::SeqCst);
+    mark_dirty(shared, method, settled);
     if let Some((name, value)) = rate_header {
         reply.headers.push((name, value));
     }
@@ -491,6 +493,14 @@ fn serve_counted(
         reply,
         principal: Some(caller.oid),
         operation,
+    }
+}
+
+/// Marks the store for saving after a request that may have changed it (reads only
+/// change it when they settle operations; new principals are saved with the next write).
+fn mark_dirty(shared: &Shared, method: &Method, settled: bool) {
+    if settled || !(*method == Method::GET || *method == Method::HEAD) {
+        shared.dirty.store(true, Ordering::SeqCst);
     }
 }
 

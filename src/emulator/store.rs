@@ -251,8 +251,16 @@ impl Store {
         });
     }
 
-    /// Finishes every operation due at `now`, in the order they fall due.
-    pub fn settle(&mut self, now: u64) {
+    /// Finishes every operation due at `now`, in the order they fall due, and forgets
+    /// operations that ended more than a day ago; says whether anything changed.
+    pub fn settle(&mut self, now: u64) -> bool {
+        const KEEP_MS: u64 = 24 * 3600 * 1000;
+        let before = self.operations.len();
+        self.operations.retain(|_, op| {
+            op.ended_ms
+                .is_none_or(|end| end.saturating_add(KEEP_MS) > now)
+        });
+        let mut changed = before != self.operations.len();
         let mut due: Vec<(u64, String)> = self
             .operations
             .values()
@@ -260,6 +268,7 @@ impl Store {
             .map(|op| (op.due_ms, op.id.clone()))
             .collect();
         due.sort();
+        changed |= !due.is_empty();
         for (_, id) in due {
             let Some(op) = self.operations.get(&id).cloned() else {
                 continue;
@@ -276,6 +285,7 @@ impl Store {
                 }
             }
         }
+        changed
     }
 
     fn finish(&mut self, op: &Operation, now: u64) -> Result<(), (String, String)> {

@@ -227,3 +227,64 @@ async fn faults_change_at_run_time_and_the_log_records_requests() {
         .as_str()
         .is_some_and(|t| t.split('.').count() == 3));
 }
+
+#[tokio::test]
+async fn aml_conflicts_and_dropped_connections_on_demand() {
+    let emu = start_with(Faults {
+        aml_conflicts: true,
+        ..fast_faults()
+    })
+    .await;
+    let api = Api::bootstrap(&emu);
+    let control = Api {
+        token: None,
+        ..api.clone()
+    };
+    api.resource_group("rg").await;
+    api.synapse_workspace("rg", "syn1").await;
+    let pool = api.pool("rg", "syn1", "pool1").await;
+    api.ml_workspace("rg", "mlw1").await;
+    control
+        .put("/_emulator/faults", json!({"lroMs": 100_000}))
+        .await;
+    let compute = |name: &str| {
+        format!(
+            "{}/computes/{name}?api-version=2023-04-01",
+            super::support::ml_id("rg", "mlw1")
+        )
+    };
+    let body = json!({"properties": {"computeType": "SynapseSpark", "resourceId": pool["id"]}});
+    assert_eq!(api.put(&compute("c1"), body.clone()).await.status, 201);
+    let busy = api.put(&compute("c2"), body.clone()).await;
+    assert_eq!((busy.status, busy.code().as_str()), (409, "Conflict"));
+    assert!(busy.body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("another operation on same entity")));
+    // a dropped connection, twice, then normal answers again
+    control
+        .put("/_emulator/faults", json!({"lroMs": 2000, "targets": [{"pathContains": "resourcegroups/rg-drop", "status": 0, "remaining": 2}]}))
+        .await;
+    let url = format!(
+        "{}/subscriptions/{SUB}/resourcegroups/rg-drop?api-version=2021-04-01",
+        emu.url()
+    );
+    for _ in 0..2 {
+        let r = api
+            .http
+            .get(&url)
+            .bearer_auth(api.token.clone().unwrap_or_default())
+            .send()
+            .await;
+        assert!(r.is_err(), "the connection is dropped: {r:?}");
+    }
+    let r = api
+        .http
+        .get(&url)
+        .bearer_auth(api.token.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status().as_u16(), 404);
+    let subs = api.get("/subscriptions?api-version=2022-12-01").await;
+    assert_eq!(subs.body["value"][0]["subscriptionId"], SUB);
+}

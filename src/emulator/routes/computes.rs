@@ -131,6 +131,7 @@ pub fn item(
                 "Microsoft.MachineLearningServices/workspaces/computes/write",
             )?;
             names::check_compute(name)?;
+            ml_workspaces::refuse_if_busy(store, ctx, &parent.id, &id)?;
             let req = parse_object(ctx.body)?;
             let props = opt_object(&req, "properties", "properties")?.ok_or_else(|| {
                 ArmError::bad_request(
@@ -257,6 +258,7 @@ pub fn item(
                 ));
             }
             refuse_if_deleting(&r.body, &r.id)?;
+            ml_workspaces::refuse_if_busy(store, ctx, &parent.id, &r.id)?;
             let mut body = r.body.clone();
             set_state(&mut body, "Deleting");
             store.put(Resource {

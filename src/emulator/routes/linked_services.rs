@@ -107,6 +107,7 @@ pub fn item(
                 "Microsoft.MachineLearningServices/workspaces/linkedServices/write",
             )?;
             names::check_ml_workspace("linked service", name)?;
+            ml_workspaces::refuse_if_busy(store, ctx, &parent.id, &id)?;
             let req = parse_object(ctx.body)?;
             let props = opt_object(&req, "properties", "properties")?.ok_or_else(|| {
                 ArmError::bad_request(

@@ -264,6 +264,36 @@ pub fn parent(store: &Store, sub: &str, rg: &str, ws: &str) -> Result<Resource, 
     existing.ok_or_else(|| ArmError::parent_not_found(&format!("workspaces/{ws}")))
 }
 
+/// With the `amlConflicts` knob: 409 `Conflict` when an operation on a compute of the
+/// AML workspace `parent_id` other than `own_id` is in progress, as AML answers.
+pub fn refuse_if_busy(
+    store: &Store,
+    ctx: &Ctx<'_>,
+    parent_id: &str,
+    own_id: &str,
+) -> Result<(), ArmError> {
+    if !ctx.faults.aml_conflicts {
+        return Ok(());
+    }
+    let prefix = format!("{}/", crate::emulator::store::fold(parent_id));
+    let own = crate::emulator::store::fold(own_id);
+    let busy = store.operations.values().any(|op| {
+        let target = crate::emulator::store::fold(&op.resource_id);
+        op.status == crate::emulator::lro::OpStatus::InProgress
+            && target.starts_with(&prefix)
+            && target != own
+    });
+    if busy {
+        let ws = parent_id.rsplit('/').next().unwrap_or(parent_id);
+        Err(ArmError::conflict(
+            "Conflict",
+            format!("Conflict of operation, another operation on same entity is already running in workspace {ws}."),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// `GET /discovery`: the service endpoints azureml-core reads from `discoveryUrl`, all
 /// pointing at the emulator.
 pub fn discovery(base_url: &str) -> Reply {

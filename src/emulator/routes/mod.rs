@@ -34,6 +34,8 @@ pub enum AuthTarget {
 /// What an ARM URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// `/subscriptions`.
+    Subscriptions,
     /// `/subscriptions/{sub}`.
     Subscription { sub: String },
     /// `/subscriptions/{sub}/resourcegroups`.
@@ -92,6 +94,7 @@ impl Target {
             | Target::OperationStatus { sub, .. }
             | Target::OperationResult { sub, .. } => Some(sub),
             Target::Authorization { scope, .. } => subscription_of(scope),
+            Target::Subscriptions => None,
         }
     }
 
@@ -99,6 +102,7 @@ impl Target {
     pub fn label(&self) -> String {
         match self {
             Target::Subscription { .. } => "subscriptions".to_owned(),
+            Target::Subscriptions => "subscriptions (list)".to_owned(),
             Target::ResourceGroups { .. } => "resourceGroups (list)".to_owned(),
             Target::ResourceGroup { .. } => "resourceGroups".to_owned(),
             Target::SubscriptionList { kind, .. }
@@ -154,6 +158,9 @@ pub fn parse(method: &Method, path: &str) -> Result<Target, ArmError> {
         return Err(none());
     }
     let n = segs.len();
+    if n == 1 && eq(segs[0], "subscriptions") {
+        return Ok(Target::Subscriptions);
+    }
     if n >= 4 && eq(segs[0], "subscriptions") {
         let sub = segs[1].to_owned();
         if eq(segs[n - 2], "operationStatuses") {
@@ -312,6 +319,7 @@ pub fn existing_group(store: &Store, sub: &str, rg: &str) -> Result<String, ArmE
 /// Answers one ARM request.
 pub fn handle(store: &mut Store, ctx: &Ctx<'_>, target: &Target) -> Result<Reply, ArmError> {
     match target {
+        Target::Subscriptions => resource_groups::subscriptions(store, ctx),
         Target::Subscription { sub } => resource_groups::subscription(store, ctx, sub),
         Target::ResourceGroups { sub } => resource_groups::list(store, ctx, sub),
         Target::ResourceGroup { sub, rg } => resource_groups::item(store, ctx, sub, rg),

@@ -19,6 +19,39 @@ use crate::emulator::store::{set_state, Kind, Resource, Store};
 
 const TYPE: &str = "Microsoft.Resources/resourceGroups";
 
+/// `GET /subscriptions`: the subscriptions where the caller holds a role.
+pub fn subscriptions(store: &mut Store, ctx: &Ctx<'_>) -> Result<Reply, ArmError> {
+    only_get(ctx)?;
+    Api::Resources.check(ctx.api_version(), "subscriptions")?;
+    let subs: Vec<String> = store
+        .subscriptions
+        .values()
+        .filter(|s| {
+            rbac::allowed(
+                store,
+                &ctx.caller.oid,
+                &format!("/subscriptions/{s}"),
+                Access::Read,
+            )
+        })
+        .cloned()
+        .collect();
+    let value = subs.iter().map(|s| subscription_json(store, s)).collect();
+    Ok(list_reply(value))
+}
+
+fn subscription_json(store: &Store, shown: &str) -> Value {
+    json!({
+        "id": format!("/subscriptions/{shown}"),
+        "subscriptionId": shown,
+        "tenantId": store.tenant_id,
+        "displayName": format!("Emulated subscription {shown}"),
+        "state": "Enabled",
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+        "authorizationSource": "RoleBased"
+    })
+}
+
 /// `GET /subscriptions/{sub}`.
 pub fn subscription(store: &mut Store, ctx: &Ctx<'_>, sub: &str) -> Result<Reply, ArmError> {
     only_get(ctx)?;
@@ -36,15 +69,7 @@ pub fn subscription(store: &mut Store, ctx: &Ctx<'_>, sub: &str) -> Result<Reply
         .get(&sub.to_ascii_lowercase())
         .cloned()
         .unwrap_or_else(|| sub.to_owned());
-    Ok(Reply::ok(json!({
-        "id": format!("/subscriptions/{shown}"),
-        "subscriptionId": shown,
-        "tenantId": store.tenant_id,
-        "displayName": format!("Emulated subscription {shown}"),
-        "state": "Enabled",
-        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
-        "authorizationSource": "RoleBased"
-    })))
+    Ok(Reply::ok(subscription_json(store, &shown)))
 }
 
 /// `GET /subscriptions/{sub}/resourcegroups`.

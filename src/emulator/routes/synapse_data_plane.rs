@@ -241,10 +241,10 @@ fn list_assignments(store: &Store, ctx: &Ctx<'_>, ws: &str) -> Result<Reply, Arm
         .map(|a| synapse_rbac::assignment_json(a))
         .collect();
     let mut reply = Reply::ok(json!({"count": value.len(), "value": value}));
-    if offset + page < matching.len() {
+    if offset.saturating_add(page) < matching.len() {
         reply = reply.header(
             "x-ms-continuation",
-            URL_SAFE_NO_PAD.encode(format!("offset:{}", offset + page)),
+            URL_SAFE_NO_PAD.encode(format!("offset:{}", offset.saturating_add(page))),
         );
     }
     Ok(reply)
