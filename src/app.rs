@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{Cli, CloudArgs, Command, PlanArgs, PlanFormat, SpecArgs};
+use crate::cli::{
+    Cli, CloudArgs, Command, ImportArgs, OutputArgs, PlanArgs, PlanFormat, RunArgs, SpecArgs,
+    StateArgs, StateCommand,
+};
 use crate::cloud::auth::{self, TokenSource};
 use crate::cloud::client::{self, Client};
 use crate::emulator;
@@ -26,6 +29,36 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate(args) => validate(&args, color),
         Command::Graph(args) => graph(&args, color),
         Command::Plan(args) => plan(&args, color, cli.verbose),
+        Command::Apply(args) => {
+            let fancy = color && !cli.no_color;
+            change(
+                &args.spec,
+                &args.cloud,
+                &args.run,
+                &Mode::Apply {
+                    planfile: args.planfile.as_deref(),
+                    targets: &args.target,
+                },
+                color,
+                fancy,
+                cli.verbose,
+            )
+        }
+        Command::Destroy(args) => {
+            let fancy = color && !cli.no_color;
+            change(
+                &args.spec,
+                &args.cloud,
+                &args.run,
+                &Mode::Destroy,
+                color,
+                fancy,
+                cli.verbose,
+            )
+        }
+        Command::State(cmd) => state_command(&cmd),
+        Command::Import(args) => import(&args, color, cli.verbose),
+        Command::Output(args) => output(&args),
         Command::Emulator(args) => run_emulator(args),
     }
 }
@@ -245,10 +278,18 @@ pub struct Planned {
     pub known: indexmap::IndexMap<crate::addr::Address, crate::plan::diff::Known>,
 }
 
+/// What to plan.
+struct PlanRequest<'a> {
+    spec_args: &'a SpecArgs,
+    parallelism: u64,
+    mode: PlanMode,
+    targets: &'a [String],
+}
+
 async fn make_plan(
     spec: &LoadedSpec,
     graph: &Graph,
-    args: &PlanArgs,
+    args: &PlanRequest<'_>,
     conn: &Connection,
     state: &crate::state::State,
     verbose: u8,
@@ -257,7 +298,7 @@ async fn make_plan(
         conn.client.clone(),
         spec,
         state,
-        usize::try_from(args.cloud.parallelism).unwrap_or(10),
+        usize::try_from(args.parallelism).unwrap_or(10),
     )
     .await;
     let mut observed = match observed {
@@ -275,17 +316,10 @@ async fn make_plan(
             render::diagnostic::info_line(&format!("credential: {name}"));
         }
     }
-    let mode = if args.destroy {
-        PlanMode::Destroy
-    } else if args.refresh_only {
-        PlanMode::RefreshOnly
-    } else {
-        PlanMode::Normal
-    };
     let options = DiffOptions {
-        mode,
-        targets: args.target.clone(),
-        spec_hash: spec_hash(spec, &args.spec),
+        mode: args.mode,
+        targets: args.targets.to_vec(),
+        spec_hash: spec_hash(spec, args.spec_args),
     };
     let diff = crate::plan::diff::diff(spec, graph, &observed, state, &options);
     let mut errors = diff.errors;
@@ -388,7 +422,20 @@ fn plan(args: &PlanArgs, color: bool, verbose: u8) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let planned = make_plan(&spec, &graph, args, &conn, &state, verbose).await;
+        let mode = if args.destroy {
+            PlanMode::Destroy
+        } else if args.refresh_only {
+            PlanMode::RefreshOnly
+        } else {
+            PlanMode::Normal
+        };
+        let request = PlanRequest {
+            spec_args: &args.spec,
+            parallelism: args.cloud.parallelism,
+            mode,
+            targets: &args.target,
+        };
+        let planned = make_plan(&spec, &graph, &request, &conn, &state, verbose).await;
         if verbose > 0 {
             let s = &conn.client.stats;
             render::diagnostic::info_line(&format!(
@@ -428,6 +475,555 @@ fn plan(args: &PlanArgs, color: bool, verbose: u8) -> ExitCode {
             ExitCode::from(2)
         } else {
             ExitCode::SUCCESS
+        }
+    })
+}
+
+/// What `change` does.
+enum Mode<'a> {
+    /// `synlink apply [PLANFILE]`.
+    Apply {
+        planfile: Option<&'a std::path::Path>,
+        targets: &'a [String],
+    },
+    /// `synlink destroy`.
+    Destroy,
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            render::diagnostic::error_line(&format!("cannot start the async runtime: {e}"));
+            None
+        }
+    }
+}
+
+/// Asks for `yes` on a terminal; refuses without `--auto-approve` elsewhere.
+fn approved(run: &RunArgs, what: &str) -> Result<bool, String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    if run.auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!("stdin is not a terminal, so synlink cannot ask before it {what}; pass --auto-approve to go ahead"));
+    }
+    render::diagnostic::emit(&format!(
+        "\nDo you want synlink to {what}?\n  Only 'yes' will be accepted: "
+    ));
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Records what exists and matches the spec but is not in the state yet
+/// (adopted), and the data sources read, before any change runs.
+fn adopt(
+    writer: &crate::apply::StateWriter,
+    spec: &LoadedSpec,
+    planned: &Planned,
+) -> Result<(), crate::state::StateError> {
+    let changing: std::collections::HashSet<&crate::addr::Address> = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action != crate::plan::Action::Read)
+        .map(|c| &c.address)
+        .collect();
+    writer.update(|state| {
+        for (address, k) in &planned.known {
+            let Some(r) = spec.resources.get(address) else {
+                continue;
+            };
+            if !k.exists || changing.contains(address) {
+                continue;
+            }
+            let key = address.to_string();
+            let entry = crate::state::ResourceState {
+                kind: address.kind,
+                id: k.id.clone(),
+                existing: r.existing,
+                properties: k.desired.clone(),
+                outputs: k.outputs.clone(),
+            };
+            if state.resources.get(&key) != Some(&entry) {
+                state.resources.insert(key, entry);
+            }
+        }
+    })
+}
+
+/// `apply` and `destroy`: plan (or read a saved plan), show it, ask, run it.
+fn change(
+    spec_args: &SpecArgs,
+    cloud: &CloudArgs,
+    run: &RunArgs,
+    mode: &Mode<'_>,
+    color: bool,
+    fancy: bool,
+    verbose: u8,
+) -> ExitCode {
+    let started = std::time::Instant::now();
+    let Some((spec, graph)) = load(spec_args, color) else {
+        return ExitCode::FAILURE;
+    };
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let store = state_store(&spec.file.path, cloud);
+    let command = match mode {
+        Mode::Apply { .. } => "synlink apply",
+        Mode::Destroy => "synlink destroy",
+    };
+    let lock = match store.lock(
+        LockInfo::current(command),
+        Duration::from_secs(cloud.lock_timeout),
+        false,
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            render::diagnostic::error_line(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = match lock.read() {
+        Ok(s) => s,
+        Err(e) => {
+            render::diagnostic::error_line(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    let spec = Arc::new(spec);
+    runtime.block_on(async {
+        let conn = match connect(&spec, cloud, verbose).await {
+            Ok(c) => c,
+            Err(e) => {
+                render::diagnostic::error_line(&e);
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = change_connected(
+            &spec, &graph, spec_args, cloud, run, mode, &conn, state, lock, fancy, color, verbose,
+            started,
+        )
+        .await;
+        conn.close().await;
+        code
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change_connected(
+    spec: &Arc<LoadedSpec>,
+    graph: &Graph,
+    spec_args: &SpecArgs,
+    cloud: &CloudArgs,
+    run: &RunArgs,
+    mode: &Mode<'_>,
+    conn: &Connection,
+    state: crate::state::State,
+    lock: crate::state::local::StateLock,
+    fancy: bool,
+    color: bool,
+    verbose: u8,
+    started: std::time::Instant,
+) -> ExitCode {
+    let (plan_mode, targets, planfile) = match mode {
+        Mode::Apply { planfile, targets } => (PlanMode::Normal, *targets, *planfile),
+        Mode::Destroy => (PlanMode::Destroy, &[][..], None),
+    };
+    let request = PlanRequest {
+        spec_args,
+        parallelism: cloud.parallelism,
+        mode: plan_mode,
+        targets,
+    };
+    let fresh = match make_plan(spec, graph, &request, conn, &state, verbose).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let planned = match planfile {
+        None => {
+            render::summary::stdout(&render::plan::text(
+                &fresh.plan,
+                render::stdout_color(!color),
+            ));
+            fresh
+        }
+        Some(path) => {
+            let saved = match crate::plan::file::read(path) {
+                Ok(p) => p,
+                Err(e) => {
+                    render::diagnostic::error_line(&format!("{}: {e}", path.display()));
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Err(why) = saved_plan_still_valid(&saved, &fresh.plan, &state) {
+                render::diagnostic::error_line(&format!(
+                    "{}: the saved plan cannot be applied: {why}",
+                    path.display()
+                ));
+                render::diagnostic::info_line(
+                    "  hint: run `synlink plan --out PLANFILE` again and review the new plan",
+                );
+                return ExitCode::FAILURE;
+            }
+            render::summary::stdout(&render::plan::text(&saved, render::stdout_color(!color)));
+            Planned {
+                plan: saved,
+                known: fresh.known,
+            }
+        }
+    };
+    let writer = Arc::new(crate::apply::StateWriter::new(state, lock));
+    if let Err(e) = adopt(&writer, spec, &planned) {
+        render::diagnostic::error_line(&format!("the state could not be written: {e}"));
+        return ExitCode::FAILURE;
+    }
+    if !planned.plan.has_changes() {
+        render_outputs_after(&writer);
+        return ExitCode::SUCCESS;
+    }
+    let what = if plan_mode == PlanMode::Destroy {
+        "destroys these resources"
+    } else {
+        "performs these actions"
+    };
+    match approved(run, what) {
+        Ok(true) => {}
+        Ok(false) => {
+            render::diagnostic::error_line("not applied: the answer was not 'yes'");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            render::diagnostic::error_line(&e);
+            return ExitCode::FAILURE;
+        }
+    }
+    let total = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                crate::plan::Action::Read | crate::plan::Action::NoOp
+            )
+        })
+        .count();
+    let progress = Arc::new(render::progress::Progress::new(
+        total,
+        fancy && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    ));
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                render::diagnostic::info_line("interrupted: no new changes start; waiting for those in flight, then saving the state");
+            }
+        })
+    };
+    let options = crate::apply::Options {
+        parallelism: usize::try_from(cloud.parallelism).unwrap_or(10),
+        propagation_timeout: Duration::from_secs(run.propagation_timeout),
+        propagation_poll: if conn.local.is_some() {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(5)
+        },
+    };
+    let events = {
+        let progress = progress.clone();
+        Arc::new(move |e: crate::apply::Event| progress.event(&e))
+            as Arc<dyn Fn(crate::apply::Event) + Send + Sync>
+    };
+    let outcome = crate::apply::apply(
+        conn.client.clone(),
+        spec.clone(),
+        graph,
+        &planned.plan,
+        &planned.known,
+        writer.clone(),
+        options,
+        events,
+        cancel.clone(),
+    )
+    .await;
+    ctrl_c.abort();
+    progress.finish();
+    let done = if plan_mode == PlanMode::Destroy {
+        "Destroy complete"
+    } else {
+        "Apply complete"
+    };
+    render::diagnostic::emit(&render::progress::summary(
+        &outcome,
+        started.elapsed(),
+        done,
+    ));
+    render_outputs_after(&writer);
+    if outcome.interrupted {
+        ExitCode::from(130)
+    } else if !outcome.failed.is_empty() || outcome.state_error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn render_outputs_after(writer: &crate::apply::StateWriter) {
+    let text = render::summary::outputs_text(&writer.snapshot());
+    if !text.is_empty() {
+        render::summary::stdout(&format!("\nOutputs:\n{text}"));
+    }
+}
+
+/// A saved plan is applied only against the state and spec it was made from,
+/// and only while Azure still calls for the same changes.
+fn saved_plan_still_valid(
+    saved: &Plan,
+    fresh: &Plan,
+    state: &crate::state::State,
+) -> Result<(), String> {
+    if saved.state_lineage != state.lineage {
+        return Err(format!(
+            "it was made against another state (lineage {}, now {})",
+            saved.state_lineage, state.lineage
+        ));
+    }
+    if saved.state_serial != state.serial {
+        return Err(format!(
+            "the state changed since it was made (serial {} then, {} now)",
+            saved.state_serial, state.serial
+        ));
+    }
+    if saved.spec_hash != fresh.spec_hash {
+        return Err("the spec (or its variables) changed since it was made".into());
+    }
+    let shape = |p: &Plan| {
+        p.changes
+            .iter()
+            .map(|c| (c.address.clone(), c.action))
+            .collect::<Vec<_>>()
+    };
+    if shape(saved) != shape(fresh) {
+        return Err(
+            "what Azure holds changed since it was made: the same spec now plans different changes"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn state_path(args: &StateArgs) -> std::path::PathBuf {
+    args.state
+        .clone()
+        .unwrap_or_else(|| spec::data_dir(&args.file).join("state.json"))
+}
+
+fn state_command(cmd: &StateCommand) -> ExitCode {
+    let (args, command) = match cmd {
+        StateCommand::List(a) => (a, "synlink state list"),
+        StateCommand::Show { state, .. } => (state, "synlink state show"),
+        StateCommand::Rm { state, .. } => (state, "synlink state rm"),
+    };
+    let store = LocalStore::new(state_path(args));
+    let lock = match store.lock(
+        LockInfo::current(command),
+        Duration::from_secs(args.lock_timeout),
+        false,
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            render::diagnostic::error_line(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut state = match lock.read() {
+        Ok(s) => s,
+        Err(e) => {
+            render::diagnostic::error_line(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    match cmd {
+        StateCommand::List(_) => {
+            let mut list = String::new();
+            for k in state.resources.keys() {
+                list.push_str(k);
+                list.push('\n');
+            }
+            render::summary::stdout(&list);
+            ExitCode::SUCCESS
+        }
+        StateCommand::Show { address, .. } => {
+            if let Some(rs) = state.resources.get(address) {
+                render::summary::stdout(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(rs).unwrap_or_default()
+                ));
+                ExitCode::SUCCESS
+            } else {
+                render::diagnostic::error_line(&format!(
+                    "`{address}` is not in the state ({})",
+                    store.path().display()
+                ));
+                ExitCode::FAILURE
+            }
+        }
+        StateCommand::Rm { address, .. } => {
+            if state.resources.shift_remove(address).is_none() {
+                render::diagnostic::error_line(&format!(
+                    "`{address}` is not in the state ({})",
+                    store.path().display()
+                ));
+                return ExitCode::FAILURE;
+            }
+            match lock.write(&mut state) {
+                Ok(()) => {
+                    render::diagnostic::info_line(&format!(
+                        "removed {address} from the state; nothing was deleted in Azure"
+                    ));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    render::diagnostic::error_line(&e.to_string());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn output(args: &OutputArgs) -> ExitCode {
+    let store = LocalStore::new(state_path(&args.state));
+    let state = match store
+        .lock(
+            LockInfo::current("synlink output"),
+            Duration::from_secs(args.state.lock_timeout),
+            false,
+        )
+        .and_then(|l| l.read())
+    {
+        Ok(s) => s,
+        Err(e) => {
+            render::diagnostic::error_line(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        render::summary::stdout(&render::summary::outputs_json(&state));
+    } else {
+        render::summary::stdout(&render::summary::outputs_text(&state));
+    }
+    ExitCode::SUCCESS
+}
+
+fn import(args: &ImportArgs, color: bool, verbose: u8) -> ExitCode {
+    let Some((spec, _graph)) = load(&args.spec, color) else {
+        return ExitCode::FAILURE;
+    };
+    let Some(address) = crate::addr::Address::parse(&args.address) else {
+        render::diagnostic::error_line(&format!(
+            "`{}` is not an address (section.key)",
+            args.address
+        ));
+        return ExitCode::FAILURE;
+    };
+    let Some(resource) = spec.resources.get(&address) else {
+        render::diagnostic::error_line(&format!(
+            "`{address}` is not in {}",
+            spec.file.path.display()
+        ));
+        return ExitCode::FAILURE;
+    };
+    let marker = match address.kind {
+        crate::addr::ResourceKind::MlWorkspace => {
+            "/providers/microsoft.machinelearningservices/workspaces/"
+        }
+        crate::addr::ResourceKind::SynapseWorkspace => "/providers/microsoft.synapse/workspaces/",
+        crate::addr::ResourceKind::SparkPool => "/bigdatapools/",
+        crate::addr::ResourceKind::Link => "/linkedservices/",
+        crate::addr::ResourceKind::Attachment => "/computes/",
+        crate::addr::ResourceKind::RoleGrant => "/roleassignments/",
+    };
+    let lower = args.arm_id.to_ascii_lowercase();
+    let nested = [
+        "/bigdatapools/",
+        "/linkedservices/",
+        "/computes/",
+        "/roleassignments/",
+    ];
+    let kind_ok = lower.contains(marker)
+        && (nested.contains(&marker) || !nested.iter().any(|n| lower.contains(n)));
+    if !lower.starts_with("/subscriptions/") || !kind_ok {
+        render::diagnostic::error_line(&format!(
+            "`{}` is not the id of a {} (expected an id containing `{marker}`)",
+            args.arm_id,
+            address.kind.noun()
+        ));
+        return ExitCode::FAILURE;
+    }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let store = state_store(&spec.file.path, &args.cloud);
+    let lock = match store.lock(
+        LockInfo::current("synlink import"),
+        Duration::from_secs(args.cloud.lock_timeout),
+        false,
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            render::diagnostic::error_line(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut state = match lock.read() {
+        Ok(s) => s,
+        Err(e) => {
+            render::diagnostic::error_line(&e.to_string());
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let conn = match connect(&spec, &args.cloud, verbose).await {
+            Ok(c) => c,
+            Err(e) => {
+                render::diagnostic::error_line(&e);
+                return ExitCode::FAILURE;
+            }
+        };
+        let read = crate::plan::import::read(&conn.client, &address, &args.arm_id).await;
+        conn.close().await;
+        let (properties, outputs) = match read {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                render::diagnostic::error_line(&format!("{}: not found in Azure", args.arm_id));
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                render::diagnostic::error_line(&e.to_string());
+                return ExitCode::FAILURE;
+            }
+        };
+        let entry = crate::state::ResourceState { kind: address.kind, id: args.arm_id.clone(), existing: resource.existing, properties, outputs };
+        state.resources.insert(address.to_string(), entry);
+        match lock.write(&mut state) {
+            Ok(()) => {
+                render::diagnostic::info_line(&format!("imported {address} from {}; run `synlink plan` to see how it differs from the spec", args.arm_id));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                render::diagnostic::error_line(&e.to_string());
+                ExitCode::FAILURE
+            }
         }
     })
 }

@@ -32,6 +32,17 @@ pub enum Command {
     Graph(SpecArgs),
     /// Read what Azure holds, compare it with the spec, and print the plan.
     Plan(PlanArgs),
+    /// Plan (or take a saved plan), ask, and apply it in dependency order.
+    Apply(ApplyArgs),
+    /// Remove every managed resource, dependents first (data sources are untouched).
+    Destroy(DestroyArgs),
+    /// Inspect or edit what synlink manages.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Adopt an existing Azure resource into the state under an address of the spec.
+    Import(ImportArgs),
+    /// Print outputs: each link's and attachment's principal id, ids of created resources.
+    Output(OutputArgs),
     /// Run the local Azure emulator (ARM and Synapse RBAC) as a server.
     Emulator(EmulatorArgs),
 }
@@ -125,4 +136,120 @@ pub struct PlanArgs {
     /// Plan the removal of everything managed.
     #[arg(long)]
     pub destroy: bool,
+}
+
+/// Flags of `synlink apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `synlink plan --out`: apply exactly it.
+    #[arg(value_name = "PLANFILE")]
+    pub planfile: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Apply only addresses matching this glob and what they need (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub target: Vec<String>,
+}
+
+/// Flags shared by the commands that change Azure.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// The longest wait, in seconds, for a new identity or a new Synapse role to take effect.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub propagation_timeout: u64,
+}
+
+/// Flags of `synlink destroy`.
+#[derive(Debug, Clone, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `synlink state ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses in the state.
+    List(StateArgs),
+    /// Show what the state records for one address.
+    Show {
+        /// The address, e.g. `links.team-fraud`.
+        address: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Forget an address without deleting anything in Azure.
+    Rm {
+        /// The address, e.g. `links.team-fraud`.
+        address: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+/// Where the state is.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// The spec (its directory holds the default state).
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "SPEC",
+        default_value = "synlink.yaml"
+    )]
+    pub file: PathBuf,
+
+    /// The state file [default: .synlink/state.json beside the spec].
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// How long to wait for the state lock, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_timeout: u64,
+}
+
+/// Flags of `synlink import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The address in the spec, e.g. `links.team-fraud`.
+    pub address: String,
+
+    /// The ARM id of the existing resource (for a role grant: the Synapse
+    /// workspace's ARM id, `/roleAssignments/`, and the assignment id).
+    pub arm_id: String,
+
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// Flags of `synlink output`.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -374,7 +374,7 @@ impl Client {
         let r = self
             .send(method, path, Some(api_version), Some(body), ARM_SCOPE, &[])
             .await?;
-        let waited = self.wait(path, &r).await?;
+        let waited = self.wait(path, api_version, &r).await?;
         if r.status == 200 && !is_in_progress(&r.body) {
             return Ok(r.body);
         }
@@ -402,7 +402,7 @@ impl Client {
             )
             .await
         {
-            Ok(r) => self.wait(path, &r).await.map(|_| ()),
+            Ok(r) => self.wait(path, api_version, &r).await.map(|_| ()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
@@ -410,7 +410,12 @@ impl Client {
 
     /// Polls a long-running operation started by `first` to its end. Returns
     /// the final body of a `Location` poll, if any.
-    async fn wait(&self, path: &str, first: &Response) -> Result<Option<Value>, CloudError> {
+    async fn wait(
+        &self,
+        path: &str,
+        api_version: &str,
+        first: &Response,
+    ) -> Result<Option<Value>, CloudError> {
         let async_op = first.header("azure-asyncoperation").map(str::to_owned);
         let location = first.header("location").map(str::to_owned);
         let running = matches!(first.status, 201 | 202) || is_in_progress(&first.body);
@@ -454,7 +459,7 @@ impl Client {
             } else {
                 // No operation URL: poll the resource's own provisioning state.
                 let r = self
-                    .send(Method::GET, path, None, None, ARM_SCOPE, &[])
+                    .send(Method::GET, path, Some(api_version), None, ARM_SCOPE, &[])
                     .await;
                 match r {
                     Ok(r) if is_in_progress(&r.body) => {}

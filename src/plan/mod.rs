@@ -216,5 +216,6 @@ pub fn schema_json() -> String {
 
 pub mod diff;
 pub mod file;
+pub mod import;
 pub mod preflight;
 pub mod refresh;

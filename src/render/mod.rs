@@ -3,6 +3,7 @@
 
 pub mod diagnostic;
 pub mod plan;
+pub mod progress;
 pub mod summary;
 
 use std::io::IsTerminal;

@@ -31,3 +31,45 @@ pub fn validate_summary(spec: &LoadedSpec, graph: &Graph) -> String {
 pub fn stdout(text: &str) {
     print!("{text}");
 }
+
+/// Outputs as text: `address.output = "value"` lines, principal ids first.
+pub fn outputs_text(state: &crate::state::State) -> String {
+    let mut out = String::new();
+    for (address, rs) in &state.resources {
+        if rs.existing {
+            continue;
+        }
+        for (k, v) in &rs.outputs {
+            if k == "principal_id" {
+                out.push_str(&format!("{address}.{k} = {v}\n"));
+            }
+        }
+    }
+    for (address, rs) in &state.resources {
+        if !rs.existing {
+            out.push_str(&format!("{address}.id = \"{}\"\n", rs.id));
+        }
+    }
+    out
+}
+
+/// Outputs as JSON: `{ address: { id, principal_id?, tenant_id? } }`.
+pub fn outputs_json(state: &crate::state::State) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = state
+        .resources
+        .iter()
+        .filter(|(_, rs)| !rs.existing)
+        .map(|(a, rs)| {
+            let mut o = serde_json::Map::new();
+            o.insert("id".into(), serde_json::json!(rs.id));
+            for (k, v) in &rs.outputs {
+                o.insert(k.clone(), v.clone());
+            }
+            (a.clone(), serde_json::Value::Object(o))
+        })
+        .collect();
+    let mut text =
+        serde_json::to_string_pretty(&serde_json::Value::Object(map)).unwrap_or_default();
+    text.push('\n');
+    text
+}
