@@ -170,8 +170,15 @@ async fn connect(spec: &LoadedSpec, args: &CloudArgs, verbose: u8) -> Result<Con
     let http = client::http_client(Duration::from_secs(60));
     if local {
         let dir = spec::data_dir(&spec.file.path).join("local-cloud");
+        // The local cloud is for trying things: long-running operations take a
+        // fraction of a second rather than Azure's minutes.
+        let faults = emulator::Faults {
+            lro_ms: 300,
+            ..emulator::Faults::default()
+        };
         let config = emulator::Config {
             data_dir: Some(dir.clone()),
+            faults,
             ..emulator::Config::default()
         };
         let emu = emulator::Emulator::start(config)

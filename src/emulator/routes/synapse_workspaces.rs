@@ -49,9 +49,24 @@ pub fn list(
         store
             .under(&scope, Kind::SynapseWorkspace)
             .into_iter()
-            .map(|r| r.body.clone())
+            .map(|r| with_current_endpoint(r.body.clone(), ctx.base_url))
             .collect(),
     ))
+}
+
+/// The data-plane endpoint points at this emulator as it runs now: a restart
+/// on another port (persisted data) must not leave workspaces pointing at the
+/// old one.
+fn with_current_endpoint(mut body: serde_json::Value, base_url: &str) -> serde_json::Value {
+    let name = body
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(dev) = body.pointer_mut("/properties/connectivityEndpoints/dev") {
+        *dev = serde_json::Value::String(format!("{base_url}/_synapse/{name}"));
+    }
+    body
 }
 
 /// The id and stored resource of a workspace (404 for a missing group).
@@ -127,7 +142,10 @@ pub fn item(
                 Access::Read,
                 "Microsoft.Synapse/workspaces/read",
             )?;
-            Ok(Reply::ok(existing.ok_or_else(missing)?.body))
+            Ok(Reply::ok(with_current_endpoint(
+                existing.ok_or_else(missing)?.body,
+                ctx.base_url,
+            )))
         }
         Method::PUT => {
             rbac::require(
