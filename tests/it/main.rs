@@ -1,5 +1,6 @@
 //! synlink's one integration-test binary: one module per feature.
 
+mod apply;
 mod bad_specs;
 mod emulator;
 mod examples;
