@@ -42,6 +42,9 @@ pub struct Faults {
     /// workspace …") for a compute or linked-service write while another compute
     /// operation of the same AML workspace is in progress.
     pub aml_conflicts: bool,
+    /// Read-after-write lag of ARM role assignments (ms, scaled): a GET of an assignment
+    /// younger than this answers 404, as azurerm's eventual-consistency poller expects.
+    pub role_assignment_read_delay_ms: u64,
 }
 
 impl Default for Faults {
@@ -58,6 +61,7 @@ impl Default for Faults {
             targets: Vec::new(),
             synapse_page_size: 100,
             aml_conflicts: false,
+            role_assignment_read_delay_ms: 0,
         }
     }
 }

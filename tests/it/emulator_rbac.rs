@@ -184,7 +184,7 @@ async fn arm_role_assignments_filters_conflicts_and_permissions() {
 #[tokio::test]
 async fn new_identities_replicate_before_arm_accepts_them() {
     let mut faults = fast_faults();
-    faults.identity_delay_ms = 30_000; // 300 ms at the 0.01 time scale
+    faults.identity_delay_ms = 100_000; // 1 s at the 0.01 time scale
     let emu = start_with(faults).await;
     let api = Api::bootstrap(&emu);
     api.resource_group("rg").await;
@@ -239,7 +239,7 @@ fn urlencode(s: &str) -> String {
 async fn synapse_data_plane_rbac() {
     let mut faults = fast_faults();
     faults.synapse_page_size = 2;
-    faults.rbac_delay_ms = 20_000; // 200 ms at the 0.01 time scale
+    faults.rbac_delay_ms = 100_000; // 1 s at the 0.01 time scale
     let emu = start_with(faults).await;
     let api = Api::bootstrap(&emu);
     api.resource_group("rg").await;

@@ -271,7 +271,10 @@ fn assignment(
     };
     match *ctx.method {
         Method::GET => {
-            let a = existing.ok_or_else(not_found)?;
+            let lag = ctx.faults.scaled(ctx.faults.role_assignment_read_delay_ms);
+            let a = existing
+                .filter(|a| a.created_ms.saturating_add(lag) <= ctx.now)
+                .ok_or_else(not_found)?;
             if !a.principal_id.eq_ignore_ascii_case(oid) {
                 rbac::require(
                     store,
