@@ -66,6 +66,19 @@ impl ResourceKind {
     }
 }
 
+impl ResourceKind {
+    /// The noun with its article ("an AML workspace", "a link").
+    pub fn a_noun(self) -> String {
+        let noun = self.noun();
+        let article = if noun.starts_with(['A', 'a', 'E', 'e', 'I', 'i', 'O', 'o', 'U', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {noun}")
+    }
+}
+
 impl fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.section())

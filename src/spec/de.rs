@@ -57,6 +57,7 @@ fn friendly_expected(exp: &str) -> String {
         }
         "a boolean" | "a string" | "an integer" => exp.into(),
         "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
         other => other.into(),
     }
 }
@@ -69,7 +70,7 @@ impl de::Error for DeError {
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> DeError {
         let found = match unexp {
             de::Unexpected::Str(s) => format!("the string \"{s}\""),
-            de::Unexpected::Float(f) => format!("the number {f}"),
+            de::Unexpected::Float(f) => format!("the number {f:?}"),
             de::Unexpected::Signed(i) => format!("the integer {i}"),
             de::Unexpected::Unsigned(i) => format!("the integer {i}"),
             de::Unexpected::Bool(b) => format!("the boolean {b}"),

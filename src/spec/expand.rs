@@ -167,7 +167,12 @@ fn expand_section(
         };
         let where_ = format!("{}.{}", kind.section(), key.text);
         let ctx = Context { vars, each: None };
+        let before = out.diagnostics.len();
         let items = subst_node(for_each, &ctx, &where_, &mut out.diagnostics);
+        if out.diagnostics.len() > before {
+            // Already reported (an unknown variable): the value is not worth a second message.
+            continue;
+        }
         let body = without_for_each(body);
         match &items.value {
             Value::Seq(list) => {

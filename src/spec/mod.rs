@@ -216,11 +216,20 @@ pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, 
         });
     }
     let expanded = expand::expand(&root, overrides);
+    if !matches!(root.value, node::Value::Map(_)) {
+        // Not a map of sections: nothing more to say than that.
+        return Err(SpecError::Invalid {
+            file,
+            diagnostics: expanded.diagnostics,
+        });
+    }
     let mut diagnostics = expanded.diagnostics;
     let (settings, resources) =
         validate::decode(&expanded.settings, expanded.entries, &mut diagnostics);
     validate::check(&settings, &resources, &mut diagnostics);
     diagnostics.sort_by_key(|d| (d.pos.is_none(), d.pos));
+    // A template expanded by for_each repeats its problem once per item: say it once.
+    diagnostics.dedup_by(|a, b| a.pos == b.pos && a.message == b.message && a.hint == b.hint);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(SpecError::Invalid { file, diagnostics });
     }

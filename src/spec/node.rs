@@ -243,6 +243,9 @@ fn options() -> serde_saphyr::Options {
     budget.max_events = 4_000_000;
     budget.max_aliases = 10_000;
     budget.max_anchors = 10_000;
+    // An alias bomb is refused after 100k replayed events, in milliseconds.
+    budget.max_recorded_anchor_events = 100_000;
+    budget.max_recorded_anchor_bytes = 8 * 1024 * 1024;
     budget.max_reader_input_bytes = Some(crate::spec::source::MAX_SPEC_BYTES);
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
@@ -274,10 +277,25 @@ fn clean_message(raw: &str) -> String {
         Some(rest) => rest.split_once(": ").map_or(first, |(_, msg)| msg),
         None => first,
     };
-    let msg = without_pos.trim();
-    msg.strip_suffix(", set DuplicateKeyPolicy in Options if acceptable")
-        .unwrap_or(msg)
-        .to_owned()
+    let mut msg = without_pos
+        .trim()
+        .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    // The position is reported apart; the parser repeats it at the end.
+    if let Some(i) = msg.rfind(" at line ") {
+        if msg[i..].contains(", column ") {
+            msg.truncate(i);
+        }
+    }
+    if msg.contains("budget breached") {
+        return if msg.contains("Depth") {
+            "the YAML is nested more than 64 levels deep".to_owned()
+        } else if msg.contains("Anchor") || msg.contains("Alias") {
+            "the YAML expands aliases beyond the limit (an alias bomb?)".to_owned()
+        } else {
+            "the YAML is too large or too complex to read".to_owned()
+        };
+    }
+    msg
 }
 
 #[cfg(test)]

@@ -77,7 +77,35 @@ pub fn decode(
     }
     if let Some((_, node)) = settings.get("defaults") {
         match decode_node::<Defaults>(node) {
-            Ok(d) => out.defaults = d,
+            Ok(d) => {
+                if let Some(sub) = d.subscription.as_deref().filter(|s| !naming::is_guid(s)) {
+                    diags.push(
+                        Diagnostic::error(
+                            node.pos_at("subscription"),
+                            format!("subscription `{sub}` is not a GUID"),
+                        )
+                        .at("defaults")
+                        .hint("a subscription id looks like 00000000-0000-0000-0000-000000000000"),
+                    );
+                }
+                if let Some(problem) = d
+                    .resource_group
+                    .as_deref()
+                    .and_then(|rg| naming::resource_group(rg).map(|p| (rg, p)))
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            node.pos_at("resource_group"),
+                            format!(
+                                "invalid resource group name `{}`: it {}",
+                                problem.0, problem.1
+                            ),
+                        )
+                        .at("defaults"),
+                    );
+                }
+                out.defaults = d;
+            }
             Err(e) => push_de(diags, &e, "defaults"),
         }
     }
@@ -89,7 +117,11 @@ pub fn decode(
             diags.push(
                 Diagnostic::error(Some(entry.key_pos), format!("duplicate address `{address}`"))
                     .at(&address)
-                    .hint(format!("the first `{address}` is at line {}; keys must be unique after for_each expansion", first.key_pos.line)),
+                    .hint(if first.key_pos == entry.key_pos {
+                        "this for_each produces the same key twice: its list has a repeated item".to_owned()
+                    } else {
+                        format!("the first `{address}` is at line {}; keys must be unique after for_each expansion", first.key_pos.line)
+                    }),
             );
             continue;
         }
@@ -136,12 +168,21 @@ fn decode_body(entry: &Entry, address: &str, diags: &mut Vec<Diagnostic>) -> Opt
     };
     let mut node = entry.node.clone();
     let mut failed = false;
+    let mut dropped: Vec<String> = Vec::new();
     loop {
         match decode_once(&node) {
             Ok(body) => return (!failed).then_some(body),
             Err(mut e) => {
                 failed = true;
                 let missing = e.message.starts_with("missing required");
+                // A field dropped after its own error is not missing too.
+                if missing
+                    && dropped
+                        .iter()
+                        .any(|f| e.message == format!("missing required field `{f}`"))
+                {
+                    return None;
+                }
                 if missing || e.pos.is_none() {
                     e.pos = Some(entry.key_pos);
                 }
@@ -158,6 +199,7 @@ fn decode_body(entry: &Entry, address: &str, diags: &mut Vec<Diagnostic>) -> Opt
                     (Value::Map(fields), Some(i)) => {
                         // Unknown fields were all reported at once: drop them all.
                         let key_pos = fields[i].0.pos;
+                        dropped.push(fields[i].0.text.clone());
                         fields.retain(|(k, _)| k.pos != key_pos && !unknown.contains(&k.pos));
                     }
                     _ => return None,
@@ -437,7 +479,8 @@ fn check_placement(r: &Resource, diags: &mut Vec<Diagnostic>) {
         _ => return,
     };
     let sub_value = &r.placement.subscription;
-    if !sub_value.is_empty() && !naming::is_guid(sub_value) {
+    // A bad `defaults.subscription` is reported once, at its own line.
+    if !sub_value.is_empty() && !naming::is_guid(sub_value) && sub.is_some() {
         let pos = if sub.is_some() {
             r.pos_of("subscription")
         } else {
@@ -453,7 +496,7 @@ fn check_placement(r: &Resource, diags: &mut Vec<Diagnostic>) {
         );
     }
     let rg_value = &r.placement.resource_group;
-    if let Some(problem) = (!rg_value.is_empty())
+    if let Some(problem) = (!rg_value.is_empty() && rg.is_some())
         .then(|| naming::resource_group(rg_value))
         .flatten()
     {
@@ -484,9 +527,11 @@ fn check_references(
         if resources.contains_key(&target) || broken.contains(&target) {
             continue;
         }
-        let wrong_kind = ResourceKind::ALL
-            .into_iter()
-            .find(|k| *k != kind && resources.contains_key(&Address::new(*k, key)));
+        let wrong_kind = ResourceKind::ALL.into_iter().find(|k| {
+            let other = Address::new(*k, key);
+            *k != kind && other != r.address && resources.contains_key(&other)
+        });
+        let suggestion = did_you_mean(key, by_kind.get(&kind).into_iter().flatten().copied());
         let mut d = Diagnostic::error(
             Some(r.pos_of(field)),
             format!(
@@ -495,16 +540,14 @@ fn check_references(
             ),
         )
         .at(&r.address);
-        d = match wrong_kind {
-            Some(other) => d.hint(format!(
-                "`{other}.{key}` is a {}; `{field}` takes the key of a {}",
-                other.noun(),
-                kind.noun()
+        d = match (suggestion, wrong_kind) {
+            (Some(s), _) => d.hint(s),
+            (None, Some(other)) => d.hint(format!(
+                "`{other}.{key}` is {}; `{field}` takes the key of {}",
+                other.a_noun(),
+                kind.a_noun()
             )),
-            None => d.maybe_hint(
-                did_you_mean(key, by_kind.get(&kind).into_iter().flatten().copied())
-                    .or_else(|| Some(format!("declare it under `{}:`", kind.section()))),
-            ),
+            (None, None) => d.hint(format!("declare it under `{}:`", kind.section())),
         };
         diags.push(d);
     }

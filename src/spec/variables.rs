@@ -29,6 +29,9 @@ pub enum Origin {
 pub struct Overrides {
     /// `(name, value, origin)`, lowest precedence first.
     pub values: Vec<(String, Node, Origin)>,
+    /// `SYNLINK_VAR_<NAME>` values that are not valid YAML: an error only
+    /// when the spec declares `NAME` (other environment variables are ignored).
+    pub env_errors: Vec<(String, Diagnostic)>,
 }
 
 impl Overrides {
@@ -41,6 +44,7 @@ impl Overrides {
     ) -> Result<Overrides, Vec<Diagnostic>> {
         let mut values = Vec::new();
         let mut problems = Vec::new();
+        let mut env_errors = Vec::new();
         let mut env: Vec<(String, String)> = env
             .into_iter()
             .filter_map(|(k, v)| {
@@ -56,11 +60,14 @@ impl Overrides {
                     value,
                     Origin::Env(format!("SYNLINK_VAR_{name}")),
                 )),
-                Err(e) => problems.push(Diagnostic::error(
-                    None,
-                    format!(
-                        "SYNLINK_VAR_{name}: the value is not valid YAML: {}",
-                        e.message
+                Err(e) => env_errors.push((
+                    name.clone(),
+                    Diagnostic::error(
+                        None,
+                        format!(
+                            "SYNLINK_VAR_{name}: the value is not valid YAML: {}",
+                            e.message
+                        ),
                     ),
                 )),
             }
@@ -92,7 +99,7 @@ impl Overrides {
             }
         }
         if problems.is_empty() {
-            Ok(Overrides { values })
+            Ok(Overrides { values, env_errors })
         } else {
             Err(problems)
         }
@@ -134,7 +141,12 @@ pub fn resolve(
         .iter()
         .map(|(k, v)| (k.clone(), (v.clone(), Origin::Spec)))
         .collect();
-    let mut problems = Vec::new();
+    let mut problems: Vec<Diagnostic> = overrides
+        .env_errors
+        .iter()
+        .filter(|(name, _)| declared.contains_key(name))
+        .map(|(_, d)| d.clone())
+        .collect();
     for (name, value, origin) in &overrides.values {
         if let Some(slot) = vars.get_mut(name) {
             *slot = (value.clone(), origin.clone());
