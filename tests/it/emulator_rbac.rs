@@ -214,14 +214,35 @@ async fn new_identities_replicate_before_arm_accepts_them() {
         (early.status, early.code().as_str()),
         (400, "PrincipalNotFound")
     );
-    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
-    let later = api
+    tokio::time::sleep(std::time::Duration::from_millis(1050)).await;
+    let name = uuid::Uuid::new_v4().to_string();
+    let later = api.put(&ra_path(&ws, &name), ra_body(READER, &mi)).await;
+    assert_eq!(later.status, 201, "{:?}", later.body);
+    // read-after-write lag, when asked for
+    let control = Api {
+        token: None,
+        ..api.clone()
+    };
+    let set = control
         .put(
-            &ra_path(&ws, &uuid::Uuid::new_v4().to_string()),
-            ra_body(READER, &mi),
+            "/_emulator/faults",
+            json!({"roleAssignmentReadDelayMs": 100_000}),
         )
         .await;
-    assert_eq!(later.status, 201, "{:?}", later.body);
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    let name = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        api.put(&ra_path(&ws, &name), ra_body(OWNER, &mi))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        api.get(&ra_path(&ws, &name)).await.code(),
+        "RoleAssignmentNotFound"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1050)).await;
+    assert_eq!(api.get(&ra_path(&ws, &name)).await.status, 200);
 }
 
 fn urlencode(s: &str) -> String {
@@ -347,7 +368,7 @@ async fn synapse_data_plane_rbac() {
         early.body["accessDecisions"][0]["accessDecision"],
         "NotAllowed"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1050)).await;
     let later = syn
         .post(
             &format!("{dev}/checkAccessSynapseRbac?api-version=2020-12-01"),
