@@ -234,6 +234,21 @@ fn state_store(spec_path: &std::path::Path, args: &CloudArgs) -> LocalStore {
     )
 }
 
+/// Takes the state lock, waiting up to `timeout_secs`. A lock left behind by a
+/// process of this host that is gone (a crash, a SIGKILL) is taken over: the
+/// store guarantees a single taker.
+fn lock_state(
+    store: &LocalStore,
+    command: &str,
+    timeout_secs: u64,
+) -> Result<crate::state::local::StateLock, crate::state::StateError> {
+    store.lock(
+        LockInfo::current(command),
+        Duration::from_secs(timeout_secs),
+        true,
+    )
+}
+
 /// A hash of the spec text and the variables given from outside.
 fn spec_hash(spec: &LoadedSpec, args: &SpecArgs) -> String {
     use sha2::Digest as _;
@@ -403,11 +418,7 @@ fn plan(args: &PlanArgs, color: bool, verbose: u8) -> ExitCode {
         }
     };
     let store = state_store(&spec.file.path, &args.cloud);
-    let lock = match store.lock(
-        LockInfo::current("synlink plan"),
-        Duration::from_secs(args.cloud.lock_timeout),
-        false,
-    ) {
+    let lock = match lock_state(&store, "synlink plan", args.cloud.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
             render::diagnostic::error_line(&e.to_string());
@@ -586,11 +597,7 @@ fn change(
         Mode::Apply { .. } => "synlink apply",
         Mode::Destroy => "synlink destroy",
     };
-    let lock = match store.lock(
-        LockInfo::current(command),
-        Duration::from_secs(cloud.lock_timeout),
-        false,
-    ) {
+    let lock = match lock_state(&store, command, cloud.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
             render::diagnostic::error_line(&e.to_string());
@@ -841,11 +848,7 @@ fn state_command(cmd: &StateCommand) -> ExitCode {
         StateCommand::Rm { state, .. } => (state, "synlink state rm"),
     };
     let store = LocalStore::new(state_path(args));
-    let lock = match store.lock(
-        LockInfo::current(command),
-        Duration::from_secs(args.lock_timeout),
-        false,
-    ) {
+    let lock = match lock_state(&store, command, args.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
             render::diagnostic::error_line(&e.to_string());
@@ -910,12 +913,7 @@ fn state_command(cmd: &StateCommand) -> ExitCode {
 
 fn output(args: &OutputArgs) -> ExitCode {
     let store = LocalStore::new(state_path(&args.state));
-    let state = match store
-        .lock(
-            LockInfo::current("synlink output"),
-            Duration::from_secs(args.state.lock_timeout),
-            false,
-        )
+    let state = match lock_state(&store, "synlink output", args.state.lock_timeout)
         .and_then(|l| l.read())
     {
         Ok(s) => s,
@@ -981,11 +979,7 @@ fn import(args: &ImportArgs, color: bool, verbose: u8) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let store = state_store(&spec.file.path, &args.cloud);
-    let lock = match store.lock(
-        LockInfo::current("synlink import"),
-        Duration::from_secs(args.cloud.lock_timeout),
-        false,
-    ) {
+    let lock = match lock_state(&store, "synlink import", args.cloud.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
             render::diagnostic::error_line(&e.to_string());
