@@ -2,7 +2,7 @@
 //! ARM's own (reads 250 + 25/s, writes 200 + 10/s, deletes 200 + 10/s), so a
 //! big run paces itself instead of provoking 429s. The bucket is corrected by
 //! the `x-ms-ratelimit-remaining-subscription-*` headers Azure sends back: when
-//! Azure says fewer tokens remain than we think, we believe Azure.
+//! Azure reports what remains, we believe Azure.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -107,14 +107,17 @@ impl Throttle {
         }
     }
 
-    /// Lowers our estimate to what Azure reports remaining.
+    /// Takes Azure's word for what remains: the server's bucket is the truth
+    /// (it refills on its own clock and counts every client of the principal).
     pub fn observe(&self, subscription: &str, kind: OpKind, remaining: f64) {
+        let (size, _) = kind.limits();
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(bucket) = buckets.get_mut(&(subscription.to_owned(), kind)) {
-            bucket.tokens = bucket.tokens.min(remaining);
+            bucket.tokens = remaining.clamp(0.0, size);
+            bucket.updated = Instant::now();
         }
     }
 }
@@ -140,10 +143,13 @@ mod tests {
     }
 
     #[test]
-    fn azure_remaining_header_lowers_the_estimate() {
+    fn azure_remaining_header_sets_the_estimate_both_ways() {
         let t = Throttle::new(1.0);
         assert_eq!(t.try_take("s", OpKind::Delete), None);
         t.observe("s", OpKind::Delete, 0.0);
         assert!(t.try_take("s", OpKind::Delete).is_some());
+        // A server that refilled faster than our clock says so, and we go on.
+        t.observe("s", OpKind::Delete, 150.0);
+        assert_eq!(t.try_take("s", OpKind::Delete), None);
     }
 }
