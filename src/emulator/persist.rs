@@ -58,7 +58,7 @@ impl Persist {
             path: self.file.clone(),
             source,
         };
-        let bytes = serde_json::to_vec_pretty(store).map_err(|e| data(std::io::Error::other(e)))?;
+        let bytes = serde_json::to_vec(store).map_err(|e| data(std::io::Error::other(e)))?;
         let tmp = self
             .dir
             .join(format!(".state.json.{}.tmp", uuid::Uuid::new_v4()));

@@ -226,19 +226,27 @@ fn save_now(shared: &Shared) -> Result<(), EmulatorError> {
     persist.save(&snapshot)
 }
 
+/// Saves changes in the background. The pause between saves grows with the time a save
+/// takes (ten times it, at least `SAVE_EVERY`), so a big store under heavy writes spends
+/// little time holding the store lock for the snapshot.
 async fn save_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut pause = SAVE_EVERY;
     loop {
         tokio::select! {
-            () = tokio::time::sleep(SAVE_EVERY) => {}
+            () = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return,
         }
         if shared.dirty.swap(false, Ordering::SeqCst) {
             let s = Arc::clone(&shared);
+            let started = std::time::Instant::now();
             let result = tokio::task::spawn_blocking(move || {
                 let snapshot = lock(&s.store).clone();
                 s.persist.as_ref().map(|p| p.save(&snapshot))
             })
             .await;
+            pause = SAVE_EVERY
+                .max(started.elapsed() * 10)
+                .min(Duration::from_secs(5));
             if let Ok(Some(Err(e))) = result {
                 let _ = writeln!(std::io::stderr().lock(), "emulator: cannot save state: {e}");
                 shared.dirty.store(true, Ordering::SeqCst);

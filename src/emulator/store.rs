@@ -214,13 +214,12 @@ impl Store {
 
     /// A Synapse workspace by (globally unique) name.
     pub fn synapse_workspace_by_name(&self, name: &str) -> Option<&Resource> {
-        let name = fold(name);
         self.resources.values().find(|r| {
             r.kind == Kind::SynapseWorkspace
                 && r.body
                     .get("name")
                     .and_then(Value::as_str)
-                    .is_some_and(|n| fold(n) == name)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
         })
     }
 

@@ -94,8 +94,9 @@ pub fn parent(store: &Store, sub: &str, rg: &str, ws: &str) -> Result<Resource, 
 /// Adds a Synapse Administrator assignment effective at once (the creator's).
 fn add_admin(store: &mut Store, ws: &str, principal: &str) {
     let scope = format!("workspaces/{ws}");
+    let folded = fold(ws);
     let exists = store.synapse_assignments.values().any(|a| {
-        a.workspace == fold(ws)
+        a.workspace == folded
             && a.principal_id.eq_ignore_ascii_case(principal)
             && a.role_id == SYNAPSE_ADMINISTRATOR
             && a.scope.eq_ignore_ascii_case(&scope)
