@@ -541,7 +541,7 @@ fn approved(run: &RunArgs, what: &str) -> Result<bool, String> {
 /// Records what exists and matches the spec but is not in the state yet
 /// (adopted), and the data sources read, before any change runs.
 fn adopt(
-    writer: &crate::apply::StateWriter,
+    writer: &crate::state::writer::StateWriter,
     spec: &LoadedSpec,
     planned: &Planned,
 ) -> Result<(), crate::state::StateError> {
@@ -693,8 +693,8 @@ async fn change_connected(
             }
         }
     };
-    let writer = Arc::new(crate::apply::StateWriter::new(state, lock));
-    if let Err(e) = adopt(&writer, spec, &planned) {
+    let writer = Arc::new(crate::state::writer::StateWriter::new(state, lock));
+    if let Err(e) = adopt(&writer, spec, &planned).and_then(|()| writer.flush()) {
         render::diagnostic::error_line(&format!("the state could not be written: {e}"));
         return ExitCode::FAILURE;
     }
@@ -791,7 +791,7 @@ async fn change_connected(
     }
 }
 
-fn render_outputs_after(writer: &crate::apply::StateWriter) {
+fn render_outputs_after(writer: &crate::state::writer::StateWriter) {
     let text = render::summary::outputs_text(&writer.snapshot());
     if !text.is_empty() {
         render::summary::stdout(&format!("\nOutputs:\n{text}"));

@@ -29,8 +29,8 @@ use crate::plan::diff::Known;
 use crate::plan::refresh::parent_of;
 use crate::plan::{Action, Change, Plan, Properties};
 use crate::spec::{roles, Body, LoadedSpec};
-use crate::state::local::StateLock;
-use crate::state::{ResourceState, State, StateError};
+use crate::state::writer::StateWriter;
+use crate::state::ResourceState;
 
 /// Something that happened during an apply, for progress output.
 #[derive(Debug, Clone)]
@@ -100,47 +100,6 @@ pub struct Outcome {
     pub interrupted: bool,
     /// A state write that failed (the run stops at once then).
     pub state_error: Option<String>,
-}
-
-/// The state under the run's lock, written after every change.
-pub struct StateWriter {
-    inner: Mutex<(State, StateLock)>,
-}
-
-impl StateWriter {
-    /// Wraps a locked state.
-    pub fn new(state: State, lock: StateLock) -> StateWriter {
-        StateWriter {
-            inner: Mutex::new((state, lock)),
-        }
-    }
-
-    /// Applies `edit` and writes the state atomically.
-    pub fn update(&self, edit: impl FnOnce(&mut State)) -> Result<(), StateError> {
-        let mut guard = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (state, lock) = &mut *guard;
-        edit(state);
-        lock.write(state)
-    }
-
-    /// A copy of the state now.
-    pub fn snapshot(&self) -> State {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .0
-            .clone()
-    }
-
-    /// Gives back the lock (to release it).
-    pub fn into_inner(self) -> (State, StateLock) {
-        self.inner
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 /// What every task shares.
@@ -373,6 +332,9 @@ pub async fn apply(
                 });
             }
         }
+    }
+    if let Err(e) = state.flush() {
+        outcome.state_error.get_or_insert(e.to_string());
     }
     if cancel.load(Ordering::SeqCst) && !pending.is_empty() {
         outcome.interrupted = true;

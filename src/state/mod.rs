@@ -4,6 +4,7 @@
 //! tokens. Backends live beside this file (`local` for now).
 
 pub mod local;
+pub mod writer;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
