@@ -164,8 +164,8 @@ mod tests {
                             kind: crate::addr::ResourceKind::Link,
                             id: format!("/x/{i}"),
                             existing: false,
-                            properties: Default::default(),
-                            outputs: Default::default(),
+                            properties: indexmap::IndexMap::default(),
+                            outputs: indexmap::IndexMap::default(),
                         },
                     );
                 })
