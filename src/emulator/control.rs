@@ -1,7 +1,8 @@
 //! Test controls under `/_emulator/` (no authentication, never throttled or failed):
 //! - `GET health` — `{status, url, bootstrapPrincipal, tenantId, tlsCaFile}`;
-//! - `GET requests` — the request log `{value:[{seq, requestId, method, path, status,
-//!   durationMs, principal, startMs, endMs, operation, body}]}`; `DELETE requests` clears it;
+//! - `GET requests[?since=SEQ]` — the request log `{value:[{seq, requestId, method, path,
+//!   status, durationMs, principal, startMs, endMs, operation, body}]}` (only counted
+//!   requests after SEQ when given); `DELETE requests` clears it;
 //! - `GET counts` — `{total, byOperation:{"PUT Microsoft.Synapse/workspaces": n, …}}`;
 //! - `POST reset` — empties the cloud (keeps tenant and bootstrap principal), the log,
 //!   the buckets and the sequence counter, and restores the start knobs;
@@ -56,7 +57,15 @@ pub fn handle(
             _ => not_allowed("GET"),
         },
         "requests" => match *method {
-            Method::GET => Ok(Reply::ok(json!({"value": lock(&shared.log).entries()}))),
+            Method::GET => {
+                let since: u64 = query.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
+                let entries: Vec<_> = lock(&shared.log)
+                    .entries()
+                    .into_iter()
+                    .filter(|e| since == 0 || e.seq > since)
+                    .collect();
+                Ok(Reply::ok(json!({ "value": entries })))
+            }
             Method::DELETE => {
                 lock(&shared.log).clear();
                 Ok(Reply::empty(StatusCode::NO_CONTENT))

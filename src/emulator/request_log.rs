@@ -54,7 +54,7 @@ impl RequestLog {
         self.entries.push_back(entry);
     }
 
-    /// Entries with a sequence number above `since` (all when 0), oldest first.
+    /// All kept entries, oldest first.
     pub fn entries(&self) -> Vec<Entry> {
         self.entries.iter().cloned().collect()
     }

@@ -216,9 +216,9 @@ impl Store {
     pub fn synapse_workspace_by_name(&self, name: &str) -> Option<&Resource> {
         self.resources.values().find(|r| {
             r.kind == Kind::SynapseWorkspace
-                && r.body
-                    .get("name")
-                    .and_then(Value::as_str)
+                && r.id
+                    .rsplit('/')
+                    .next()
                     .is_some_and(|n| n.eq_ignore_ascii_case(name))
         })
     }
