@@ -125,6 +125,7 @@ impl Emulator {
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
+        store.rebase(&url);
 
         let shared = Arc::new(Shared {
             store: Mutex::new(store),

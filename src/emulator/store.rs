@@ -250,6 +250,25 @@ impl Store {
         });
     }
 
+    /// Points the URLs that name the emulator itself (`connectivityEndpoints.dev`,
+    /// `discoveryUrl`) at `base_url`: a restart on another port keeps them right.
+    pub fn rebase(&mut self, base_url: &str) {
+        for r in self.resources.values_mut() {
+            let name = r.id.rsplit('/').next().unwrap_or_default().to_owned();
+            let (pointer, url) = match r.kind {
+                Kind::SynapseWorkspace => (
+                    "/properties/connectivityEndpoints/dev",
+                    format!("{base_url}/_synapse/{name}"),
+                ),
+                Kind::MlWorkspace => ("/properties/discoveryUrl", format!("{base_url}/discovery")),
+                _ => continue,
+            };
+            if let Some(slot) = r.body.pointer_mut(pointer) {
+                *slot = Value::String(url);
+            }
+        }
+    }
+
     /// Finishes every operation due at `now`, in the order they fall due, and forgets
     /// operations that ended more than a day ago; says whether anything changed.
     pub fn settle(&mut self, now: u64) -> bool {

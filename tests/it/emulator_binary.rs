@@ -60,6 +60,22 @@ async fn state_survives_a_sigterm_and_restart_with_the_same_data_dir() {
         ws_again["properties"]["workspaceUID"],
         ws["properties"]["workspaceUID"]
     );
+    assert_eq!(
+        ws_again["properties"]["connectivityEndpoints"]["dev"],
+        format!("{}/_synapse/syn-persist", second.url),
+        "the dev endpoint follows the new port"
+    );
+    let dev = format!("{}/_synapse/syn-persist", second.url);
+    let syn_token = second.token(None, "https://dev.azuresynapse.net").await;
+    let admins = api
+        .with_token(Some(syn_token))
+        .get(&format!("{dev}/roleAssignments?api-version=2020-12-01"))
+        .await;
+    assert_eq!(
+        admins.body["value"][0]["principalId"],
+        bootstrap.as_str(),
+        "Synapse RBAC persists"
+    );
     let ml_again = api
         .get(&format!(
             "{}?api-version=2024-10-01",
