@@ -97,6 +97,18 @@ impl World {
     /// Runs `synlink plan -f SPEC --state DIR/state.json --arm-endpoint URL ARGS…`
     /// as the bootstrap principal (or `principal`, through the MI endpoint's query).
     async fn plan_as(&self, principal: Option<&str>, spec: &Path, args: &[&str]) -> Run {
+        self.plan_with_header(principal, IDENTITY_HEADER, spec, args)
+            .await
+    }
+
+    /// `plan_as` with this `IDENTITY_HEADER` secret.
+    async fn plan_with_header(
+        &self,
+        principal: Option<&str>,
+        header: &str,
+        spec: &Path,
+        args: &[&str],
+    ) -> Run {
         let mut endpoint = format!("{}/_identity/msi", self.url());
         if let Some(p) = principal {
             endpoint.push_str(&format!("?principal_id={p}"));
@@ -113,7 +125,7 @@ impl World {
             .env("RUST_BACKTRACE", "0")
             .env("NO_COLOR", "1")
             .env("IDENTITY_ENDPOINT", endpoint)
-            .env("IDENTITY_HEADER", IDENTITY_HEADER)
+            .env("IDENTITY_HEADER", header)
             .env_remove("AZURE_CLIENT_ID")
             .env_remove("AZURE_TENANT_ID")
             .env_remove("AZURE_CLIENT_SECRET")
@@ -1326,4 +1338,25 @@ async fn no_token_text_in_any_output_or_file_even_at_verbose() {
         assert!(!text.contains("Bearer"), "`Bearer` in {name}:\n{text}");
         assert!(!text.contains("bearer "), "`bearer` in {name}:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn a_failing_credential_chain_says_what_it_tried_in_one_message() {
+    let w = World::new().await;
+    w.vision().await;
+    let spec = w.example("attach-with-identity.yaml");
+    let secret = "not-the-emulator-header-3f9a";
+    w.clear_log().await;
+    let run = w.plan_with_header(None, secret, &spec, &[]).await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    for tried in [
+        "service principal secret",
+        "workload identity",
+        "managed identity",
+    ] {
+        assert!(run.stderr.contains(tried), "{tried}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains(secret), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(w.log().await.len(), 0, "no cloud request without a token");
 }
