@@ -142,3 +142,71 @@ async fn bodies_over_20_mb_answer_413() {
     // the server is still fine
     assert_eq!(api.resource_group("rg").await.status, 201);
 }
+
+#[tokio::test]
+async fn odd_requests_get_enveloped_4xx_and_never_take_the_server_down() {
+    let emu = start().await;
+    let api = Api::bootstrap(&emu);
+    api.resource_group("rg").await;
+    let paths = [
+        "/",
+        "//",
+        "/subscriptions",
+        "/subscriptions/",
+        "/subscriptions//resourceGroups",
+        "/subscriptions/x/resourceGroups/rg/providers",
+        "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Synapse",
+        "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/ws/bigDataPools/p/extra/more",
+        "/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/%zz",
+        "/subscriptions/x/providers/Microsoft.Authorization/nothing",
+        "/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000000",
+        "/providers/Microsoft.Authorization/roleDefinitions",
+        "/_synapse",
+        "/_synapse/",
+        "/_synapse/ws/unknown/deeper",
+        "/rp/workspaces",
+        "/rp/workspaces/subscriptions/x/resourceGroups/rg",
+        "/_emulator/nothing",
+        "/_identity/other",
+        "/tenant/oauth2/v2.0/token",
+        "/subscriptions/x/resourceGroups/rg/operationStatuses/abc",
+        "/subscriptions/%E2%98%83/resourceGroups/%E2%98%83",
+    ];
+    for method in ["GET", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"] {
+        for path in paths {
+            let url = format!(
+                "{path}{}api-version=2021-04-01&$filter=%27",
+                if path.contains('?') { "&" } else { "?" }
+            );
+            let a = api
+                .send(method, &url, Some(json!({"junk": [1, 2, {"x": null}]})))
+                .await;
+            assert!(
+                (200..500).contains(&a.status),
+                "{method} {path}: {}",
+                a.status
+            );
+            if a.status >= 400 {
+                assert!(
+                    a.body["error"]["code"].is_string() || a.body["error"].is_string(),
+                    "{method} {path}: {:?}",
+                    a.body
+                );
+            }
+        }
+    }
+    let resp = reqwest::Client::new()
+        .put(format!(
+            "{}/subscriptions/{SUB}/resourcegroups/rg2?api-version=2021-04-01",
+            emu.url()
+        ))
+        .bearer_auth(api.token.clone().unwrap_or_default())
+        .header("content-type", "application/json")
+        .body(vec![0xff, 0xfe, 0x00, 0x7b])
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(resp.status().as_u16(), 400);
+    let health = api.get("/_emulator/health").await;
+    assert_eq!(health.body["status"], "ok");
+}
