@@ -99,10 +99,12 @@ pub async fn handle(
     };
 
     let mut injected = None;
+    let mut fault_retry_ms = 1000;
     if matches!(family, Family::Counted) {
         let (latency, fault) = {
             let mut faults = lock(&shared.faults);
             let latency = faults.scaled(faults.latency_ms);
+            fault_retry_ms = faults.scaled(1000).max(1);
             let fault = faults
                 .take_target(method.as_str(), &path)
                 .or_else(|| faults.random_failure(seq));
@@ -147,7 +149,9 @@ pub async fn handle(
             );
             if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS
             {
-                e = e.with_header("retry-after", "1");
+                e = e
+                    .with_header("retry-after", fault_retry_ms.div_ceil(1000).to_string())
+                    .with_header("retry-after-ms", fault_retry_ms.to_string());
             }
             Outcome {
                 reply: e.into_reply(),
