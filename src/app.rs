@@ -20,6 +20,7 @@ use crate::spec::model::{Cloud, CloudName};
 use crate::spec::variables::Overrides;
 use crate::spec::{self, LoadedSpec, SpecError};
 use crate::state::local::LocalStore;
+use crate::state::writer::StateWriter;
 use crate::state::LockInfo;
 
 /// Runs a parsed command line and returns the process exit code.
@@ -360,11 +361,14 @@ async fn make_plan(
     };
     let (for_links, for_grants) =
         crate::plan::preflight::workspaces_to_check(&diff.plan, &diff.known, &link_targets);
-    let ids: Vec<String> = for_links
-        .union(&for_grants)
+    let mut ids: Vec<String> = for_links
+        .keys()
+        .chain(for_grants.keys())
         .filter(|id| observed.resources.contains_key(*id))
         .cloned()
         .collect();
+    ids.sort();
+    ids.dedup();
     if !ids.is_empty() {
         let names: std::collections::HashMap<String, String> = diff
             .known
@@ -541,7 +545,7 @@ fn approved(run: &RunArgs, what: &str) -> Result<bool, String> {
 /// Records what exists and matches the spec but is not in the state yet
 /// (adopted), and the data sources read, before any change runs.
 fn adopt(
-    writer: &crate::state::writer::StateWriter,
+    writer: &StateWriter,
     spec: &LoadedSpec,
     planned: &Planned,
 ) -> Result<(), crate::state::StateError> {
@@ -552,15 +556,15 @@ fn adopt(
         .filter(|c| c.action != crate::plan::Action::Read)
         .map(|c| &c.address)
         .collect();
-    writer.update(|state| {
-        for (address, k) in &planned.known {
-            let Some(r) = spec.resources.get(address) else {
-                continue;
-            };
+    let current = writer.snapshot();
+    let entries: Vec<(String, crate::state::ResourceState)> = planned
+        .known
+        .iter()
+        .filter_map(|(address, k)| {
+            let r = spec.resources.get(address)?;
             if !k.exists || changing.contains(address) {
-                continue;
+                return None;
             }
-            let key = address.to_string();
             let entry = crate::state::ResourceState {
                 kind: address.kind,
                 id: k.id.clone(),
@@ -568,11 +572,15 @@ fn adopt(
                 properties: k.desired.clone(),
                 outputs: k.outputs.clone(),
             };
-            if state.resources.get(&key) != Some(&entry) {
-                state.resources.insert(key, entry);
-            }
-        }
-    })
+            (current.resources.get(&address.to_string()) != Some(&entry))
+                .then(|| (address.to_string(), entry))
+        })
+        .collect();
+    // Nothing new: the state (and its serial, which saved plans check) stays as it is.
+    if entries.is_empty() {
+        return Ok(());
+    }
+    writer.update(|state| state.resources.extend(entries))
 }
 
 /// `apply` and `destroy`: plan (or read a saved plan), show it, ask, run it.
@@ -693,7 +701,26 @@ async fn change_connected(
             }
         }
     };
-    let writer = Arc::new(crate::state::writer::StateWriter::new(state, lock));
+    let what = if plan_mode == PlanMode::Destroy {
+        "destroys these resources"
+    } else {
+        "performs these actions"
+    };
+    // Ask first: a declined run writes nothing, not even adopted resources.
+    if planned.plan.has_changes() {
+        match approved(run, what) {
+            Ok(true) => {}
+            Ok(false) => {
+                render::diagnostic::error_line("not applied: the answer was not 'yes'");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                render::diagnostic::error_line(&e);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let writer = Arc::new(StateWriter::new(state, lock));
     if let Err(e) = adopt(&writer, spec, &planned).and_then(|()| writer.flush()) {
         render::diagnostic::error_line(&format!("the state could not be written: {e}"));
         return ExitCode::FAILURE;
@@ -701,22 +728,6 @@ async fn change_connected(
     if !planned.plan.has_changes() {
         render_outputs_after(&writer);
         return ExitCode::SUCCESS;
-    }
-    let what = if plan_mode == PlanMode::Destroy {
-        "destroys these resources"
-    } else {
-        "performs these actions"
-    };
-    match approved(run, what) {
-        Ok(true) => {}
-        Ok(false) => {
-            render::diagnostic::error_line("not applied: the answer was not 'yes'");
-            return ExitCode::FAILURE;
-        }
-        Err(e) => {
-            render::diagnostic::error_line(&e);
-            return ExitCode::FAILURE;
-        }
     }
     let total = planned
         .plan
@@ -791,7 +802,7 @@ async fn change_connected(
     }
 }
 
-fn render_outputs_after(writer: &crate::state::writer::StateWriter) {
+fn render_outputs_after(writer: &StateWriter) {
     let text = render::summary::outputs_text(&writer.snapshot());
     if !text.is_empty() {
         render::summary::stdout(&format!("\nOutputs:\n{text}"));
@@ -805,7 +816,9 @@ fn saved_plan_still_valid(
     fresh: &Plan,
     state: &crate::state::State,
 ) -> Result<(), String> {
-    if saved.state_lineage != state.lineage {
+    // A state that did not exist then and does not exist now has a fresh lineage each time it is read.
+    let both_empty = saved.state_serial == 0 && state.serial == 0 && state.resources.is_empty();
+    if saved.state_lineage != state.lineage && !both_empty {
         return Err(format!(
             "it was made against another state (lineage {}, now {})",
             saved.state_lineage, state.lineage

@@ -230,7 +230,8 @@ pub async fn apply(
     let mut finished: HashSet<usize> = (0..plan.changes.len())
         .filter(|i| !pending.contains(i))
         .collect();
-    let mut failed: HashMap<usize, String> = HashMap::new();
+    // What did not happen, by index, with the address whose failure caused it.
+    let mut failed: HashMap<usize, Address> = HashMap::new();
     let limit = Arc::new(Semaphore::new(options.parallelism.max(1)));
     let mut running: JoinSet<(usize, Duration, Result<Option<ResourceState>, CloudError>)> =
         JoinSet::new();
@@ -247,10 +248,10 @@ pub async fn apply(
                     .filter(|i| pending.contains(i))
                     .collect();
                 for i in candidates {
-                    if let Some((&bad, _)) = deps[i].iter().find_map(|d| failed.get_key_value(d)) {
-                        let cause = format!("{} failed", plan.changes[bad].address);
+                    if let Some(root) = deps[i].iter().find_map(|d| failed.get(d)).cloned() {
+                        let cause = format!("{root} failed");
                         pending.remove(&i);
-                        failed.insert(i, cause.clone());
+                        failed.insert(i, root);
                         outcome
                             .skipped
                             .push((plan.changes[i].address.clone(), cause.clone()));
@@ -321,7 +322,7 @@ pub async fn apply(
                 });
             }
             Err(e) => {
-                failed.insert(i, e.to_string());
+                failed.insert(i, change.address.clone());
                 outcome
                     .failed
                     .push((change.address.clone(), change.action, e.to_string()));

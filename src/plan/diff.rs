@@ -490,6 +490,17 @@ pub fn diff(
             }
             continue;
         }
+        // Drift: gone from Azure since the last apply.
+        if let (None, Some(rs)) = (&observed_props, &in_state) {
+            drift.push(Change {
+                action: Action::Delete,
+                before: Some(rs.properties.clone()),
+                after: None,
+                after_unknown: Vec::new(),
+                reasons: vec!["deleted outside synlink".into()],
+                ..base.clone()
+            });
+        }
         // Drift: Azure differs from what was last applied.
         if let (Some(obs), Some(rs)) = (&observed_props, &in_state) {
             let drifted = differing(&rs.properties, obs, ignore, &[]);
@@ -529,6 +540,22 @@ pub fn diff(
         match observed_props {
             None => {
                 ctx.pending.insert(address.clone());
+                // A new link or a new attachment with its own identity gets a principal only once created.
+                let mints_identity = match &r.body {
+                    Body::Link(_) => true,
+                    Body::Attachment(a) => matches!(
+                        a.identity,
+                        Some(crate::spec::model::Identity::SystemAssigned)
+                    ),
+                    _ => false,
+                };
+                let base = if mints_identity {
+                    let mut b = base;
+                    b.after_unknown.push("principal_id".into());
+                    b
+                } else {
+                    base
+                };
                 let reason = if in_state.is_some() {
                     "recorded in state but gone from Azure: will be created again"
                 } else {

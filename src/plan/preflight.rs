@@ -3,7 +3,10 @@
 //! `permissions`); writing Synapse role assignments needs Synapse Administrator
 //! on the workspace or Azure Owner. Every failure is reported, together.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+
+/// Synapse workspaces (folded ARM ids) and the addresses that need a right there.
+pub type Needs = BTreeMap<String, Vec<String>>;
 
 use serde_json::Value;
 
@@ -20,9 +23,9 @@ pub fn workspaces_to_check(
     plan: &Plan,
     known: &indexmap::IndexMap<crate::addr::Address, Known>,
     link_targets: &dyn Fn(&crate::addr::Address) -> Option<String>,
-) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut for_links = BTreeSet::new();
-    let mut for_grants = BTreeSet::new();
+) -> (Needs, Needs) {
+    let mut for_links = Needs::new();
+    let mut for_grants = Needs::new();
     for c in &plan.changes {
         if !matches!(c.action, Action::Create | Action::Replace | Action::Delete) {
             continue;
@@ -30,7 +33,10 @@ pub fn workspaces_to_check(
         match c.kind {
             ResourceKind::Link if c.action != Action::Delete => {
                 if let Some(ws) = link_targets(&c.address) {
-                    for_links.insert(fold_id(&ws));
+                    for_links
+                        .entry(fold_id(&ws))
+                        .or_default()
+                        .push(c.address.to_string());
                 }
             }
             ResourceKind::RoleGrant => {
@@ -39,7 +45,10 @@ pub fn workspaces_to_check(
                         .or_else(|| known.get(&c.address).map(|k| k.id.clone()))
                         .unwrap_or_default();
                 if let Some(parent) = parent_of(&id) {
-                    for_grants.insert(fold_id(parent));
+                    for_grants
+                        .entry(fold_id(parent))
+                        .or_default()
+                        .push(c.address.to_string());
                 }
             }
             _ => {}
@@ -71,8 +80,8 @@ fn is_synapse_admin(observed: &Observed, workspace_id: &str, caller: &str) -> bo
 /// folded workspace id to its address, for messages.
 pub fn check(
     observed: &Observed,
-    for_links: &BTreeSet<String>,
-    for_grants: &BTreeSet<String>,
+    for_links: &Needs,
+    for_grants: &Needs,
     caller: Option<&str>,
     names: &std::collections::HashMap<String, String, impl std::hash::BuildHasher>,
 ) -> Vec<PlanError> {
@@ -89,20 +98,20 @@ pub fn check(
         || "the caller".to_owned(),
         |c| format!("the caller (object id {c})"),
     );
-    for ws in for_links.iter().filter(|ws| exists(ws)) {
+    for (ws, addresses) in for_links.iter().filter(|(ws, _)| exists(ws)) {
         if !owner(ws) {
             errors.push(PlanError {
-                address: name(ws),
-                message: format!("{who} is not Owner on the Synapse workspace; creating a link needs Owner"),
+                address: addresses.join(", "),
+                message: format!("{who} is not Owner on Synapse workspace `{}`; creating a link needs Owner", name(ws)),
                 hint: Some(format!("ask for the Owner role on {ws} (Contributor can only use existing links), or attach pools with their own identity instead")),
             });
         }
     }
-    for ws in for_grants.iter().filter(|ws| exists(ws)) {
+    for (ws, addresses) in for_grants.iter().filter(|(ws, _)| exists(ws)) {
         if !owner(ws) && !caller.is_some_and(|c| is_synapse_admin(observed, ws, c)) {
             errors.push(PlanError {
-                address: name(ws),
-                message: format!("{who} can neither write Synapse role assignments (not Synapse Administrator) nor is Owner on the workspace"),
+                address: addresses.join(", "),
+                message: format!("{who} may not write Synapse role assignments in `{}`: neither Synapse Administrator there nor Owner of it", name(ws)),
                 hint: Some("ask a Synapse Administrator of the workspace to grant you Synapse Administrator, or an Owner of it".into()),
             });
         }

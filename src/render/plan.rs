@@ -125,9 +125,13 @@ pub fn markdown(plan: &Plan, out_hint: Option<&str>) -> String {
 /// The changes the text and markdown show: every change that does something,
 /// none in a refresh-only plan (which changes nothing).
 fn shown_changes(plan: &Plan) -> impl Iterator<Item = &Change> {
-    plan.changes
-        .iter()
-        .filter(move |c| c.action != Action::NoOp && plan.mode != PlanMode::RefreshOnly)
+    // Data sources read are worth showing only beside changes that use them.
+    let any_change = plan.has_changes();
+    plan.changes.iter().filter(move |c| {
+        c.action != Action::NoOp
+            && plan.mode != PlanMode::RefreshOnly
+            && (any_change || c.action != Action::Read)
+    })
 }
 
 /// The last line of the text plan.

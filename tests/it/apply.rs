@@ -1443,7 +1443,6 @@ async fn apply_and_destroy_refuse_without_auto_approve_when_stdin_is_not_a_termi
 }
 
 #[tokio::test]
-#[ignore = "bug: a refused apply writes the state file (data sources adopted before the approval)"]
 async fn a_refused_apply_or_destroy_writes_no_state() {
     let w = World::new().await;
     w.vision().await;
@@ -1468,7 +1467,6 @@ async fn a_refused_apply_or_destroy_writes_no_state() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a plan saved before any state file exists is refused (fresh lineage on every read)"]
 async fn a_saved_plan_made_before_any_state_exists_applies() {
     let w = World::new().await;
     w.vision().await;
@@ -1485,7 +1483,6 @@ async fn a_saved_plan_made_before_any_state_exists_applies() {
 }
 
 #[tokio::test]
-#[ignore = "bug: an apply with no changes rewrites the state (serial + 1), which invalidates saved plans"]
 async fn an_apply_with_no_changes_leaves_the_state_untouched() {
     let w = World::new().await;
     w.vision().await;
