@@ -135,6 +135,8 @@ fn graph(args: &SpecArgs, color: bool) -> ExitCode {
 struct Connection {
     client: Arc<Client>,
     local: Option<Arc<emulator::Emulator>>,
+    /// The endpoint is on this machine (the local cloud or an emulator).
+    loopback: bool,
 }
 
 impl Connection {
@@ -207,6 +209,7 @@ async fn connect(spec: &LoadedSpec, args: &CloudArgs, verbose: u8) -> Result<Con
         return Ok(Connection {
             client: Arc::new(client),
             local: Some(emu),
+            loopback: true,
         });
     }
     let endpoint = options_endpoint.unwrap_or_else(|| "https://management.azure.com".to_owned());
@@ -215,7 +218,16 @@ async fn connect(spec: &LoadedSpec, args: &CloudArgs, verbose: u8) -> Result<Con
         azure_core::http::Transport::new(Arc::new(auth::ReqwestTransport(http.clone())));
     let tokens: Arc<dyn TokenSource> = Arc::new(auth::Chain::from_env(&env, Some(&transport)));
     let mut options = client::Options::new(&endpoint);
-    if endpoint.starts_with("http://127.") || endpoint.starts_with("http://localhost") {
+    let loopback = [
+        "http://127.",
+        "https://127.",
+        "http://localhost",
+        "https://localhost",
+        "http://[::1]",
+    ]
+    .iter()
+    .any(|p| endpoint.starts_with(p));
+    if loopback {
         // A local emulator answers in milliseconds: poll it accordingly.
         options.poll_interval = (Duration::from_millis(20), Duration::from_secs(2));
     }
@@ -223,6 +235,7 @@ async fn connect(spec: &LoadedSpec, args: &CloudArgs, verbose: u8) -> Result<Con
     Ok(Connection {
         client: Arc::new(Client::with_http(http, tokens, options)),
         local: None,
+        loopback,
     })
 }
 
@@ -757,10 +770,11 @@ async fn change_connected(
     let options = crate::apply::Options {
         parallelism: usize::try_from(cloud.parallelism).unwrap_or(10),
         propagation_timeout: Duration::from_secs(run.propagation_timeout),
-        propagation_poll: if conn.local.is_some() {
+        // Azure takes minutes to propagate; an emulator on this machine, milliseconds.
+        propagation_poll: if conn.loopback {
             Duration::from_millis(100)
         } else {
-            Duration::from_secs(5)
+            Duration::from_secs(3)
         },
     };
     let events = {

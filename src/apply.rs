@@ -356,6 +356,19 @@ pub async fn apply(
 }
 
 impl Shared {
+    /// How long to wait before the next look through the propagation gate:
+    /// the poll interval, but never past the gate's timeout.
+    fn gate_wait(&self, started: Instant) -> Duration {
+        let left = self
+            .options
+            .propagation_timeout
+            .saturating_sub(started.elapsed());
+        self.options
+            .propagation_poll
+            .min(left)
+            .max(Duration::from_millis(10))
+    }
+
     fn emit(&self, e: Event) {
         (self.events)(e);
     }
@@ -736,7 +749,7 @@ async fn grant(
                             started.elapsed().as_secs()
                         ),
                     });
-                    tokio::time::sleep(shared.options.propagation_poll).await;
+                    tokio::time::sleep(shared.gate_wait(started)).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -787,7 +800,7 @@ async fn grant(
                     started.elapsed().as_secs()
                 ),
             });
-            tokio::time::sleep(shared.options.propagation_poll).await;
+            tokio::time::sleep(shared.gate_wait(started)).await;
         }
     }
     Ok(aid)
