@@ -121,11 +121,20 @@ fn path_of(url: &str) -> &str {
     path.split('?').next().unwrap_or(path)
 }
 
+/// The wait Azure asks for: `retry-after-ms` / `x-ms-retry-after-ms` (what
+/// Azure's own SDKs read first, for sub-second waits), else `Retry-After` seconds.
 fn parse_retry_after(headers: &BTreeMap<String, String>) -> Option<Duration> {
-    headers
-        .get("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(Duration::from_secs_f64)
+    let ms = ["retry-after-ms", "x-ms-retry-after-ms"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.trim().parse::<u64>().ok()))
+        .map(Duration::from_millis);
+    ms.or_else(|| {
+        headers
+            .get("retry-after")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+    })
 }
 
 impl Client {
