@@ -1,0 +1,1205 @@
+//! Behaviour under faults, end to end: the real binary against an in-process
+//! emulator over HTTP on 127.0.0.1, authenticated through the emulator's App
+//! Service managed-identity endpoint (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`).
+//! Data sources are made over raw HTTP with every fault off; then a fault is
+//! turned on through `/_emulator/faults` and synlink runs through it. Every test
+//! ends with `World::assert_converged`: the emulator holds exactly what the spec
+//! says (every managed address exists with the spec's properties, nothing extra,
+//! no duplicate Synapse role assignment) and the state file matches it.
+//!
+//! Scenarios: a seeded 10% failure rate; tight throttling buckets (every 429
+//! honoured through `Retry-After`); the identity propagation gate (waits, then
+//! succeeds; a principal that never appears fails with the address named); the
+//! Synapse RBAC propagation delay; AML 409 `Conflict`s; and SIGKILL at ten seeded
+//! moments of an apply of 50 teams, each followed by a converging re-run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use synlink::emulator::Emulator;
+
+use crate::emulator::support::{self, ml_id, synapse_id, Api, SUB, SYNAPSE};
+
+const BIN: &str = env!("CARGO_BIN_EXE_synlink");
+/// The emulator's default managed-identity header secret.
+const IDENTITY_HEADER: &str = "synlink-emulator";
+/// bulk.yaml's placement and shared Synapse resources.
+const RG: &str = "rg-analytics";
+const SYN: &str = "syn-shared-prod";
+const POOL: &str = "sharedpool";
+/// The API name of the role bulk.yaml grants.
+const SPARK_ADMIN: &str = "Apache Spark Administrator";
+
+/// What one run of the binary printed.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn last_line(&self) -> &str {
+        self.stdout.trim_end().lines().last().unwrap_or_default()
+    }
+
+    /// The summary line of an apply (`Apply complete: …`), without the time.
+    fn summary(&self) -> String {
+        let line = self
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| {
+                ["Apply complete:", "Apply failed:", "Interrupted:"]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+            })
+            .unwrap_or_default();
+        line.rsplit_once(" in ")
+            .map_or(line, |(head, _)| head)
+            .to_owned()
+    }
+}
+
+fn teams(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("team{i:02}")).collect()
+}
+
+/// `--var teams=[…]` for these teams.
+fn teams_var(teams: &[String]) -> String {
+    format!("teams=[{}]", teams.join(", "))
+}
+
+fn created(n: usize) -> String {
+    format!("Apply complete: {n} created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped")
+}
+
+fn pool_id() -> String {
+    format!("{}/bigDataPools/{POOL}", synapse_id(RG, SYN))
+}
+
+fn link_path(team: &str) -> String {
+    format!(
+        "{}/linkedServices/synapselink1?api-version=2020-09-01-preview",
+        ml_id(RG, &format!("mlw-{team}"))
+    )
+}
+
+fn compute_path(team: &str, name: &str) -> String {
+    format!(
+        "{}/computes/{name}?api-version=2023-04-01",
+        ml_id(RG, &format!("mlw-{team}"))
+    )
+}
+
+/// The managed addresses of bulk.yaml for these teams, sorted.
+fn managed_addresses(teams: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = teams
+        .iter()
+        .flat_map(|t| {
+            [
+                format!("links.{t}"),
+                format!("role_grants.{t}-spark"),
+                format!("attachments.{t}-shared"),
+            ]
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The Retry-After (whole seconds) the emulator's 429s carry in these tests: its
+/// throttle rounds the scaled wait up to a whole second, and every wait here is
+/// well under one.
+const RETRY_AFTER_MS: u64 = 1000;
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_default()
+}
+
+fn is_write(r: &Value) -> bool {
+    matches!(r["method"].as_str(), Some("PUT" | "PATCH" | "DELETE"))
+}
+
+fn overlap(a: &Value, b: &Value) -> bool {
+    let (s1, e1) = (
+        a["startMs"].as_u64().unwrap_or(0),
+        a["endMs"].as_u64().unwrap_or(0),
+    );
+    let (s2, e2) = (
+        b["startMs"].as_u64().unwrap_or(0),
+        b["endMs"].as_u64().unwrap_or(0),
+    );
+    s1 < e2 && s2 < e1
+}
+
+/// The AML workspace a request path writes under, folded.
+fn aml_workspace_of(path: &str) -> Option<String> {
+    let lower = path.to_ascii_lowercase();
+    let marker = "/providers/microsoft.machinelearningservices/workspaces/";
+    let rest = &lower[lower.find(marker)? + marker.len()..];
+    rest.split(['/', '?']).next().map(str::to_owned)
+}
+
+/// A small seeded generator (splitmix64): the kill moments are reproducible.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A fraction in [0, 1).
+    #[allow(clippy::cast_precision_loss, reason = "53 bits are exact")]
+    fn fraction(&mut self) -> f64 {
+        let x = (self.next_u64() >> 11) as f64;
+        x / (1u64 << 53) as f64
+    }
+}
+
+/// One emulator, one temporary directory with the spec and state, one bootstrap client.
+struct World {
+    emu: Emulator,
+    api: Api,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> World {
+        let emu = support::start().await;
+        let api = Api::bootstrap(&emu);
+        let w = World {
+            emu,
+            api,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bulk.yaml"),
+        )
+        .expect("bulk.yaml");
+        std::fs::write(w.spec(), text).expect("write the spec");
+        w
+    }
+
+    fn url(&self) -> String {
+        self.emu.url()
+    }
+
+    fn spec(&self) -> PathBuf {
+        self.dir.path().join("bulk.yaml")
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.dir.path().join("state.json.lock")
+    }
+
+    /// `synlink CMD -f bulk.yaml --state S --arm-endpoint URL --var teams=… EXTRA…`.
+    fn args(&self, cmd: &[&str], teams: &[String], extra: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
+        v.extend([
+            "-f".to_owned(),
+            self.spec().display().to_string(),
+            "--state".to_owned(),
+            self.state_path().display().to_string(),
+            "--arm-endpoint".to_owned(),
+            self.url(),
+            "--var".to_owned(),
+            teams_var(teams),
+        ]);
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    }
+
+    /// The command with the environment every run gets.
+    fn command(&self, args: &[String]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env("RUST_BACKTRACE", "0")
+            .env("NO_COLOR", "1")
+            .env("CI", "1")
+            .env("IDENTITY_ENDPOINT", format!("{}/_identity/msi", self.url()))
+            .env("IDENTITY_HEADER", IDENTITY_HEADER)
+            .env_remove("AZURE_CLIENT_ID")
+            .env_remove("AZURE_TENANT_ID")
+            .env_remove("AZURE_CLIENT_SECRET")
+            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+            .env_remove("MSI_ENDPOINT")
+            .env_remove("MSI_SECRET")
+            .env_remove("IMDS_ENDPOINT")
+            .env_remove("IDENTITY_SERVER_THUMBPRINT")
+            .env_remove("SYNLINK_ARM_ENDPOINT")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs synlink to its end (90 s at most).
+    async fn run(&self, args: &[String]) -> Run {
+        let started = Instant::now();
+        let out = self.command(args).output();
+        let out = tokio::time::timeout(Duration::from_secs(90), out)
+            .await
+            .unwrap_or_else(|_| panic!("synlink {args:?} finishes within 90 s"))
+            .expect("the binary runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn apply(&self, teams: &[String], extra: &[&str]) -> Run {
+        let mut all = vec!["--auto-approve"];
+        all.extend_from_slice(extra);
+        self.run(&self.args(&["apply"], teams, &all)).await
+    }
+
+    /// Asserts a plan now is `No changes.` (exit 0 with `--detailed-exitcode`).
+    async fn assert_no_changes(&self, teams: &[String], step: &str) {
+        let run = self
+            .run(&self.args(&["plan"], teams, &["--detailed-exitcode"]))
+            .await;
+        assert_eq!(run.code, 0, "{step}: plan after convergence: {run:#?}");
+        assert_eq!(run.last_line(), "No changes.", "{step}: {}", run.stdout);
+    }
+
+    async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let a = self
+            .api
+            .with_token(None)
+            .send(method, &format!("/_emulator/{path}"), body)
+            .await;
+        assert!(a.status < 300, "{method} /_emulator/{path}: {a:?}");
+        a.body
+    }
+
+    async fn faults(&self, body: Value) {
+        self.control("PUT", "faults", Some(body)).await;
+    }
+
+    /// Every fault off, so the checker's own reads go through.
+    async fn calm(&self) {
+        self.faults(json!({
+            "failRate": 0.0, "targets": [], "latencyMs": 0, "identityDelayMs": 0,
+            "rbacDelayMs": 0, "amlConflicts": false, "lroMs": 2000,
+            "throttle": {"enabled": false}
+        }))
+        .await;
+    }
+
+    async fn clear_log(&self) {
+        self.control("DELETE", "requests", None).await;
+    }
+
+    /// The cloud requests (ARM and the Synapse data plane; not control or token
+    /// requests) logged since the last clear, in arrival order.
+    async fn log(&self) -> Vec<Value> {
+        let mut v: Vec<Value> = self.control("GET", "requests", None).await["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| {
+                let p = str_of(r, "path");
+                !p.starts_with("/_emulator/") && !p.starts_with("/_identity/")
+            })
+            .collect();
+        v.sort_by_key(|r| r["seq"].as_u64().unwrap_or(0));
+        v
+    }
+
+    /// The data sources of bulk.yaml for these teams, made over raw HTTP.
+    async fn data_sources(&self, teams: &[String]) {
+        self.api.resource_group(RG).await;
+        self.api.synapse_workspace(RG, SYN).await;
+        self.api.pool(RG, SYN, POOL).await;
+        let mut set = tokio::task::JoinSet::new();
+        for t in teams {
+            let api = self.api.clone();
+            let name = format!("mlw-{t}");
+            set.spawn(async move { api.ml_workspace(RG, &name).await });
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("workspace made");
+        }
+    }
+
+    /// The state file, parsed.
+    fn state(&self) -> synlink::state::State {
+        let text = std::fs::read_to_string(self.state_path()).expect("a state file");
+        serde_json::from_str(&text).expect("the state file parses")
+    }
+
+    async fn list(&self, path: &str) -> Vec<Value> {
+        let a = self.api.get(path).await;
+        assert_eq!(a.status, 200, "{path}: {a:?}");
+        a.body["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every Synapse role assignment of the shared workspace except the bootstrap
+    /// principal's own, every page.
+    async fn assignments(&self) -> Vec<Value> {
+        let syn = Api::as_principal(&self.emu, &self.emu.bootstrap_principal(), SYNAPSE);
+        let url = format!(
+            "{}/_synapse/{SYN}/roleAssignments?api-version=2020-12-01",
+            self.url()
+        );
+        let mut out = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let mut req = syn
+                .http
+                .get(&url)
+                .bearer_auth(syn.token.as_deref().unwrap_or_default());
+            if let Some(c) = &continuation {
+                req = req.header("x-ms-continuation", c);
+            }
+            let resp = req.send().await.expect("the data plane answers");
+            assert_eq!(resp.status().as_u16(), 200);
+            continuation = resp
+                .headers()
+                .get("x-ms-continuation")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body: Value = resp.json().await.expect("json");
+            out.extend(
+                body["value"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| {
+                        !str_of(a, "principalId")
+                            .eq_ignore_ascii_case(&self.emu.bootstrap_principal())
+                    }),
+            );
+            if continuation.is_none() {
+                return out;
+            }
+        }
+    }
+
+    /// The id of the Spark Administrator role in the shared workspace.
+    async fn spark_admin_role_id(&self) -> String {
+        let syn = Api::as_principal(&self.emu, &self.emu.bootstrap_principal(), SYNAPSE);
+        let defs = syn
+            .get(&format!(
+                "{}/_synapse/{SYN}/roleDefinitions?api-version=2020-12-01",
+                self.url()
+            ))
+            .await;
+        defs.body
+            .as_array()
+            .expect("role definitions")
+            .iter()
+            .find(|d| d["name"] == SPARK_ADMIN)
+            .and_then(|d| d["id"].as_str())
+            .expect("the role exists")
+            .to_ascii_lowercase()
+    }
+
+    /// Everything synlink can manage that the emulator holds, as folded ids (role
+    /// assignments as the state writes them: `{workspace id}/roleassignments/{id}`).
+    async fn inventory(&self) -> BTreeSet<String> {
+        self.holdings().await.into_keys().collect()
+    }
+
+    /// Everything synlink can manage that the emulator holds, by folded id, with
+    /// the body its list answered.
+    async fn holdings(&self) -> BTreeMap<String, Value> {
+        let mut ids = BTreeMap::new();
+        let mut put = |v: Value| {
+            ids.insert(str_of(&v, "id").to_ascii_lowercase(), v);
+        };
+        let groups = self
+            .list(&format!(
+                "/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"
+            ))
+            .await;
+        for g in groups {
+            let rg = str_of(&g, "name").to_owned();
+            let ml = self
+                .list(&format!(
+                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces?api-version=2024-10-01"
+                ))
+                .await;
+            for w in ml {
+                let id = str_of(&w, "id").to_owned();
+                let (links_url, computes_url) = (
+                    format!("{id}/linkedServices?api-version=2020-09-01-preview"),
+                    format!("{id}/computes?api-version=2023-04-01"),
+                );
+                let (links, computes) =
+                    tokio::join!(self.list(&links_url), self.list(&computes_url));
+                links.into_iter().chain(computes).for_each(&mut put);
+                put(w);
+            }
+            let syns = self
+                .list(&format!(
+                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces?api-version=2021-06-01"
+                ))
+                .await;
+            for w in syns {
+                let id = str_of(&w, "id").to_owned();
+                self.list(&format!("{id}/bigDataPools?api-version=2021-06-01"))
+                    .await
+                    .into_iter()
+                    .for_each(&mut put);
+                put(w);
+            }
+        }
+        let ws = synapse_id(RG, SYN).to_ascii_lowercase();
+        for mut a in self.assignments().await {
+            let id = format!("{ws}/roleassignments/{}", str_of(&a, "id")).to_ascii_lowercase();
+            a["id"] = json!(id);
+            put(a);
+        }
+        ids
+    }
+
+    /// The shared checker: after every fault is turned off, the emulator holds
+    /// exactly what bulk.yaml says for `teams` and the state matches it.
+    /// - the state parses, and its managed addresses are exactly the spec's;
+    /// - every id in the state exists in the emulator, and everything the
+    ///   emulator holds beyond `baseline` (the data sources) is in the state;
+    /// - each link points at the shared Synapse workspace and its live identity
+    ///   is the state's output; each attachment is a succeeded `SynapseSpark`
+    ///   compute on the shared pool; each grant is the Spark Administrator role
+    ///   at workspace scope for its link's live identity, and the state names it;
+    /// - no AML workspace holds a link or compute the spec does not name, and no
+    ///   (scope, role, principal) has two Synapse assignments.
+    async fn assert_converged(&self, teams: &[String], baseline: &BTreeSet<String>, step: &str) {
+        self.calm().await;
+        let state = self.state();
+        let mut managed: Vec<String> = state
+            .resources
+            .iter()
+            .filter(|(_, r)| !r.existing)
+            .map(|(a, _)| a.clone())
+            .collect();
+        managed.sort();
+        assert_eq!(
+            managed,
+            managed_addresses(teams),
+            "{step}: managed addresses in state"
+        );
+
+        let holdings = self.holdings().await;
+        let held: BTreeSet<String> = holdings.keys().cloned().collect();
+        let mut in_state = BTreeSet::new();
+        for (address, r) in &state.resources {
+            let id = r.id.to_ascii_lowercase();
+            assert!(
+                held.contains(&id),
+                "{step}: {address} ({}) is in the state but not in the emulator",
+                r.id
+            );
+            assert_eq!(
+                r.existing,
+                baseline.contains(&id),
+                "{step}: {address} is a data source exactly when the test made it"
+            );
+            in_state.insert(id);
+        }
+        let extra: Vec<&String> = held
+            .iter()
+            .filter(|id| !baseline.contains(*id) && !in_state.contains(*id))
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "{step}: the emulator holds resources the state does not know (orphans): {extra:#?}"
+        );
+
+        let assignments = self.assignments().await;
+        let mut tuples: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+        for a in &assignments {
+            *tuples
+                .entry((
+                    str_of(a, "scope").to_ascii_lowercase(),
+                    str_of(a, "roleDefinitionId").to_ascii_lowercase(),
+                    str_of(a, "principalId").to_ascii_lowercase(),
+                ))
+                .or_default() += 1;
+        }
+        let dups: Vec<_> = tuples.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            dups.is_empty(),
+            "{step}: duplicate Synapse role assignments: {dups:#?}"
+        );
+        assert_eq!(assignments.len(), teams.len(), "{step}: {assignments:#?}");
+
+        let role = self.spark_admin_role_id().await;
+        let syn = synapse_id(RG, SYN);
+        for t in teams {
+            let ml = ml_id(RG, &format!("mlw-{t}")).to_ascii_lowercase();
+            let children = |kind: &str| -> Vec<&Value> {
+                let prefix = format!("{ml}/{kind}/");
+                holdings
+                    .iter()
+                    .filter(|(id, _)| id.starts_with(&prefix))
+                    .map(|(_, v)| v)
+                    .collect()
+            };
+            let links = children("linkedservices");
+            let names: Vec<&str> = links.iter().map(|l| str_of(l, "name")).collect();
+            assert_eq!(names, vec!["synapselink1"], "{step}: links of mlw-{t}");
+            let computes = children("computes");
+            let names: Vec<&str> = computes.iter().map(|c| str_of(c, "name")).collect();
+            assert_eq!(names, vec!["shared-spark"], "{step}: computes of mlw-{t}");
+
+            let link = links[0];
+            assert!(
+                str_of(&link["properties"], "linkedServiceResourceId").eq_ignore_ascii_case(&syn),
+                "{step}: links.{t} points elsewhere: {link:#}"
+            );
+            let principal = str_of(&link["identity"], "principalId").to_ascii_lowercase();
+            assert!(!principal.is_empty(), "{step}: links.{t} has no identity");
+            let rs = &state.resources[&format!("links.{t}")];
+            assert_eq!(
+                rs.outputs["principal_id"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase),
+                Some(principal.clone()),
+                "{step}: links.{t}'s principal in state is its live identity"
+            );
+
+            let p = &computes[0]["properties"];
+            assert_eq!(str_of(p, "computeType"), "SynapseSpark", "{step}: {p:#}");
+            assert!(
+                str_of(p, "resourceId").eq_ignore_ascii_case(&pool_id()),
+                "{step}: attachments.{t}-shared is not on the shared pool: {p:#}"
+            );
+            assert_eq!(str_of(p, "provisioningState"), "Succeeded", "{step}: {p:#}");
+
+            let mine: Vec<&Value> = assignments
+                .iter()
+                .filter(|a| str_of(a, "principalId").eq_ignore_ascii_case(&principal))
+                .collect();
+            assert_eq!(
+                mine.len(),
+                1,
+                "{step}: grants to links.{t}'s identity: {mine:#?}"
+            );
+            let a = mine[0];
+            assert_eq!(
+                str_of(a, "roleDefinitionId").to_ascii_lowercase(),
+                role,
+                "{step}"
+            );
+            assert!(
+                str_of(a, "scope").eq_ignore_ascii_case(&format!("workspaces/{SYN}")),
+                "{step}: {a:#}"
+            );
+            let grant = &state.resources[&format!("role_grants.{t}-spark")];
+            assert!(
+                grant.id.to_ascii_lowercase().ends_with(
+                    &format!("/roleassignments/{}", str_of(a, "id")).to_ascii_lowercase()
+                ),
+                "{step}: role_grants.{t}-spark names {} in state, the emulator holds {a:#}",
+                grant.id
+            );
+        }
+    }
+}
+
+/// A world with bulk.yaml's data sources for `n` teams; returns it, the teams and
+/// the baseline inventory.
+async fn bulk_world(n: usize) -> (World, Vec<String>, BTreeSet<String>) {
+    let w = World::new().await;
+    let t = teams(n);
+    w.data_sources(&t).await;
+    let baseline = w.inventory().await;
+    (w, t, baseline)
+}
+
+/// The writes synlink sent under each AML workspace never overlap in time.
+fn assert_no_overlapping_writes_per_workspace(log: &[Value]) {
+    let writes: Vec<&Value> = log.iter().filter(|r| is_write(r)).collect();
+    for (i, a) in writes.iter().enumerate() {
+        let Some(ws) = aml_workspace_of(str_of(a, "path")) else {
+            continue;
+        };
+        for b in &writes[i + 1..] {
+            if aml_workspace_of(str_of(b, "path")).as_deref() == Some(ws.as_str()) {
+                assert!(
+                    !overlap(a, b),
+                    "two writes at once under AML workspace {ws}:\n{a:#}\n{b:#}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. A seeded 10% failure rate: 500, 503 and dropped connections.
+
+#[tokio::test]
+async fn a_ten_percent_failure_rate_is_survived_in_one_run() {
+    let (w, t, baseline) = bulk_world(10).await;
+    w.faults(json!({"failRate": 0.1, "seed": 20_261_127})).await;
+    w.clear_log().await;
+    let run = w.apply(&t, &["-v"]).await;
+    let log = w.log().await;
+    assert_eq!(run.code, 0, "one run succeeds through the faults: {run:#?}");
+    assert_eq!(run.summary(), created(30), "{}", run.stderr);
+
+    let injected: Vec<&Value> = log
+        .iter()
+        .filter(|r| str_of(r, "operation").starts_with("fault:"))
+        .collect();
+    let kinds: BTreeSet<&str> = injected.iter().map(|r| str_of(r, "operation")).collect();
+    assert!(
+        injected.len() >= 5,
+        "the failure rate was felt: {} of {} requests failed",
+        injected.len(),
+        log.len()
+    );
+    for kind in ["fault: 500", "fault: 503", "fault: dropped connection"] {
+        assert!(kinds.contains(kind), "{kind} among {kinds:?}");
+    }
+    let retries = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("retry "))
+        .count();
+    assert!(
+        retries >= injected.len(),
+        "every injected failure is retried visibly ({retries} retry lines, {} faults):\n{}",
+        injected.len(),
+        run.stderr
+    );
+    w.assert_converged(&t, &baseline, "failure rate").await;
+    w.assert_no_changes(&t, "failure rate").await;
+}
+
+// ---------------------------------------------------------------------------
+// 2. Tight throttling buckets: every 429 honoured through Retry-After.
+
+#[tokio::test]
+async fn tight_throttling_is_survived_and_every_retry_after_is_honoured() {
+    let (w, t, baseline) = bulk_world(10).await;
+    // At time scale 0.01: reads 20 + 20/s, writes 5 + 5/s (real time).
+    w.faults(json!({"throttle": {"enabled": true,
+        "reads": {"capacity": 20, "refillPerSec": 0.2},
+        "writes": {"capacity": 5, "refillPerSec": 0.05},
+        "deletes": {"capacity": 5, "refillPerSec": 0.05}}}))
+        .await;
+    w.clear_log().await;
+    let run = w.apply(&t, &["-v"]).await;
+    let log = w.log().await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.summary(), created(30), "{}", run.stderr);
+
+    let throttled: Vec<&Value> = log.iter().filter(|r| r["status"] == 429).collect();
+    assert!(
+        !throttled.is_empty(),
+        "the buckets were tight enough to throttle"
+    );
+    assert!(
+        throttled.iter().any(|r| r["method"] == "PUT"),
+        "writes were throttled too: {throttled:#?}"
+    );
+    // Each 429's retry (the next request of that principal with the same method
+    // and URL) starts no earlier than Retry-After after the 429 was answered. URLs
+    // that two requests used at once are left out: their next use may be the twin.
+    let key = |r: &Value| {
+        (
+            str_of(r, "method").to_owned(),
+            str_of(r, "path").to_owned(),
+            str_of(r, "principal").to_owned(),
+        )
+    };
+    let mut checked = 0;
+    for r in &throttled {
+        let same: Vec<&Value> = log.iter().filter(|x| key(x) == key(r)).collect();
+        let twins = same
+            .iter()
+            .enumerate()
+            .any(|(i, a)| same[i + 1..].iter().any(|b| overlap(a, b)));
+        if twins {
+            continue;
+        }
+        let end = r["endMs"].as_u64().expect("endMs");
+        let next = same
+            .iter()
+            .find(|x| x["seq"].as_u64() > r["seq"].as_u64())
+            .unwrap_or_else(|| panic!("a 429 was never retried: {r:#}"));
+        let start = next["startMs"].as_u64().expect("startMs");
+        assert!(
+            start + 5 >= end + RETRY_AFTER_MS,
+            "retried {} ms after a 429 that asked for {RETRY_AFTER_MS} ms:\n{r:#}\n{next:#}",
+            start.saturating_sub(end)
+        );
+        checked += 1;
+    }
+    assert!(
+        checked > 0,
+        "at least one 429 could be checked: {throttled:#?}"
+    );
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("retry ") && l.contains("429 TooManyRequests"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        throttled.len(),
+        "one visible retry per 429:\n{}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().all(|l| l.contains(" in 1.0s: ")),
+        "each retry waits the 1 s Retry-After: {lines:#?}"
+    );
+    w.assert_converged(&t, &baseline, "throttling").await;
+    w.assert_no_changes(&t, "throttling").await;
+}
+
+// ---------------------------------------------------------------------------
+// 3. The identity propagation gate.
+//
+// The emulator's `identityDelayMs` delays only ARM role assignments
+// (`Microsoft.Authorization/roleAssignments`), which synlink never writes; synlink's
+// gate waits out `PrincipalNotFound` on the Synapse data-plane role-assignment PUT.
+// So the data plane's `PrincipalNotFound` is injected with a targeted fault.
+
+/// A targeted fault: every Synapse role-assignment PUT answers 400 `PrincipalNotFound`
+/// (`remaining` times, or forever).
+fn principal_not_found(remaining: Option<u64>) -> Value {
+    json!({"targets": [{"pathContains": format!("/_synapse/{SYN}/roleAssignments/"),
+                        "method": "PUT", "status": 400, "code": "PrincipalNotFound",
+                        "remaining": remaining}]})
+}
+
+fn grant_puts(log: &[Value]) -> Vec<&Value> {
+    log.iter()
+        .filter(|r| {
+            r["method"] == "PUT"
+                && str_of(r, "path")
+                    .to_ascii_lowercase()
+                    .contains("/_synapse/syn-shared-prod/roleassignments/")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn grants_wait_behind_the_propagation_gate_then_succeed() {
+    let (w, t, baseline) = bulk_world(3).await;
+    w.faults(principal_not_found(Some(3))).await;
+    w.clear_log().await;
+    let run = w.apply(&t, &["-v"]).await;
+    let log = w.log().await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.summary(), created(9), "{}", run.stderr);
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("role_grants.team")
+            && l.contains("-spark: waiting for identity")
+            && l.contains("to propagate")),
+        "the wait is visible: {}",
+        run.stderr
+    );
+    let puts = grant_puts(&log);
+    let refused: Vec<&&Value> = puts.iter().filter(|r| r["status"] == 400).collect();
+    assert_eq!(refused.len(), 3, "{puts:#?}");
+    // Each refused principal's assignment is written later, after a gate poll.
+    for r in &refused {
+        let principal = str_of(&r["body"], "principalId");
+        let ok: Vec<&&Value> = puts
+            .iter()
+            .filter(|x| x["status"] == 200 && str_of(&x["body"], "principalId") == principal)
+            .collect();
+        assert_eq!(ok.len(), 1, "one assignment for {principal}: {puts:#?}");
+        let waited = ok[0]["startMs"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(r["endMs"].as_u64().unwrap_or(0));
+        assert!(
+            ok[0]["seq"].as_u64() > r["seq"].as_u64() && waited > 0,
+            "written only after the refusal, behind the gate: {r:#}\n{:#}",
+            ok[0]
+        );
+    }
+    w.assert_converged(&t, &baseline, "propagation gate").await;
+    w.assert_no_changes(&t, "propagation gate").await;
+}
+
+#[tokio::test]
+async fn a_principal_that_never_appears_fails_naming_the_address_and_a_rerun_converges() {
+    let (w, t, baseline) = bulk_world(1).await;
+    w.faults(principal_not_found(None)).await;
+    w.clear_log().await;
+    let run = w.apply(&t, &["--propagation-timeout", "2"]).await;
+    let log = w.log().await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("error: role_grants.team01-spark:")
+                && l.contains("PrincipalNotFound")),
+        "the failure names the grant and the cause: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("skipped: attachments.team01-shared (")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.summary(),
+        "Apply failed: 1 created, 0 updated, 0 replaced, 0 deleted, 1 failed, 1 skipped",
+        "{}",
+        run.stderr
+    );
+    let puts = grant_puts(&log);
+    assert!(
+        puts.len() >= 2 && puts.iter().all(|r| r["status"] == 400),
+        "retried behind the gate, never written: {puts:#?}"
+    );
+
+    // The identity appears: a re-run finishes the job.
+    w.calm().await;
+    let run = w.apply(&t, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.summary(), created(2), "{}", run.stderr);
+    w.assert_converged(&t, &baseline, "never appears, then re-run")
+        .await;
+    w.assert_no_changes(&t, "never appears, then re-run").await;
+}
+
+/// Gives up within `--propagation-timeout` plus a margin, for a principal that
+/// never appears (`PrincipalNotFound`) and for a role that never takes effect.
+#[tokio::test]
+#[ignore = "bug: the propagation gate sleeps a whole poll (5 s against an endpoint) past --propagation-timeout: with --propagation-timeout 2 it gives up after ~5 s (src/apply.rs grant(): the sleep is not clamped to the time left)"]
+async fn the_propagation_gate_gives_up_within_its_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    const MARGIN: Duration = Duration::from_millis(1500);
+    let (w, t, _) = bulk_world(1).await;
+
+    for (what, faults) in [
+        ("PrincipalNotFound", principal_not_found(None)),
+        // One hour (scaled: 36 s) of Synapse RBAC propagation.
+        ("RBAC propagation", json!({"rbacDelayMs": 3_600_000})),
+    ] {
+        w.calm().await;
+        w.faults(faults).await;
+        w.clear_log().await;
+        let run = w.apply(&t, &["--propagation-timeout", "2"]).await;
+        let log = w.log().await;
+        assert_eq!(run.code, 1, "{what}: {run:#?}");
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with("error: role_grants.team01-spark:")),
+            "{what}: {}",
+            run.stderr
+        );
+        // From the first grant request to the last one of the gate.
+        let gate: Vec<&Value> = log
+            .iter()
+            .filter(|r| str_of(r, "path").starts_with(&format!("/_synapse/{SYN}/")))
+            .filter(|r| r["method"] == "PUT" || r["method"] == "POST")
+            .collect();
+        let first = gate.first().expect("the gate sent requests")["startMs"]
+            .as_u64()
+            .unwrap_or(0);
+        let last = gate.last().expect("the gate sent requests")["endMs"]
+            .as_u64()
+            .unwrap_or(0);
+        let spent = Duration::from_millis(last.saturating_sub(first));
+        assert!(
+            spent <= TIMEOUT + MARGIN,
+            "{what}: the gate gave up after {spent:?}, beyond its {TIMEOUT:?} timeout + {MARGIN:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Synapse RBAC propagation delay.
+
+#[tokio::test]
+async fn attachments_wait_until_the_synapse_role_takes_effect() {
+    let (w, t, baseline) = bulk_world(3).await;
+    // 100 s scaled: the role takes effect 1 s after it is written.
+    w.faults(json!({"rbacDelayMs": 100_000})).await;
+    w.clear_log().await;
+    let run = w.apply(&t, &["-v"]).await;
+    let log = w.log().await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.summary(), created(9), "{}", run.stderr);
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("role_grants.team")
+            && l.contains("waiting for the Synapse role to take effect")),
+        "{}",
+        run.stderr
+    );
+    let puts = grant_puts(&log);
+    for team in &t {
+        let link = w.api.get(&link_path(team)).await;
+        let principal = str_of(&link.body["identity"], "principalId").to_owned();
+        let written = puts
+            .iter()
+            .find(|r| {
+                r["status"] == 200
+                    && str_of(&r["body"], "principalId").eq_ignore_ascii_case(&principal)
+            })
+            .unwrap_or_else(|| panic!("{team}'s grant was written: {puts:#?}"));
+        let checks: Vec<&Value> = log
+            .iter()
+            .filter(|r| {
+                r["method"] == "POST"
+                    && str_of(r, "path").contains("/checkAccessSynapseRbac")
+                    && str_of(&r["body"]["subject"], "principalId").eq_ignore_ascii_case(&principal)
+            })
+            .collect();
+        assert!(
+            checks.len() >= 2,
+            "{team}: checked, waited, checked again: {checks:#?}"
+        );
+        // synlink stops checking once Allowed: the last check is the allowed one, and
+        // it came after the delay had passed.
+        let allowed = checks.last().expect("checks");
+        let written_at = written["startMs"].as_u64().unwrap_or(0);
+        assert!(
+            allowed["startMs"].as_u64().unwrap_or(0) >= written_at + 1000,
+            "{team}: the last check came before the role could take effect: {written:#}\n{allowed:#}"
+        );
+        let compute = log
+            .iter()
+            .find(|r| {
+                r["method"] == "PUT"
+                    && str_of(r, "path")
+                        .contains(&format!("/workspaces/mlw-{team}/computes/shared-spark"))
+            })
+            .unwrap_or_else(|| panic!("{team}: the compute was attached"));
+        assert!(
+            compute["startMs"].as_u64() >= allowed["endMs"].as_u64(),
+            "{team}: attached before the role took effect:\n{allowed:#}\n{compute:#}"
+        );
+    }
+    w.assert_converged(&t, &baseline, "RBAC propagation").await;
+    w.assert_no_changes(&t, "RBAC propagation").await;
+}
+
+#[tokio::test]
+async fn a_role_that_never_takes_effect_fails_and_a_rerun_adopts_the_written_assignment() {
+    let (w, t, baseline) = bulk_world(1).await;
+    w.faults(json!({"rbacDelayMs": 3_600_000})).await;
+    let run = w.apply(&t, &["--propagation-timeout", "2"]).await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("error: role_grants.team01-spark:")
+                && l.contains("did not take effect within 2s")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        w.assignments().await.len(),
+        1,
+        "the assignment itself was written"
+    );
+
+    // The role takes effect: the re-run adopts the assignment, no second one.
+    w.calm().await;
+    w.clear_log().await;
+    let run = w.apply(&t, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        grant_puts(&w.log().await).is_empty(),
+        "the written assignment is adopted, not written again"
+    );
+    w.assert_converged(&t, &baseline, "RBAC never, then re-run")
+        .await;
+    w.assert_no_changes(&t, "RBAC never, then re-run").await;
+}
+
+// ---------------------------------------------------------------------------
+// 5. AML's 409 Conflict while another operation runs on the workspace.
+
+#[tokio::test]
+async fn aml_conflicts_from_a_concurrent_operation_are_retried() {
+    let (w, t, baseline) = bulk_world(3).await;
+    // Another client's compute in every team's workspace, then its detach, slow.
+    for team in &t {
+        let a = w
+            .api
+            .put(
+                &compute_path(team, "busy-spark"),
+                json!({"location": "westeurope",
+                       "properties": {"computeType": "SynapseSpark", "resourceId": pool_id()}}),
+            )
+            .await;
+        assert!(a.status == 200 || a.status == 201, "{a:?}");
+        if let Some(op) = a.header("azure-asyncoperation") {
+            assert_eq!(w.api.wait_async(&op).await["status"], "Succeeded");
+        }
+    }
+    // 1.5 s detaches (scaled); AML refuses other compute and link writes meanwhile.
+    w.faults(json!({"amlConflicts": true, "lroMs": 150_000}))
+        .await;
+    for team in &t {
+        let a = w
+            .api
+            .delete(&format!(
+                "{}&underlyingResourceAction=Detach",
+                compute_path(team, "busy-spark")
+            ))
+            .await;
+        assert!((200..=202).contains(&a.status), "{a:?}");
+    }
+    w.faults(json!({"lroMs": 2000})).await;
+    w.clear_log().await;
+    let run = w.apply(&t, &["-v"]).await;
+    let log = w.log().await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.summary(), created(9), "{}", run.stderr);
+    let conflicts: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["status"] == 409 && is_write(r))
+        .collect();
+    assert!(!conflicts.is_empty(), "AML answered 409 Conflict: {log:#?}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("retry ") && l.contains("409 Conflict")),
+        "the retries are visible: {}",
+        run.stderr
+    );
+    assert_no_overlapping_writes_per_workspace(&log);
+    w.assert_converged(&t, &baseline, "AML conflicts").await;
+    w.assert_no_changes(&t, "AML conflicts").await;
+}
+
+// ---------------------------------------------------------------------------
+// 6. SIGKILL at ten seeded moments of an apply of 50 teams.
+
+#[tokio::test]
+async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
+    /// Requests in flight: every team's attachment polls its operation at once,
+    /// so an apply of 50 teams takes a couple of seconds.
+    const PARALLELISM: &str = "50";
+    /// Latency per request (scaled by 0.01: 5 ms).
+    const LATENCY: u64 = 500;
+    let (w, t, baseline) = bulk_world(50).await;
+
+    // One uninterrupted run, measured.
+    w.faults(json!({"latencyMs": LATENCY})).await;
+    let run = w.apply(&t, &["--parallelism", PARALLELISM]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.summary(), created(150), "{}", run.stderr);
+    let full = run.elapsed;
+    w.assert_converged(&t, &baseline, "uninterrupted").await;
+
+    let mut rng = SplitMix(0x005E_ED0F_C4A5);
+    let mut report = Vec::new();
+    for round in 1..=10 {
+        let mut marks = vec![Instant::now()];
+        // A fresh cloud with the same data sources, and no state.
+        w.control("POST", "reset", None).await;
+        let _ = std::fs::remove_file(w.state_path());
+        let _ = std::fs::remove_file(w.lock_path());
+        w.data_sources(&t).await;
+        let baseline = w.inventory().await;
+        w.faults(json!({"latencyMs": LATENCY})).await;
+        marks.push(Instant::now());
+
+        let delay = full.mul_f64(0.02 + 0.88 * rng.fraction());
+        let step = format!("round {round} (SIGKILL after {delay:?} of {full:?})");
+        let mut child = w
+            .command(&w.args(
+                &["apply"],
+                &t,
+                &["--auto-approve", "--parallelism", PARALLELISM],
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        tokio::time::sleep(delay).await;
+        let finished_first = child.try_wait().expect("try_wait").is_some();
+        child.start_kill().expect("SIGKILL");
+        child.wait().await.expect("reaped");
+        marks.push(Instant::now());
+
+        // The state file parses or is absent; the lock names a dead holder or is absent.
+        let recorded = match std::fs::read_to_string(w.state_path()) {
+            Ok(text) => serde_json::from_str::<synlink::state::State>(&text)
+                .unwrap_or_else(|e| panic!("{step}: the state file does not parse: {e}\n{text}"))
+                .resources
+                .values()
+                .filter(|r| !r.existing)
+                .count(),
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{step}: {e}");
+                0
+            }
+        };
+        let stale_lock = w.lock_path().exists();
+        if stale_lock {
+            let text = std::fs::read_to_string(w.lock_path()).expect("lock readable");
+            if let Ok(info) = serde_json::from_str::<synlink::state::LockInfo>(&text) {
+                assert_eq!(info.command, "synlink apply", "{step}: {text}");
+            }
+        }
+
+        // The next run: takes the stale lock over, or reports it with a hint to follow.
+        w.calm().await;
+        let mut rerun = w
+            .apply(&t, &["--lock-timeout", "0", "--parallelism", PARALLELISM])
+            .await;
+        if rerun.code != 0 && rerun.stderr.contains("state lock") {
+            assert!(
+                rerun.stderr.contains("hint:"),
+                "{step}: a stale lock is reported with a hint: {}",
+                rerun.stderr
+            );
+            // Unreadable locks are stale after a few seconds: wait, as a user would.
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            rerun = w
+                .apply(&t, &["--lock-timeout", "10", "--parallelism", PARALLELISM])
+                .await;
+        }
+        assert_eq!(rerun.code, 0, "{step}: the re-run converges: {rerun:#?}");
+        marks.push(Instant::now());
+        assert!(!w.lock_path().exists(), "{step}: the lock is released");
+        w.assert_converged(&t, &baseline, &step).await;
+        marks.push(Instant::now());
+        w.assert_no_changes(&t, &step).await;
+        marks.push(Instant::now());
+        let phases: Vec<u128> = marks
+            .windows(2)
+            .map(|m| (m[1] - m[0]).as_millis())
+            .collect();
+        report.push(format!(
+            "{step}: {recorded} recorded, stale lock {stale_lock}, finished first {finished_first}, re-run: {}, phases {phases:?}",
+            rerun.summary()
+        ));
+    }
+    // Kills that hit nothing (after the run had ended) would test nothing.
+    assert!(
+        report
+            .iter()
+            .filter(|r| r.contains("finished first false"))
+            .count()
+            >= 7,
+        "{report:#?}"
+    );
+}
