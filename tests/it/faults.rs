@@ -111,10 +111,54 @@ fn managed_addresses(teams: &[String]) -> Vec<String> {
     v
 }
 
-/// The Retry-After (whole seconds) the emulator's 429s carry in these tests: its
-/// throttle rounds the scaled wait up to a whole second, and every wait here is
-/// well under one.
-const RETRY_AFTER_MS: u64 = 1000;
+/// Replays the emulator's ARM token buckets (one per principal and kind: reads
+/// GET/HEAD, writes PUT/PATCH/POST, deletes DELETE, as `src/emulator/throttle.rs`
+/// keeps them) over the request log, and returns for each 429 (by `seq`) the wait
+/// it asked for, in real milliseconds: the `retry-after-ms` header (its whole-second
+/// `Retry-After` is that, rounded up). `limits` gives (capacity, refill per model
+/// second) of a method's kind.
+fn replay_buckets(
+    log: &[Value],
+    time_scale: f64,
+    limits: impl Fn(&str) -> (f64, f64),
+) -> BTreeMap<u64, u64> {
+    let kind = |m: &str| match m {
+        "GET" | "HEAD" => "reads",
+        "DELETE" => "deletes",
+        _ => "writes",
+    };
+    let mut buckets: BTreeMap<(String, &str), (f64, u64)> = BTreeMap::new();
+    let mut waits = BTreeMap::new();
+    for r in log
+        .iter()
+        .filter(|r| str_of(r, "path").starts_with("/subscriptions/"))
+    {
+        let method = str_of(r, "method");
+        let (capacity, refill) = limits(method);
+        let now = r["startMs"].as_u64().unwrap_or(0);
+        let (tokens, last) = buckets
+            .entry((str_of(r, "principal").to_owned(), kind(method)))
+            .or_insert((capacity, now));
+        #[allow(clippy::cast_precision_loss, reason = "milliseconds of one test")]
+        let elapsed = now.saturating_sub(*last) as f64 / 1000.0 / time_scale;
+        *tokens = (*tokens + elapsed * refill).min(capacity);
+        *last = now;
+        if r["status"] == 429 {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a wait of well under a second, in ms"
+            )]
+            let ms = ((1.0 - *tokens) / refill * time_scale * 1000.0)
+                .ceil()
+                .max(1.0) as u64;
+            waits.insert(r["seq"].as_u64().unwrap_or(0), ms);
+        } else {
+            *tokens = (*tokens - 1.0).max(0.0);
+        }
+    }
+    waits
+}
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_default()
@@ -714,6 +758,10 @@ async fn tight_throttling_is_survived_and_every_retry_after_is_honoured() {
         throttled.iter().any(|r| r["method"] == "PUT"),
         "writes were throttled too: {throttled:#?}"
     );
+    let asked = replay_buckets(&log, 0.01, |m| match m {
+        "GET" | "HEAD" => (20.0, 0.2),
+        _ => (5.0, 0.05),
+    });
     // Each 429's retry (the next request of that principal with the same method
     // and URL) starts no earlier than Retry-After after the 429 was answered. URLs
     // that two requests used at once are left out: their next use may be the twin.
@@ -740,9 +788,11 @@ async fn tight_throttling_is_survived_and_every_retry_after_is_honoured() {
             .find(|x| x["seq"].as_u64() > r["seq"].as_u64())
             .unwrap_or_else(|| panic!("a 429 was never retried: {r:#}"));
         let start = next["startMs"].as_u64().expect("startMs");
+        let wait = asked[&r["seq"].as_u64().unwrap_or(0)];
+        // 5 ms for the log's millisecond clock and the replay's approximation.
         assert!(
-            start + 5 >= end + RETRY_AFTER_MS,
-            "retried {} ms after a 429 that asked for {RETRY_AFTER_MS} ms:\n{r:#}\n{next:#}",
+            start + 5 >= end + wait,
+            "retried {} ms after a 429 that asked for {wait} ms:\n{r:#}\n{next:#}",
             start.saturating_sub(end)
         );
         checked += 1;
@@ -761,10 +811,6 @@ async fn tight_throttling_is_survived_and_every_retry_after_is_honoured() {
         throttled.len(),
         "one visible retry per 429:\n{}",
         run.stderr
-    );
-    assert!(
-        lines.iter().all(|l| l.contains(" in 1.0s: ")),
-        "each retry waits the 1 s Retry-After: {lines:#?}"
     );
     w.assert_converged(&t, &baseline, "throttling").await;
     w.assert_no_changes(&t, "throttling").await;
@@ -886,7 +932,6 @@ async fn a_principal_that_never_appears_fails_naming_the_address_and_a_rerun_con
 /// Gives up within `--propagation-timeout` plus a margin, for a principal that
 /// never appears (`PrincipalNotFound`) and for a role that never takes effect.
 #[tokio::test]
-#[ignore = "bug: the propagation gate sleeps a whole poll (5 s against an endpoint) past --propagation-timeout: with --propagation-timeout 2 it gives up after ~5 s (src/apply.rs grant(): the sleep is not clamped to the time left)"]
 async fn the_propagation_gate_gives_up_within_its_timeout() {
     const TIMEOUT: Duration = Duration::from_secs(2);
     const MARGIN: Duration = Duration::from_millis(1500);
@@ -1093,11 +1138,11 @@ async fn aml_conflicts_from_a_concurrent_operation_are_retried() {
 
 #[tokio::test]
 async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
-    /// Requests in flight: every team's attachment polls its operation at once,
-    /// so an apply of 50 teams takes a couple of seconds.
-    const PARALLELISM: &str = "50";
-    /// Latency per request (scaled by 0.01: 5 ms).
-    const LATENCY: u64 = 500;
+    /// Requests in flight (synlink's default).
+    const PARALLELISM: &str = "10";
+    /// Latency per request (scaled by 0.01: 15 ms), so that an apply of 50 teams
+    /// takes a couple of seconds.
+    const LATENCY: u64 = 1500;
     let (w, t, baseline) = bulk_world(50).await;
 
     // One uninterrupted run, measured.
@@ -1121,7 +1166,7 @@ async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
         w.faults(json!({"latencyMs": LATENCY})).await;
         marks.push(Instant::now());
 
-        let delay = full.mul_f64(0.02 + 0.88 * rng.fraction());
+        let delay = full.mul_f64(0.02 + 0.78 * rng.fraction());
         let step = format!("round {round} (SIGKILL after {delay:?} of {full:?})");
         let mut child = w
             .command(&w.args(
