@@ -263,6 +263,24 @@ fn lock_state(
     )
 }
 
+/// Prints a state error with what to do about it.
+fn state_error(e: &crate::state::StateError) {
+    use crate::state::StateError as E;
+    render::diagnostic::error_line(&e.to_string());
+    let hint = match e {
+        E::Locked { .. } => Some("wait for that run to finish, or pass --lock-timeout SECONDS to wait for it"),
+        E::StaleLock { .. } | E::UnreadableLock { .. } => {
+            Some("no synlink process holds it any more; if that is so, delete the lock file named above and run again")
+        }
+        E::Corrupt { .. } => Some("restore the state from a backup or version control; synlink never writes a partial state file"),
+        E::TooNew { .. } => Some("use the synlink version that wrote it, or a newer one"),
+        _ => None,
+    };
+    if let Some(h) = hint {
+        render::diagnostic::info_line(&format!("  hint: {h}"));
+    }
+}
+
 /// A hash of the spec text and the variables given from outside.
 fn spec_hash(spec: &LoadedSpec, args: &SpecArgs) -> String {
     use sha2::Digest as _;
@@ -438,14 +456,14 @@ fn plan(args: &PlanArgs, color: bool, verbose: u8) -> ExitCode {
     let lock = match lock_state(&store, "synlink plan", args.cloud.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
     let state = match lock.read() {
         Ok(s) => s,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
@@ -621,14 +639,14 @@ fn change(
     let lock = match lock_state(&store, command, cloud.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
     let state = match lock.read() {
         Ok(s) => s,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
@@ -878,14 +896,14 @@ fn state_command(cmd: &StateCommand) -> ExitCode {
     let lock = match lock_state(&store, command, args.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
     let mut state = match lock.read() {
         Ok(s) => s,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
@@ -930,7 +948,7 @@ fn state_command(cmd: &StateCommand) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    render::diagnostic::error_line(&e.to_string());
+                    state_error(&e);
                     ExitCode::FAILURE
                 }
             }
@@ -945,7 +963,7 @@ fn output(args: &OutputArgs) -> ExitCode {
     {
         Ok(s) => s,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
@@ -1009,14 +1027,14 @@ fn import(args: &ImportArgs, color: bool, verbose: u8) -> ExitCode {
     let lock = match lock_state(&store, "synlink import", args.cloud.lock_timeout) {
         Ok(l) => l,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };
     let mut state = match lock.read() {
         Ok(s) => s,
         Err(e) => {
-            render::diagnostic::error_line(&e.to_string());
+            state_error(&e);
             return ExitCode::FAILURE;
         }
     };

@@ -751,6 +751,15 @@ async fn grant(
                     });
                     tokio::time::sleep(shared.gate_wait(started)).await;
                 }
+                Err(e) if e.code() == Some("PrincipalNotFound") => {
+                    return Err(CloudError::Unexpected {
+                        path: change.address.to_string(),
+                        message: format!(
+                            "identity {principal} did not propagate within {}s (--propagation-timeout): {e}",
+                            shared.options.propagation_timeout.as_secs()
+                        ),
+                    })
+                }
                 Err(e) => return Err(e),
             }
         }
