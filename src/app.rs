@@ -205,6 +205,7 @@ async fn connect(spec: &LoadedSpec, args: &CloudArgs, verbose: u8) -> Result<Con
             max: Duration::from_secs(5),
         };
         options.logger = logger(verbose);
+        options.max_in_flight = usize::try_from(args.parallelism).ok();
         let client = Client::with_http(http, tokens, options);
         return Ok(Connection {
             client: Arc::new(client),
@@ -232,6 +233,7 @@ async fn connect(spec: &LoadedSpec, args: &CloudArgs, verbose: u8) -> Result<Con
         options.poll_interval = (Duration::from_millis(20), Duration::from_secs(2));
     }
     options.logger = logger(verbose);
+    options.max_in_flight = usize::try_from(args.parallelism).ok();
     Ok(Connection {
         client: Arc::new(Client::with_http(http, tokens, options)),
         local: None,
@@ -786,7 +788,11 @@ async fn change_connected(
         })
     };
     let options = crate::apply::Options {
-        parallelism: usize::try_from(cloud.parallelism).unwrap_or(10),
+        // Requests on the wire are bounded by the client (`--parallelism`);
+        // operations mostly wait on Azure, so many more may be under way.
+        parallelism: usize::try_from(cloud.parallelism)
+            .unwrap_or(10)
+            .saturating_mul(20),
         propagation_timeout: Duration::from_secs(run.propagation_timeout),
         // Azure takes minutes to propagate; an emulator on this machine, milliseconds.
         propagation_poll: if conn.loopback {

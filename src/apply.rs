@@ -79,7 +79,7 @@ pub enum Event {
 /// Settings of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Changes in flight at once.
+    /// Changes under way at once (their requests are bounded by the client).
     pub parallelism: usize,
     /// The longest wait for a new identity to be usable (propagation gate).
     pub propagation_timeout: Duration,
@@ -634,18 +634,19 @@ async fn create_or_update(
                     _ => None,
                 })
                 .unwrap_or_default();
-            // A PUT would overwrite a compute: look first (a crashed run may have attached it already).
-            let existing = client.get(&id, attachment::API_VERSION).await?;
-            let body = match existing {
-                Some(b) if attachment::observed(&b).get("resource_id") == props.get("resource_id") => b,
-                Some(_) => {
-                    return Err(CloudError::Unexpected {
-                        path: id.clone(),
-                        message: "a different compute with this name already exists in the AML workspace; import it or choose another name".into(),
-                    })
-                }
-                None => client.put(Method::PUT, &id, attachment::API_VERSION, &attachment::body(&props, a, &pool_id)).await?,
-            };
+            // The plan was made from a fresh read, so the compute is absent (or was
+            // just detached by a replace): a PUT cannot overwrite another. Its identity
+            // is read back only when it has one.
+            let read_back = !matches!(a.identity, None | Some(crate::spec::model::Identity::None));
+            let body = client
+                .put_with(
+                    Method::PUT,
+                    &id,
+                    attachment::API_VERSION,
+                    &attachment::body(&props, a, &pool_id),
+                    read_back,
+                )
+                .await?;
             (id, identity_outputs(&body))
         }
         Body::RoleGrant(g) => {
@@ -709,20 +710,10 @@ async fn grant(
             .to_owned()
     };
     let (role_id, principal, scope) = (s("role_id"), s("principal_id"), s("scope"));
-    let list_url = format!("{endpoint}/roleAssignments?roleId={role_id}&principalId={principal}");
-    let existing = client
-        .data_plane_list(&list_url, role_grant::API_VERSION)
-        .await?;
     let wanted = (scope.clone(), role_id.clone(), principal.clone());
-    let found = existing
-        .iter()
-        .find(|a| role_grant::tuple_of(a).as_ref() == Some(&wanted))
-        .and_then(|a| a.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let aid = if let Some(aid) = found {
-        aid
-    } else {
+    // The plan was made from a fresh read of the assignments: the grant is new.
+    // Should it exist after all (another client raced us), it is adopted.
+    let aid = {
         let aid = uuid::Uuid::new_v4().to_string();
         let body = role_grant::body(props);
         let started = Instant::now();
@@ -736,8 +727,18 @@ async fn grant(
                 )
                 .await
             {
-                Ok(_) => break,
-                Err(e) if e.code() == Some("RoleAssignmentAlreadyExists") => break,
+                Ok(_) => break aid,
+                Err(e) if e.code() == Some("RoleAssignmentAlreadyExists") => {
+                    let list_url = format!("{endpoint}/roleAssignments?roleId={role_id}&principalId={principal}");
+                    let existing = client.data_plane_list(&list_url, role_grant::API_VERSION).await?;
+                    let found = existing
+                        .iter()
+                        .find(|a| role_grant::tuple_of(a).as_ref() == Some(&wanted))
+                        .and_then(|a| a.get("id"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    break found.unwrap_or(aid);
+                }
                 Err(e)
                     if e.code() == Some("PrincipalNotFound")
                         && started.elapsed() < shared.options.propagation_timeout =>
@@ -763,7 +764,6 @@ async fn grant(
                 Err(e) => return Err(e),
             }
         }
-        aid
     };
     // The grant is written; Synapse RBAC takes minutes to apply. A Spark role is
     // checked until it allows using pools, so the attachment after it works.

@@ -39,6 +39,8 @@ pub struct Options {
     pub throttle_rate_scale: f64,
     /// Where progress lines go (`None`: nowhere).
     pub logger: Option<Logger>,
+    /// The most requests on the wire at once (`None`: no limit).
+    pub max_in_flight: Option<usize>,
 }
 
 impl Options {
@@ -52,6 +54,7 @@ impl Options {
             poll_interval: (Duration::from_secs(1), Duration::from_secs(10)),
             throttle_rate_scale: 1.0,
             logger: None,
+            max_in_flight: None,
         }
     }
 }
@@ -92,6 +95,7 @@ pub struct Client {
     tokens: Arc<dyn TokenSource>,
     throttle: Throttle,
     options: Options,
+    in_flight: Option<tokio::sync::Semaphore>,
     /// What was sent.
     pub stats: Stats,
 }
@@ -151,11 +155,15 @@ impl Client {
         options: Options,
     ) -> Client {
         let throttle = Throttle::new(options.throttle_rate_scale);
+        let in_flight = options
+            .max_in_flight
+            .map(|n| tokio::sync::Semaphore::new(n.max(1)));
         Client {
             http,
             tokens,
             throttle,
             options,
+            in_flight,
             stats: Stats::default(),
         }
     }
@@ -203,23 +211,30 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if scope == ARM_SCOPE && !subscription.is_empty() {
+            let throttled = scope == ARM_SCOPE && !subscription.is_empty();
+            if throttled {
                 self.throttle.acquire(&subscription, kind).await;
             }
-            let result = self
-                .attempt(&method, &url, &path, body, scope, extra_headers)
-                .await;
+            let result = {
+                // `--parallelism` bounds requests on the wire, not operations:
+                // a long-running operation waiting between polls holds no slot.
+                let _slot = match &self.in_flight {
+                    Some(s) => s.acquire().await.ok(),
+                    None => None,
+                };
+                self.attempt(&method, &url, &path, body, scope, extra_headers)
+                    .await
+            };
+            if throttled {
+                let remaining = result
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.header(kind.header()))
+                    .and_then(|v| v.parse::<f64>().ok());
+                self.throttle.finish(&subscription, kind, remaining);
+            }
             let err = match result {
-                Ok(r) => {
-                    if scope == ARM_SCOPE {
-                        if let Some(remaining) =
-                            r.header(kind.header()).and_then(|v| v.parse::<f64>().ok())
-                        {
-                            self.throttle.observe(&subscription, kind, remaining);
-                        }
-                    }
-                    return Ok(r);
-                }
+                Ok(r) => return Ok(r),
                 Err(e) => e,
             };
             if err.status() == Some(429) {
@@ -380,6 +395,20 @@ impl Client {
         api_version: &str,
         body: &Value,
     ) -> Result<Value, CloudError> {
+        self.put_with(method, path, api_version, body, true).await
+    }
+
+    /// As `put`; with `read_back` false, a finished operation whose status
+    /// carries no resource is not followed by a GET (the caller needs nothing
+    /// from the answer), and the PUT's own answer is returned.
+    pub async fn put_with(
+        &self,
+        method: Method,
+        path: &str,
+        api_version: &str,
+        body: &Value,
+        read_back: bool,
+    ) -> Result<Value, CloudError> {
         let r = self
             .send(method, path, Some(api_version), Some(body), ARM_SCOPE, &[])
             .await?;
@@ -389,6 +418,9 @@ impl Client {
         }
         if let Some(final_body) = waited.filter(|b| b.get("id").is_some()) {
             return Ok(final_body);
+        }
+        if !read_back {
+            return Ok(r.body);
         }
         self.get(path, api_version)
             .await?

@@ -51,6 +51,9 @@ impl OpKind {
 struct Bucket {
     tokens: f64,
     updated: Instant,
+    /// Requests sent and not answered yet: Azure's count of what remains does
+    /// not know of them.
+    in_flight: usize,
 }
 
 /// All buckets.
@@ -95,29 +98,38 @@ impl Throttle {
             .or_insert(Bucket {
                 tokens: size,
                 updated: now,
+                in_flight: 0,
             });
         bucket.tokens =
             (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * refill).min(size);
         bucket.updated = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
+            bucket.in_flight += 1;
             None
         } else {
             Some(Duration::from_secs_f64((1.0 - bucket.tokens) / refill))
         }
     }
 
-    /// Takes Azure's word for what remains: the server's bucket is the truth
-    /// (it refills on its own clock and counts every client of the principal).
-    pub fn observe(&self, subscription: &str, kind: OpKind, remaining: f64) {
+    /// Records the answer to a request taken with `acquire`, with Azure's
+    /// count of what remains when it sent one: the server's bucket is the
+    /// truth (it refills on its own clock and counts every client of the
+    /// principal), less the requests still on their way to it.
+    pub fn finish(&self, subscription: &str, kind: OpKind, remaining: Option<f64>) {
         let (size, _) = kind.limits();
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(bucket) = buckets.get_mut(&(subscription.to_owned(), kind)) {
-            bucket.tokens = remaining.clamp(0.0, size);
-            bucket.updated = Instant::now();
+            bucket.in_flight = bucket.in_flight.saturating_sub(1);
+            if let Some(remaining) = remaining {
+                #[allow(clippy::cast_precision_loss)]
+                let pending = bucket.in_flight as f64;
+                bucket.tokens = (remaining - pending).clamp(0.0, size);
+                bucket.updated = Instant::now();
+            }
         }
     }
 }
@@ -146,10 +158,17 @@ mod tests {
     fn azure_remaining_header_sets_the_estimate_both_ways() {
         let t = Throttle::new(1.0);
         assert_eq!(t.try_take("s", OpKind::Delete), None);
-        t.observe("s", OpKind::Delete, 0.0);
+        t.finish("s", OpKind::Delete, Some(0.0));
         assert!(t.try_take("s", OpKind::Delete).is_some());
         // A server that refilled faster than our clock says so, and we go on.
-        t.observe("s", OpKind::Delete, 150.0);
+        t.finish("s", OpKind::Delete, Some(150.0));
         assert_eq!(t.try_take("s", OpKind::Delete), None);
+        // Requests still in flight are not in Azure's count yet.
+        assert_eq!(t.try_take("s", OpKind::Delete), None);
+        t.finish("s", OpKind::Delete, Some(1.0));
+        assert!(
+            t.try_take("s", OpKind::Delete).is_some(),
+            "one remaining, one in flight"
+        );
     }
 }

@@ -313,25 +313,9 @@ fn evaluate_grant(
         .as_ref()
         .map(|p| (scope.to_ascii_lowercase(), role_id.clone(), p.clone()));
     let found = rbac.and_then(|rbac| {
-        let by_tuple = wanted_tuple.as_ref().and_then(|t| {
-            rbac.assignments
-                .iter()
-                .find(|a| role_grant::tuple_of(a).as_ref() == Some(t))
-        });
+        let by_tuple = wanted_tuple.as_ref().and_then(|t| rbac.find_tuple(t));
         // Without a known principal, the assignment recorded in state (if still there) is what exists.
-        by_tuple.or_else(|| {
-            let recorded = ctx
-                .state_of(&r.address)?
-                .id
-                .rsplit('/')
-                .next()?
-                .to_ascii_lowercase();
-            rbac.assignments.iter().find(|a| {
-                a.get("id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| id.eq_ignore_ascii_case(&recorded))
-            })
-        })
+        by_tuple.or_else(|| rbac.find_id(ctx.state_of(&r.address)?.id.rsplit('/').next()?))
     });
     let observed = found.map(|a| role_grant::observed(a, ptype));
     let id = match found.and_then(|a| a.get("id")).and_then(Value::as_str) {
@@ -426,17 +410,7 @@ fn observe_state_entry(observed: &Observed, rs: &ResourceState) -> Option<Value>
     if rs.kind == ResourceKind::RoleGrant {
         let parent = fold_id(parent_of(&rs.id)?);
         let aid = rs.id.rsplit('/').next()?;
-        return observed
-            .synapse
-            .get(&parent)?
-            .assignments
-            .iter()
-            .find(|a| {
-                a.get("id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|i| i.eq_ignore_ascii_case(aid))
-            })
-            .cloned();
+        return observed.synapse.get(&parent)?.find_id(aid).cloned();
     }
     observed.get(&rs.id).cloned()
 }

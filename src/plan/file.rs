@@ -29,7 +29,12 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
     let mut text =
         serde_json::to_string_pretty(plan).map_err(|e| PlanFileError::NotAPlan(e.to_string()))?;
     text.push('\n');
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot create a file in {}: {e}", dir.display()),
+        )
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -44,9 +49,9 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
 
 /// Reads a plan file.
 pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
-    let text = std::fs::read_to_string(path)?;
+    let bytes = std::fs::read(path)?;
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| PlanFileError::NotAPlan(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| PlanFileError::NotAPlan(e.to_string()))?;
     let version = value
         .get("format_version")
         .and_then(serde_json::Value::as_u64)

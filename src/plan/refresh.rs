@@ -31,6 +31,53 @@ pub struct SynapseRbac {
     pub role_definitions: Vec<(String, String)>,
     /// Every role assignment (raw).
     pub assignments: Vec<Value>,
+    /// Index of `assignments` by (scope, role id, principal), folded.
+    pub by_tuple: HashMap<(String, String, String), usize>,
+    /// Index of `assignments` by assignment id, folded.
+    pub by_id: HashMap<String, usize>,
+}
+
+impl SynapseRbac {
+    /// Builds the indexes, so that a thousand grants are matched in linear time.
+    pub fn new(
+        endpoint: String,
+        role_definitions: Vec<(String, String)>,
+        assignments: Vec<Value>,
+    ) -> SynapseRbac {
+        let by_tuple = assignments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| role_grant::tuple_of(a).map(|t| (t, i)))
+            .collect();
+        let by_id = assignments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                a.get("id")
+                    .and_then(Value::as_str)
+                    .map(|id| (id.to_ascii_lowercase(), i))
+            })
+            .collect();
+        SynapseRbac {
+            endpoint,
+            role_definitions,
+            assignments,
+            by_tuple,
+            by_id,
+        }
+    }
+
+    /// The assignment with this (scope, role id, principal), folded.
+    pub fn find_tuple(&self, tuple: &(String, String, String)) -> Option<&Value> {
+        self.by_tuple.get(tuple).map(|i| &self.assignments[*i])
+    }
+
+    /// The assignment with this id.
+    pub fn find_id(&self, id: &str) -> Option<&Value> {
+        self.by_id
+            .get(&id.to_ascii_lowercase())
+            .map(|i| &self.assignments[*i])
+    }
 }
 
 /// Everything read, keyed by folded ARM id.
@@ -274,11 +321,7 @@ pub async fn refresh(
                 .await?;
             Ok(Listed::Rbac(
                 parent,
-                SynapseRbac {
-                    endpoint,
-                    role_definitions,
-                    assignments,
-                },
+                SynapseRbac::new(endpoint, role_definitions, assignments),
             ))
         });
     }

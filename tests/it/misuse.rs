@@ -662,7 +662,6 @@ async fn cli_misuse_fails_clearly_with_the_contract_exit_code_and_changes_nothin
 /// A plan file that is not UTF-8 should be called what it is, like every other
 /// file that is not a plan. synlink says `stream did not contain valid UTF-8`.
 #[tokio::test]
-#[ignore = "bug: `apply RANDOM_BYTES_FILE` says 'stream did not contain valid UTF-8' instead of 'not a synlink plan file'"]
 async fn a_plan_file_of_random_bytes_is_called_not_a_plan() {
     let w = World::new().await;
     w.write("a.yaml", quickstart());
