@@ -131,17 +131,14 @@ fn ml_workspace_of(change: &Change) -> Option<String> {
     }
 }
 
-fn delete_rank(kind: ResourceKind) -> u8 {
-    match kind {
-        ResourceKind::RoleGrant => 0,
-        ResourceKind::Attachment => 1,
-        ResourceKind::Link => 2,
-        ResourceKind::SparkPool => 3,
-        ResourceKind::MlWorkspace | ResourceKind::SynapseWorkspace => 4,
-    }
-}
-
-/// The dependencies between the plan's own changes, by index.
+/// The dependencies between the plan's own changes, by index: each change
+/// lists the changes that must finish before it starts.
+///
+/// Creates and updates wait for the changes of what they reference (the spec's
+/// graph), and for deletes of the same kind under the same parent (a freed name
+/// may be reused). A delete waits for the deletes of what depends on it: its
+/// dependents in the graph, and its children by id (for what only the state
+/// still knows). Every rule is per resource, so a thousand teams run side by side.
 fn dependencies(plan: &Plan, graph: &Graph) -> Vec<Vec<usize>> {
     let index: HashMap<&Address, usize> = plan
         .changes
@@ -149,37 +146,62 @@ fn dependencies(plan: &Plan, graph: &Graph) -> Vec<Vec<usize>> {
         .enumerate()
         .map(|(i, c)| (&c.address, i))
         .collect();
-    plan.changes
-        .iter()
-        .map(|c| match c.action {
-            Action::Delete => plan
-                .changes
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| {
-                    d.action == Action::Delete && delete_rank(d.kind) < delete_rank(c.kind)
-                })
-                .map(|(i, _)| i)
-                .collect(),
-            Action::Create | Action::Update | Action::Replace => {
-                let mut deps: Vec<usize> = graph
-                    .dependencies(&c.address)
-                    .into_iter()
-                    .filter_map(|a| index.get(a).copied())
-                    .collect();
-                // Removals go first: a name freed by a delete may be reused by a create.
-                deps.extend(
-                    plan.changes
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, d)| d.action == Action::Delete && d.kind == c.kind)
-                        .map(|(i, _)| i),
-                );
-                deps
+    let folded = |c: &Change| c.id.as_deref().map(str::to_ascii_lowercase);
+    let parent = |c: &Change| {
+        c.id.as_deref()
+            .and_then(parent_of)
+            .map(str::to_ascii_lowercase)
+    };
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); plan.changes.len()];
+    let mut deletes_by_id: HashMap<String, usize> = HashMap::new();
+    let mut deletes_by_parent_kind: HashMap<(Option<String>, ResourceKind), Vec<usize>> =
+        HashMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        if c.action == Action::Delete {
+            if let Some(id) = folded(c) {
+                deletes_by_id.insert(id, i);
             }
-            Action::Read | Action::NoOp => Vec::new(),
-        })
-        .collect()
+            deletes_by_parent_kind
+                .entry((parent(c), c.kind))
+                .or_default()
+                .push(i);
+        }
+    }
+    for (i, c) in plan.changes.iter().enumerate() {
+        match c.action {
+            Action::Delete => {
+                // `c` must wait until nothing needs what it deletes: for each of
+                // its own dependencies that is deleted too, that delete waits for `c`.
+                for dep in graph.dependencies(&c.address) {
+                    if let Some(&d) = index
+                        .get(dep)
+                        .filter(|&&d| plan.changes[d].action == Action::Delete)
+                    {
+                        deps[d].push(i);
+                    }
+                }
+                if let Some(&p) = parent(c).as_ref().and_then(|p| deletes_by_id.get(p)) {
+                    if !deps[p].contains(&i) {
+                        deps[p].push(i);
+                    }
+                }
+            }
+            Action::Create | Action::Update | Action::Replace => {
+                deps[i].extend(
+                    graph
+                        .dependencies(&c.address)
+                        .into_iter()
+                        .filter_map(|a| index.get(a).copied())
+                        .filter(|&d| plan.changes[d].action != Action::Delete),
+                );
+                if let Some(same) = deletes_by_parent_kind.get(&(parent(c), c.kind)) {
+                    deps[i].extend(same.iter().copied().filter(|&d| d != i));
+                }
+            }
+            Action::Read | Action::NoOp => {}
+        }
+    }
+    deps
 }
 
 /// Runs the plan. `known` carries ids and outputs read during planning;
@@ -226,50 +248,29 @@ pub async fn apply(
             )
         })
         .collect();
-    let mut pending: HashSet<usize> = work.iter().copied().collect();
-    let mut finished: HashSet<usize> = (0..plan.changes.len())
-        .filter(|i| !pending.contains(i))
-        .collect();
-    // What did not happen, by index, with the address whose failure caused it.
-    let mut failed: HashMap<usize, Address> = HashMap::new();
+    // Kahn's algorithm: each change counts what it still waits for, and
+    // becomes ready when that reaches zero.
+    let is_work: Vec<bool> = (0..plan.changes.len()).map(|i| work.contains(&i)).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); plan.changes.len()];
+    let mut waiting: Vec<usize> = vec![0; plan.changes.len()];
+    for &i in &work {
+        for &d in &deps[i] {
+            if is_work[d] {
+                dependents[d].push(i);
+                waiting[i] += 1;
+            }
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> =
+        work.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut settled: HashSet<usize> = HashSet::new();
     let limit = Arc::new(Semaphore::new(options.parallelism.max(1)));
     let mut running: JoinSet<(usize, Duration, Result<Option<ResourceState>, CloudError>)> =
         JoinSet::new();
-    let mut in_flight: HashSet<usize> = HashSet::new();
 
     loop {
-        // Skip whatever depends on a failure; start whatever is ready.
         if !cancel.load(Ordering::SeqCst) && outcome.state_error.is_none() {
-            let ready: Vec<usize> = {
-                let mut ready = Vec::new();
-                let candidates: Vec<usize> = work
-                    .iter()
-                    .copied()
-                    .filter(|i| pending.contains(i))
-                    .collect();
-                for i in candidates {
-                    if let Some(root) = deps[i].iter().find_map(|d| failed.get(d)).cloned() {
-                        let cause = format!("{root} failed");
-                        pending.remove(&i);
-                        failed.insert(i, root);
-                        outcome
-                            .skipped
-                            .push((plan.changes[i].address.clone(), cause.clone()));
-                        events(Event::Skipped {
-                            address: plan.changes[i].address.clone(),
-                            cause,
-                        });
-                        continue;
-                    }
-                    if deps[i].iter().all(|d| finished.contains(d)) {
-                        ready.push(i);
-                    }
-                }
-                ready
-            };
-            for i in ready {
-                pending.remove(&i);
-                in_flight.insert(i);
+            while let Some(i) = ready.pop_front() {
                 let (shared, limit, change) =
                     (shared.clone(), limit.clone(), plan.changes[i].clone());
                 running.spawn(async move {
@@ -297,7 +298,7 @@ pub async fn apply(
                 continue;
             }
         };
-        in_flight.remove(&i);
+        settled.insert(i);
         let change = &plan.changes[i];
         match result {
             Ok(recorded) => {
@@ -313,16 +314,20 @@ pub async fn apply(
                 if let Err(e) = write {
                     outcome.state_error = Some(e.to_string());
                 }
-                finished.insert(i);
                 outcome.done.push((change.address.clone(), change.action));
                 events(Event::Finished {
                     address: change.address.clone(),
                     action: change.action,
                     elapsed,
                 });
+                for &j in &dependents[i] {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 && !settled.contains(&j) {
+                        ready.push_back(j);
+                    }
+                }
             }
             Err(e) => {
-                failed.insert(i, change.address.clone());
                 outcome
                     .failed
                     .push((change.address.clone(), change.action, e.to_string()));
@@ -331,26 +336,44 @@ pub async fn apply(
                     action: change.action,
                     error: e.to_string(),
                 });
+                // Everything that needs it, directly or not, is skipped, naming this failure.
+                let mut stack: Vec<usize> = dependents[i].clone();
+                while let Some(j) = stack.pop() {
+                    if settled.insert(j) {
+                        let cause = format!("{} failed", change.address);
+                        outcome
+                            .skipped
+                            .push((plan.changes[j].address.clone(), cause.clone()));
+                        events(Event::Skipped {
+                            address: plan.changes[j].address.clone(),
+                            cause,
+                        });
+                        stack.extend(dependents[j].iter().copied());
+                    }
+                }
             }
         }
     }
     if let Err(e) = state.flush() {
         outcome.state_error.get_or_insert(e.to_string());
     }
-    if cancel.load(Ordering::SeqCst) && !pending.is_empty() {
+    let unstarted: Vec<usize> = work
+        .iter()
+        .copied()
+        .filter(|i| !settled.contains(i))
+        .collect();
+    if cancel.load(Ordering::SeqCst) && !unstarted.is_empty() {
         outcome.interrupted = true;
     }
-    for i in pending {
-        if !failed.contains_key(&i) {
-            outcome.skipped.push((
-                plan.changes[i].address.clone(),
-                if outcome.interrupted {
-                    "interrupted".into()
-                } else {
-                    "not started".into()
-                },
-            ));
-        }
+    for i in unstarted {
+        let cause = if outcome.interrupted {
+            "interrupted"
+        } else {
+            "not started"
+        };
+        outcome
+            .skipped
+            .push((plan.changes[i].address.clone(), cause.into()));
     }
     outcome
 }

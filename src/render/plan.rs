@@ -882,13 +882,19 @@ mod tests {
         ]));
         read.reasons = vec!["`existing: true`: a data source".to_owned()];
         // Reading changes nothing in Azure: alone, it is not worth a block.
-        assert_eq!(text(&plan(PlanMode::Normal, vec![read.clone()]), false), "No changes.\n");
+        assert_eq!(
+            text(&plan(PlanMode::Normal, vec![read.clone()]), false),
+            "No changes.\n"
+        );
         // Beside a change that uses it, it is shown.
         let mut create = change(Action::Create, "links.team-a");
         create.after = Some(link_props("p"));
         let out = text(&plan(PlanMode::Normal, vec![read, create]), false);
         assert!(out.contains(" <= ml_workspaces.team-a {"), "{out}");
-        assert!(out.ends_with("\nPlan: 1 to add, 0 to change, 0 to replace, 0 to destroy.\n"), "{out}");
+        assert!(
+            out.ends_with("\nPlan: 1 to add, 0 to change, 0 to replace, 0 to destroy.\n"),
+            "{out}"
+        );
         insta::assert_snapshot!(out);
     }
 
