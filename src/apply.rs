@@ -110,7 +110,7 @@ struct Shared {
     /// Outputs known so far (principal ids), by address.
     outputs: Mutex<HashMap<Address, IndexMap<String, Value>>>,
     /// Synapse data-plane endpoints by workspace id (folded).
-    endpoints: Mutex<HashMap<String, String>>,
+    endpoints: tokio::sync::Mutex<HashMap<String, String>>,
     /// Resource groups known to exist.
     groups: tokio::sync::Mutex<HashSet<String>>,
     /// One lock per AML workspace (folded id): writes under it are serialised.
@@ -233,7 +233,7 @@ pub async fn apply(
         spec,
         options: options.clone(),
         outputs: Mutex::new(outputs),
-        endpoints: Mutex::new(HashMap::new()),
+        endpoints: tokio::sync::Mutex::new(HashMap::new()),
         groups: tokio::sync::Mutex::new(HashSet::new()),
         workspace_locks: Mutex::new(HashMap::new()),
         events: events.clone(),
@@ -415,15 +415,12 @@ impl Shared {
             .map(str::to_owned)
     }
 
-    /// The Synapse data-plane endpoint of a workspace, read once.
+    /// The Synapse data-plane endpoint of a workspace, read once: concurrent
+    /// grants wait for the first read instead of each sending their own.
     async fn endpoint(&self, workspace_id: &str) -> Result<String, CloudError> {
         let key = workspace_id.to_ascii_lowercase();
-        if let Some(e) = self
-            .endpoints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
+        let mut endpoints = self.endpoints.lock().await;
+        if let Some(e) = endpoints.get(&key) {
             return Ok(e.clone());
         }
         let body = self
@@ -439,10 +436,7 @@ impl Shared {
                 path: workspace_id.to_owned(),
                 message: "the Synapse workspace reports no connectivityEndpoints.dev".into(),
             })?;
-        self.endpoints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, endpoint.clone());
+        endpoints.insert(key, endpoint.clone());
         Ok(endpoint)
     }
 
