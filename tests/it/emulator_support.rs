@@ -22,6 +22,44 @@ pub const SYNAPSE: &str = "https://dev.azuresynapse.net";
 /// A subscription id for tests.
 pub const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
 
+/// The secret the emulator's managed-identity endpoint expects by default.
+pub const IDENTITY_HEADER: &str = "synlink-emulator";
+
+/// Credentials and settings from the developer's own machine that must not
+/// reach a synlink run under test.
+const FOREIGN_ENV: [&str; 9] = [
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "SYNLINK_ARM_ENDPOINT",
+];
+
+/// Gives a `synlink` command the environment of a test run: no backtraces, no
+/// colour, and credentials only from the emulator's managed-identity endpoint
+/// (with `identity_header` as its secret), as a real Azure client would get them.
+pub trait SynlinkTestEnv {
+    /// Sets that environment; chains like the other `Command` builders.
+    fn test_env(&mut self, identity_endpoint: &str, identity_header: &str) -> &mut Self;
+}
+
+impl SynlinkTestEnv for tokio::process::Command {
+    fn test_env(&mut self, identity_endpoint: &str, identity_header: &str) -> &mut Self {
+        self.env("RUST_BACKTRACE", "0")
+            .env("NO_COLOR", "1")
+            .env("IDENTITY_ENDPOINT", identity_endpoint)
+            .env("IDENTITY_HEADER", identity_header);
+        for var in FOREIGN_ENV {
+            self.env_remove(var);
+        }
+        self
+    }
+}
+
 /// Knobs for fast tests: 20 ms LROs, no throttling.
 pub fn fast_faults() -> Faults {
     Faults {

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use synlink::emulator::Emulator;
 
-use crate::emulator::support::{self, ml_id, synapse_id, Api, SUB, SYNAPSE};
+use crate::emulator::support::{
+    self, ml_id, synapse_id, Api, SynlinkTestEnv, IDENTITY_HEADER, SUB, SYNAPSE,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synlink");
-/// The emulator's default managed-identity header secret.
-const IDENTITY_HEADER: &str = "synlink-emulator";
 /// bulk.yaml's placement and shared Synapse resources.
 const RG: &str = "rg-analytics";
 const SYN: &str = "syn-shared-prod";
@@ -270,20 +270,8 @@ impl World {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.current_dir(self.dir.path())
             .args(args)
-            .env("RUST_BACKTRACE", "0")
-            .env("NO_COLOR", "1")
+            .test_env(&format!("{}/_identity/msi", self.url()), IDENTITY_HEADER)
             .env("CI", "1")
-            .env("IDENTITY_ENDPOINT", format!("{}/_identity/msi", self.url()))
-            .env("IDENTITY_HEADER", IDENTITY_HEADER)
-            .env_remove("AZURE_CLIENT_ID")
-            .env_remove("AZURE_TENANT_ID")
-            .env_remove("AZURE_CLIENT_SECRET")
-            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-            .env_remove("MSI_ENDPOINT")
-            .env_remove("MSI_SECRET")
-            .env_remove("IMDS_ENDPOINT")
-            .env_remove("IDENTITY_SERVER_THUMBPRINT")
-            .env_remove("SYNLINK_ARM_ENDPOINT")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -18,7 +18,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 use synlink::emulator::Emulator;
 
-use crate::emulator::support;
+use crate::emulator::support::{self, SynlinkTestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synlink");
 
@@ -104,20 +104,11 @@ impl World {
         };
         cmd.current_dir(self.dir.path())
             .args(&args)
-            .env("RUST_BACKTRACE", "0")
-            .env("NO_COLOR", "1")
+            .test_env(
+                &format!("{}/_identity/msi", self.url()),
+                &self.identity_header,
+            )
             .env("CI", "1")
-            .env("IDENTITY_ENDPOINT", format!("{}/_identity/msi", self.url()))
-            .env("IDENTITY_HEADER", &self.identity_header)
-            .env_remove("AZURE_CLIENT_ID")
-            .env_remove("AZURE_TENANT_ID")
-            .env_remove("AZURE_CLIENT_SECRET")
-            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-            .env_remove("MSI_ENDPOINT")
-            .env_remove("MSI_SECRET")
-            .env_remove("IMDS_ENDPOINT")
-            .env_remove("IDENTITY_SERVER_THUMBPRINT")
-            .env_remove("SYNLINK_ARM_ENDPOINT")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

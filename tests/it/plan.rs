@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use synlink::emulator::Emulator;
 
-use crate::emulator::support::{self, ml_id, synapse_id, Api, SUB, SYNAPSE};
+use crate::emulator::support::{
+    self, ml_id, synapse_id, Api, SynlinkTestEnv, IDENTITY_HEADER, SUB, SYNAPSE,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synlink");
-/// The emulator's default managed-identity header secret.
-const IDENTITY_HEADER: &str = "synlink-emulator";
 /// The object id of the group granted `Synapse User` in attach-with-identity.yaml.
 const DATA_TEAM: &str = "11111111-2222-3333-4444-555555555555";
 
@@ -127,19 +127,7 @@ impl World {
             .arg(self.path("state.json"))
             .args(["--arm-endpoint", &self.url(), "--lock-timeout", "30"])
             .args(args)
-            .env("RUST_BACKTRACE", "0")
-            .env("NO_COLOR", "1")
-            .env("IDENTITY_ENDPOINT", endpoint)
-            .env("IDENTITY_HEADER", header)
-            .env_remove("AZURE_CLIENT_ID")
-            .env_remove("AZURE_TENANT_ID")
-            .env_remove("AZURE_CLIENT_SECRET")
-            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-            .env_remove("MSI_ENDPOINT")
-            .env_remove("MSI_SECRET")
-            .env_remove("IMDS_ENDPOINT")
-            .env_remove("IDENTITY_SERVER_THUMBPRINT")
-            .env_remove("SYNLINK_ARM_ENDPOINT")
+            .test_env(&endpoint, header)
             .env_remove("CI")
             .kill_on_drop(true)
             .output();
