@@ -165,8 +165,6 @@ fn wanted(spec: &LoadedSpec, state: &State) -> Wanted {
                 };
             }
         }
-        // An attachment's pool and a link's workspace are read too: their ids
-        // are needed (and checked) even when they are data sources.
     }
     for (_, rs) in &state.resources {
         let id = fold_id(&rs.id);
