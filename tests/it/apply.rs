@@ -4,507 +4,18 @@
 //! raw HTTP first, as another tool would; after every step the state file is
 //! compared with what the emulator holds, listed over raw HTTP.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use synlink::emulator::Emulator;
 
-use crate::emulator::support::{
-    self, ml_id, synapse_id, Api, SynlinkTestEnv, IDENTITY_HEADER, SUB, SYNAPSE,
-};
+use crate::emulator::support::{compute_path, link_path, ml_id, pool_path, synapse_id};
+use crate::world::{aml_workspace_of, is_write, overlap, summary, teams, teams_var, World};
 
-const BIN: &str = env!("CARGO_BIN_EXE_synlink");
-
-/// What one run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The `+`/`~`/`-`/`-/+` lines of the text plan, whitespace folded.
-    fn marked(&self) -> Vec<String> {
-        self.stdout
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
-            .collect()
-    }
-
-    /// The addresses with a plan block that starts with `symbol`, sorted.
-    fn blocks(&self, symbol: &str) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .marked()
-            .iter()
-            .filter_map(|l| {
-                l.strip_prefix(symbol)?
-                    .strip_prefix(' ')?
-                    .strip_suffix(" {")
-                    .map(str::to_owned)
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    /// The summary line of an apply or destroy (`Apply complete: …`), without the time.
-    fn summary(&self) -> String {
-        let line = self
-            .stderr
-            .lines()
-            .rev()
-            .find(|l| {
-                [
-                    "Apply complete:",
-                    "Destroy complete:",
-                    "Apply failed:",
-                    "Interrupted:",
-                ]
-                .iter()
-                .any(|p| l.starts_with(p))
-            })
-            .unwrap_or_default();
-        line.rsplit_once(" in ")
-            .map_or(line, |(head, _)| head)
-            .to_owned()
-    }
-
-    /// The last line of the plan, before any `Outputs:` block.
-    fn last_line_before_outputs(&self) -> &str {
-        let plan = self.stdout.split("\nOutputs:").next().unwrap_or_default();
-        plan.trim_end().lines().last().unwrap_or_default()
-    }
-
-    fn last_line(&self) -> &str {
-        self.stdout.trim_end().lines().last().unwrap_or_default()
-    }
-}
-
-fn summary(verb: &str, created: usize, updated: usize, deleted: usize) -> String {
-    format!(
-        "{verb}: {created} created, {updated} updated, 0 replaced, {deleted} deleted, 0 failed, 0 skipped"
-    )
-}
-
-fn strings(items: &[&str]) -> Vec<String> {
+/// Sorted, as `World::managed_in_state` and `Run::blocks` give addresses.
+fn sorted(items: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = items.iter().map(|s| (*s).to_owned()).collect();
     v.sort();
     v
-}
-
-/// One emulator, one temporary directory with the spec and state, one bootstrap client.
-struct World {
-    emu: Emulator,
-    api: Api,
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    async fn new() -> World {
-        let emu = support::start().await;
-        let api = Api::bootstrap(&emu);
-        World {
-            emu,
-            api,
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn url(&self) -> String {
-        self.emu.url()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn state_path(&self) -> PathBuf {
-        self.path("state.json")
-    }
-
-    fn state_arg(&self) -> String {
-        self.state_path().display().to_string()
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, text).expect("write file");
-        p
-    }
-
-    fn example_text(name: &str) -> String {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples")
-            .join(name);
-        std::fs::read_to_string(&src).expect("example exists")
-    }
-
-    fn example(&self, name: &str) -> PathBuf {
-        self.write(name, &Self::example_text(name))
-    }
-
-    /// The command with the environment every run gets.
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .test_env(&format!("{}/_identity/msi", self.url()), IDENTITY_HEADER)
-            .env("CI", "1")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// Runs `synlink ARGS…` to its end (60 s at most).
-    async fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output();
-        let out = tokio::time::timeout(Duration::from_secs(60), out)
-            .await
-            .unwrap_or_else(|_| panic!("synlink {args:?} finishes within 60 s"))
-            .expect("the binary runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// `CMD -f SPEC --state S --arm-endpoint URL EXTRA…`.
-    fn cloud_args(&self, cmd: &[&str], spec: &Path, extra: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
-        v.extend([
-            "-f".to_owned(),
-            spec.display().to_string(),
-            "--state".to_owned(),
-            self.state_arg(),
-            "--arm-endpoint".to_owned(),
-            self.url(),
-        ]);
-        v.extend(extra.iter().map(|s| (*s).to_owned()));
-        v
-    }
-
-    async fn run_cloud(&self, cmd: &[&str], spec: &Path, extra: &[&str]) -> Run {
-        let args = self.cloud_args(cmd, spec, extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run(&refs).await
-    }
-
-    async fn plan(&self, spec: &Path, extra: &[&str]) -> Run {
-        self.run_cloud(&["plan"], spec, extra).await
-    }
-
-    async fn apply(&self, spec: &Path, extra: &[&str]) -> Run {
-        let mut all = vec!["--auto-approve", "--parallelism", "8"];
-        all.extend_from_slice(extra);
-        self.run_cloud(&["apply"], spec, &all).await
-    }
-
-    async fn destroy(&self, spec: &Path, extra: &[&str]) -> Run {
-        let mut all = vec!["--auto-approve", "--parallelism", "8"];
-        all.extend_from_slice(extra);
-        self.run_cloud(&["destroy"], spec, &all).await
-    }
-
-    /// `synlink state|output … --state S`.
-    async fn local(&self, args: &[&str]) -> Run {
-        let state = self.state_arg();
-        let mut all = args.to_vec();
-        all.extend(["--state", state.as_str()]);
-        self.run(&all).await
-    }
-
-    async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let a = self
-            .api
-            .with_token(None)
-            .send(method, &format!("/_emulator/{path}"), body)
-            .await;
-        assert!(a.status < 300, "{method} /_emulator/{path}: {a:?}");
-        a.body
-    }
-
-    async fn faults(&self, body: Value) {
-        self.control("PUT", "faults", Some(body)).await;
-    }
-
-    async fn clear_log(&self) {
-        self.control("DELETE", "requests", None).await;
-    }
-
-    /// The cloud requests (not control or token requests) logged since the last clear.
-    async fn log(&self) -> Vec<Value> {
-        self.control("GET", "requests", None).await["value"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| !r["path"].as_str().unwrap_or_default().starts_with("/_"))
-            .collect()
-    }
-
-    /// The writes (PUT/PATCH/DELETE) in the log.
-    async fn writes(&self) -> Vec<String> {
-        self.log()
-            .await
-            .iter()
-            .filter(|r| is_write(r))
-            .map(|r| format!("{} {}", r["method"], r["path"]))
-            .collect()
-    }
-
-    fn state_text(&self) -> Option<String> {
-        std::fs::read_to_string(self.state_path()).ok()
-    }
-
-    /// The state file, parsed.
-    fn state(&self) -> synlink::state::State {
-        let text = self.state_text().expect("a state file");
-        serde_json::from_str(&text).expect("the state file parses")
-    }
-
-    /// Addresses of managed (not `existing`) resources in the state, sorted.
-    fn managed_in_state(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .state()
-            .resources
-            .iter()
-            .filter(|(_, r)| !r.existing)
-            .map(|(a, _)| a.clone())
-            .collect();
-        v.sort();
-        v
-    }
-
-    async fn list(&self, path: &str) -> Vec<Value> {
-        let a = self.api.get(path).await;
-        assert_eq!(a.status, 200, "{path}: {a:?}");
-        a.body["value"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// Every resource synlink can manage that the emulator holds, as folded ids (role
-    /// assignments as the state writes them: `{workspace id}/roleassignments/{id}`).
-    /// Resource groups and the bootstrap principal's own Synapse assignments are left out.
-    async fn inventory(&self) -> BTreeSet<String> {
-        let mut ids = BTreeSet::new();
-        let syn = Api::as_principal(&self.emu, &self.emu.bootstrap_principal(), SYNAPSE);
-        let groups = self
-            .list(&format!(
-                "/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"
-            ))
-            .await;
-        for g in groups {
-            let rg = g["name"].as_str().expect("group name").to_owned();
-            let ml = self
-                .list(&format!(
-                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces?api-version=2024-10-01"
-                ))
-                .await;
-            for w in ml {
-                let id = w["id"].as_str().expect("id").to_owned();
-                for (child, version) in [
-                    ("linkedServices", "2020-09-01-preview"),
-                    ("computes", "2023-04-01"),
-                ] {
-                    for c in self
-                        .list(&format!("{id}/{child}?api-version={version}"))
-                        .await
-                    {
-                        ids.insert(c["id"].as_str().expect("id").to_ascii_lowercase());
-                    }
-                }
-                ids.insert(id.to_ascii_lowercase());
-            }
-            let syns = self
-                .list(&format!(
-                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces?api-version=2021-06-01"
-                ))
-                .await;
-            for w in syns {
-                let id = w["id"].as_str().expect("id").to_owned();
-                let name = w["name"].as_str().expect("name").to_owned();
-                for p in self
-                    .list(&format!("{id}/bigDataPools?api-version=2021-06-01"))
-                    .await
-                {
-                    ids.insert(p["id"].as_str().expect("id").to_ascii_lowercase());
-                }
-                let mut continuation: Option<String> = None;
-                loop {
-                    let url = format!(
-                        "{}/_synapse/{name}/roleAssignments?api-version=2020-12-01",
-                        self.url()
-                    );
-                    let mut req = syn
-                        .http
-                        .get(&url)
-                        .bearer_auth(syn.token.as_deref().unwrap_or_default());
-                    if let Some(c) = &continuation {
-                        req = req.header("x-ms-continuation", c);
-                    }
-                    let resp = req.send().await.expect("data plane answers");
-                    assert_eq!(resp.status().as_u16(), 200);
-                    continuation = resp
-                        .headers()
-                        .get("x-ms-continuation")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    let body: Value = resp.json().await.expect("json");
-                    for a in body["value"].as_array().cloned().unwrap_or_default() {
-                        if a["principalId"].as_str().is_some_and(|p| {
-                            p.eq_ignore_ascii_case(&self.emu.bootstrap_principal())
-                        }) {
-                            continue;
-                        }
-                        ids.insert(
-                            format!(
-                                "{}/roleassignments/{}",
-                                id,
-                                a["id"].as_str().expect("assignment id")
-                            )
-                            .to_ascii_lowercase(),
-                        );
-                    }
-                    if continuation.is_none() {
-                        break;
-                    }
-                }
-                ids.insert(id.to_ascii_lowercase());
-            }
-        }
-        ids
-    }
-
-    /// The state matches the emulator: every id in the state exists there, and
-    /// everything the emulator holds beyond `baseline` (the data sources made by
-    /// the test) is in the state as a managed resource.
-    async fn assert_state_matches(&self, baseline: &BTreeSet<String>, step: &str) {
-        let held = self.inventory().await;
-        let state = self.state();
-        let mut in_state = BTreeSet::new();
-        for (address, r) in &state.resources {
-            let id = r.id.to_ascii_lowercase();
-            assert!(
-                held.contains(&id),
-                "{step}: {address} ({}) is in the state but not in the emulator: {held:#?}",
-                r.id
-            );
-            assert_eq!(
-                r.existing,
-                baseline.contains(&id),
-                "{step}: {address} is a data source exactly when the test made it"
-            );
-            in_state.insert(id);
-        }
-        let missing: Vec<&String> = held
-            .iter()
-            .filter(|id| !baseline.contains(*id) && !in_state.contains(*id))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "{step}: the emulator holds resources the state does not know: {missing:#?}\nstate: {:#?}",
-            state.resources.keys().collect::<Vec<_>>()
-        );
-    }
-
-    // -- data sources, over raw HTTP ---------------------------------------------
-
-    /// The data sources of attach-with-identity.yaml.
-    async fn vision(&self) {
-        self.api.resource_group("rg-analytics").await;
-        self.api.ml_workspace("rg-analytics", "mlw-vision").await;
-        self.api
-            .synapse_workspace("rg-analytics", "syn-shared-prod")
-            .await;
-        self.api
-            .pool("rg-analytics", "syn-shared-prod", "mediumpool")
-            .await;
-    }
-
-    /// The data sources of existing-workspaces.yaml.
-    async fn research(&self) {
-        self.api.resource_group("rg-analytics").await;
-        self.api.resource_group("rg-synapse").await;
-        self.api.ml_workspace("rg-analytics", "mlw-research").await;
-        self.api
-            .synapse_workspace("rg-synapse", "syn-shared-prod")
-            .await;
-        self.api
-            .pool("rg-synapse", "syn-shared-prod", "smallpool")
-            .await;
-        self.api
-            .pool("rg-synapse", "syn-shared-prod", "largepool")
-            .await;
-    }
-
-    /// The data sources of bulk.yaml for these teams, plus extra pools.
-    async fn bulk(&self, teams: &[String], pools: &[&str]) {
-        self.api.resource_group("rg-analytics").await;
-        self.api
-            .synapse_workspace("rg-analytics", "syn-shared-prod")
-            .await;
-        for p in pools {
-            self.api.pool("rg-analytics", "syn-shared-prod", p).await;
-        }
-        let mut set = tokio::task::JoinSet::new();
-        for t in teams {
-            let api = self.api.clone();
-            let name = format!("mlw-{t}");
-            set.spawn(async move { api.ml_workspace("rg-analytics", &name).await });
-        }
-        while let Some(r) = set.join_next().await {
-            r.expect("workspace made");
-        }
-    }
-}
-
-fn is_write(r: &Value) -> bool {
-    matches!(r["method"].as_str(), Some("PUT" | "PATCH" | "DELETE"))
-}
-
-fn teams(n: usize) -> Vec<String> {
-    (1..=n).map(|i| format!("team{i:02}")).collect()
-}
-
-/// `--var teams=[…]` for these teams.
-fn teams_var(teams: &[String]) -> String {
-    format!("teams=[{}]", teams.join(", "))
-}
-
-fn pool_path(rg: &str, ws: &str, pool: &str) -> String {
-    format!(
-        "{}/bigDataPools/{pool}?api-version=2021-06-01",
-        synapse_id(rg, ws)
-    )
-}
-
-fn compute_path(rg: &str, ml: &str, name: &str) -> String {
-    format!("{}/computes/{name}?api-version=2023-04-01", ml_id(rg, ml))
-}
-
-fn link_path(rg: &str, ml: &str, name: &str) -> String {
-    format!(
-        "{}/linkedServices/{name}?api-version=2020-09-01-preview",
-        ml_id(rg, ml)
-    )
-}
-
-/// Asserts a run succeeded with this summary line.
-fn assert_summary(run: &Run, want: &str) {
-    assert_eq!(run.code, 0, "{run:#?}");
-    assert_eq!(run.summary(), want, "{}", run.stderr);
-}
-
-/// Asserts a plan is a no-op with `--detailed-exitcode`.
-fn assert_no_changes(run: &Run, step: &str) {
-    assert_eq!(run.code, 0, "{step}: {run:#?}");
-    assert_eq!(run.last_line(), "No changes.", "{step}: {}", run.stdout);
 }
 
 // ---------------------------------------------------------------------------
@@ -519,12 +30,12 @@ async fn quickstart_lifecycle() {
     let spec = w.write("quickstart.yaml", &text);
 
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 6, 0, 0));
-    assert!(run.stdout.contains("Outputs:"), "{}", run.stdout);
+    run.completes(&summary("Apply complete", 6, 0, 0));
+    run.stdout_contains("Outputs:");
     w.assert_state_matches(&baseline, "apply").await;
     assert_eq!(
         w.managed_in_state(),
-        strings(&[
+        sorted(&[
             "attachments.main-small",
             "links.main",
             "ml_workspaces.main",
@@ -534,14 +45,14 @@ async fn quickstart_lifecycle() {
         ])
     );
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after apply");
+    run.no_changes("after apply");
 
     // Resize the managed pool: an update in place.
     let resized = text.replace("node_size: Small", "node_size: Medium");
     assert_ne!(resized, text);
     let spec = w.write("quickstart.yaml", &resized);
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_eq!(run.code, 2, "{run:#?}");
+    run.exit(2);
     assert_eq!(
         run.marked(),
         vec![
@@ -552,16 +63,16 @@ async fn quickstart_lifecycle() {
         run.stdout
     );
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 0, 1, 0));
+    run.completes(&summary("Apply complete", 0, 1, 0));
     let pool = w
-        .api
+        .api()
         .get(&pool_path("rg-quickstart", "syn-quickstart", "small"))
         .await;
     assert_eq!(pool.status, 200, "{pool:?}");
     assert_eq!(pool.body["properties"]["nodeSize"], "Medium", "{pool:?}");
     w.assert_state_matches(&baseline, "resize").await;
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after resize");
+    run.no_changes("after resize");
 
     // Remove the attachment: detached, the pool stays.
     let cut = resized
@@ -571,19 +82,15 @@ async fn quickstart_lifecycle() {
     let run = w.plan(&spec, &[]).await;
     assert_eq!(
         run.blocks("-"),
-        strings(&["attachments.main-small"]),
+        sorted(&["attachments.main-small"]),
         "{}",
         run.stdout
     );
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 0, 0, 1));
-    assert!(
-        run.stderr.contains("attachments.main-small: detached"),
-        "{}",
-        run.stderr
-    );
+    run.completes(&summary("Apply complete", 0, 0, 1));
+    run.stderr_contains("attachments.main-small: detached");
     let compute = w
-        .api
+        .api()
         .get(&compute_path(
             "rg-quickstart",
             "mlw-quickstart",
@@ -592,17 +99,17 @@ async fn quickstart_lifecycle() {
         .await;
     assert_eq!(compute.status, 404, "detached: {compute:?}");
     let pool = w
-        .api
+        .api()
         .get(&pool_path("rg-quickstart", "syn-quickstart", "small"))
         .await;
     assert_eq!(pool.status, 200, "the pool still exists: {pool:?}");
     w.assert_state_matches(&baseline, "detach").await;
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after detach");
+    run.no_changes("after detach");
 
     // Destroy: nothing is left (everything here was synlink's).
     let run = w.destroy(&spec, &[]).await;
-    assert_summary(&run, &summary("Destroy complete", 0, 0, 5));
+    run.completes(&summary("Destroy complete", 0, 0, 5));
     assert_eq!(w.inventory().await, baseline);
     assert_eq!(w.managed_in_state(), Vec::<String>::new());
     w.assert_state_matches(&baseline, "destroy").await;
@@ -617,11 +124,11 @@ async fn attach_with_identity_lifecycle() {
     let spec = w.write("synlink.yaml", &text);
 
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 3, 0, 0));
+    run.completes(&summary("Apply complete", 3, 0, 0));
     w.assert_state_matches(&baseline, "apply").await;
     assert_eq!(
         w.managed_in_state(),
-        strings(&[
+        sorted(&[
             "attachments.vision-medium",
             "role_grants.data-team-users",
             "role_grants.vision-medium-spark",
@@ -629,7 +136,7 @@ async fn attach_with_identity_lifecycle() {
     );
     // The grant went to the compute's own identity.
     let compute = w
-        .api
+        .api()
         .get(&compute_path("rg-analytics", "mlw-vision", "medium-spark"))
         .await;
     let principal = compute.body["identity"]["principalId"]
@@ -644,7 +151,7 @@ async fn attach_with_identity_lifecycle() {
         Some(principal.to_ascii_lowercase())
     );
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after apply");
+    run.no_changes("after apply");
 
     // Remove the attachment (and the grant to its identity): detached and revoked.
     let start = text.find("\nattachments:").expect("attachments");
@@ -657,7 +164,7 @@ async fn attach_with_identity_lifecycle() {
     let run = w.plan(&spec, &[]).await;
     assert_eq!(
         run.blocks("-"),
-        strings(&[
+        sorted(&[
             "attachments.vision-medium",
             "role_grants.vision-medium-spark"
         ]),
@@ -665,23 +172,23 @@ async fn attach_with_identity_lifecycle() {
         run.stdout
     );
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 0, 0, 2));
+    run.completes(&summary("Apply complete", 0, 0, 2));
     let compute = w
-        .api
+        .api()
         .get(&compute_path("rg-analytics", "mlw-vision", "medium-spark"))
         .await;
     assert_eq!(compute.status, 404, "{compute:?}");
     let pool = w
-        .api
+        .api()
         .get(&pool_path("rg-analytics", "syn-shared-prod", "mediumpool"))
         .await;
     assert_eq!(pool.status, 200, "{pool:?}");
     w.assert_state_matches(&baseline, "detach").await;
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after detach");
+    run.no_changes("after detach");
 
     let run = w.destroy(&spec, &[]).await;
-    assert_summary(&run, &summary("Destroy complete", 0, 0, 1));
+    run.completes(&summary("Destroy complete", 0, 0, 1));
     assert_eq!(w.inventory().await, baseline);
     assert_eq!(w.managed_in_state(), Vec::<String>::new());
     w.assert_state_matches(&baseline, "destroy").await;
@@ -696,63 +203,56 @@ async fn existing_workspaces_lifecycle() {
     let spec = w.write("synlink.yaml", &text);
 
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 4, 0, 0));
+    run.completes(&summary("Apply complete", 4, 0, 0));
     w.assert_state_matches(&baseline, "apply").await;
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after apply");
+    run.no_changes("after apply");
 
     // Remove the large attachment.
     let start = text.find("  research-large:").expect("large");
     let cut = text[..start].to_owned();
     let spec = w.write("synlink.yaml", &cut);
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 0, 0, 1));
+    run.completes(&summary("Apply complete", 0, 0, 1));
     let compute = w
-        .api
+        .api()
         .get(&compute_path("rg-analytics", "mlw-research", "large-spark"))
         .await;
     assert_eq!(compute.status, 404, "{compute:?}");
     let small = w
-        .api
+        .api()
         .get(&compute_path("rg-analytics", "mlw-research", "small-spark"))
         .await;
     assert_eq!(small.status, 200, "{small:?}");
     let pool = w
-        .api
+        .api()
         .get(&pool_path("rg-synapse", "syn-shared-prod", "largepool"))
         .await;
     assert_eq!(pool.status, 200, "{pool:?}");
     w.assert_state_matches(&baseline, "detach").await;
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after detach");
+    run.no_changes("after detach");
 
     // The link has prevent_destroy: destroy stops before any write.
     let before = w.state_text();
     w.clear_log().await;
     let run = w.destroy(&spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("links.research") && run.stderr.contains("prevent_destroy"),
-        "{}",
-        run.stderr
-    );
+    run.exit(1)
+        .stderr_contains("links.research")
+        .stderr_contains("prevent_destroy");
     assert_eq!(w.writes().await, Vec::<String>::new());
     assert_eq!(w.state_text(), before, "state untouched");
 
     // Without it, destroy removes everything synlink made.
     let spec = w.write(
         "synlink.yaml",
-        &cut.replace("prevent_destroy: true", "prevent_destroy: false"),
+        cut.replace("prevent_destroy: true", "prevent_destroy: false"),
     );
     let run = w.destroy(&spec, &[]).await;
-    assert_summary(&run, &summary("Destroy complete", 0, 0, 3));
-    assert!(
-        run.stderr.contains("links.research: unregistered")
-            && run.stderr.contains("role_grants.research-spark: revoked")
-            && run.stderr.contains("attachments.research-small: detached"),
-        "{}",
-        run.stderr
-    );
+    run.completes(&summary("Destroy complete", 0, 0, 3));
+    run.stderr_contains("links.research: unregistered")
+        .stderr_contains("role_grants.research-spark: revoked")
+        .stderr_contains("attachments.research-small: detached");
     assert_eq!(w.inventory().await, baseline);
     assert_eq!(w.managed_in_state(), Vec::<String>::new());
     w.assert_state_matches(&baseline, "destroy").await;
@@ -769,10 +269,10 @@ async fn bulk_lifecycle() {
     let var = teams_var(&t);
 
     let run = w.apply(&spec, &["--var", &var]).await;
-    assert_summary(&run, &summary("Apply complete", 9, 0, 0));
+    run.completes(&summary("Apply complete", 9, 0, 0));
     w.assert_state_matches(&baseline, "apply").await;
     let run = w.plan(&spec, &["--var", &var, "--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after apply");
+    run.no_changes("after apply");
 
     // Attach the shared pool to team01 only: the others are detached.
     let attached = text.replace(
@@ -782,10 +282,10 @@ async fn bulk_lifecycle() {
     assert_ne!(attached, text);
     let spec = w.write("synlink.yaml", &attached);
     let run = w.apply(&spec, &["--var", &var]).await;
-    assert_summary(&run, &summary("Apply complete", 0, 0, 2));
+    run.completes(&summary("Apply complete", 0, 0, 2));
     for team in ["team02", "team03"] {
         let c = w
-            .api
+            .api()
             .get(&compute_path(
                 "rg-analytics",
                 &format!("mlw-{team}"),
@@ -795,21 +295,21 @@ async fn bulk_lifecycle() {
         assert_eq!(c.status, 404, "{team}: {c:?}");
     }
     let c = w
-        .api
+        .api()
         .get(&compute_path("rg-analytics", "mlw-team01", "shared-spark"))
         .await;
     assert_eq!(c.status, 200, "{c:?}");
     let pool = w
-        .api
+        .api()
         .get(&pool_path("rg-analytics", "syn-shared-prod", "sharedpool"))
         .await;
     assert_eq!(pool.status, 200, "{pool:?}");
     w.assert_state_matches(&baseline, "detach").await;
     let run = w.plan(&spec, &["--var", &var, "--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after detach");
+    run.no_changes("after detach");
 
     let run = w.destroy(&spec, &["--var", &var]).await;
-    assert_summary(&run, &summary("Destroy complete", 0, 0, 7));
+    run.completes(&summary("Destroy complete", 0, 0, 7));
     assert_eq!(w.inventory().await, baseline);
     assert_eq!(w.managed_in_state(), Vec::<String>::new());
     w.assert_state_matches(&baseline, "destroy").await;
@@ -833,7 +333,7 @@ async fn a_failing_workspace_fails_only_its_team_and_a_rerun_creates_only_what_i
     )
     .await;
     let run = w.apply(&spec, &["--var", &var]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
     assert!(
         run.stderr
             .lines()
@@ -866,7 +366,7 @@ async fn a_failing_workspace_fails_only_its_team_and_a_rerun_creates_only_what_i
     assert_eq!(w.managed_in_state(), want);
     w.assert_state_matches(&baseline, "failed apply").await;
     let link = w
-        .api
+        .api()
         .get(&link_path("rg-analytics", "mlw-team04", "synapselink1"))
         .await;
     assert_eq!(link.status, 404, "{link:?}");
@@ -874,10 +374,10 @@ async fn a_failing_workspace_fails_only_its_team_and_a_rerun_creates_only_what_i
     // The fault is lifted: the plan adds exactly team04's three resources.
     w.faults(json!({"targets": []})).await;
     let run = w.plan(&spec, &["--var", &var]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(
         run.blocks("+"),
-        strings(&[
+        sorted(&[
             "attachments.team04-shared",
             "links.team04",
             "role_grants.team04-spark"
@@ -890,11 +390,11 @@ async fn a_failing_workspace_fails_only_its_team_and_a_rerun_creates_only_what_i
         "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy."
     );
     let run = w.apply(&spec, &["--var", &var]).await;
-    assert_summary(&run, &summary("Apply complete", 3, 0, 0));
+    run.completes(&summary("Apply complete", 3, 0, 0));
     w.assert_state_matches(&baseline, "re-run").await;
     assert_eq!(w.managed_in_state().len(), 30);
     let run = w.plan(&spec, &["--var", &var, "--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after the re-run");
+    run.no_changes("after the re-run");
 }
 
 // ---------------------------------------------------------------------------
@@ -952,27 +452,6 @@ attachments:
     name: two-spark
 "#;
 
-/// The AML workspace a request path writes under, folded.
-fn aml_workspace_of(path: &str) -> Option<String> {
-    let lower = path.to_ascii_lowercase();
-    let marker = "/providers/microsoft.machinelearningservices/workspaces/";
-    let rest = &lower[lower.find(marker)? + marker.len()..];
-    let name = rest.split(['/', '?']).next()?;
-    Some(name.to_owned())
-}
-
-fn overlap(a: &Value, b: &Value) -> bool {
-    let (s1, e1) = (
-        a["startMs"].as_u64().unwrap_or(0),
-        a["endMs"].as_u64().unwrap_or(0),
-    );
-    let (s2, e2) = (
-        b["startMs"].as_u64().unwrap_or(0),
-        b["endMs"].as_u64().unwrap_or(0),
-    );
-    s1 < e2 && s2 < e1
-}
-
 #[tokio::test]
 async fn links_are_created_in_parallel_and_writes_under_one_aml_workspace_never_overlap() {
     let w = World::new().await;
@@ -984,7 +463,7 @@ async fn links_are_created_in_parallel_and_writes_under_one_aml_workspace_never_
     w.faults(json!({"latencyMs": 6000})).await;
     w.clear_log().await;
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 16, 0, 0));
+    run.completes(&summary("Apply complete", 16, 0, 0));
     let log = w.log().await;
     w.assert_state_matches(&baseline, "apply").await;
 
@@ -1040,16 +519,16 @@ async fn a_saved_plan_applies_only_against_the_state_it_was_made_from() {
     let run = w
         .apply(&spec, &["--target", "role_grants.data-team-users"])
         .await;
-    assert_summary(&run, &summary("Apply complete", 1, 0, 0));
+    run.completes(&summary("Apply complete", 1, 0, 0));
     let (one, two) = (w.path("one.plan"), w.path("two.plan"));
     let (one_arg, two_arg) = (one.display().to_string(), two.display().to_string());
     let a = w.plan(&spec, &["--out", &one_arg]).await;
     let b = w.plan(&spec, &["--out", &two_arg]).await;
-    assert_eq!(a.code, 0, "{a:#?}");
-    assert_eq!(b.code, 0, "{b:#?}");
+    a.success();
+    b.success();
     assert_eq!(
         a.blocks("+"),
-        strings(&[
+        sorted(&[
             "attachments.vision-medium",
             "role_grants.vision-medium-spark"
         ]),
@@ -1059,24 +538,20 @@ async fn a_saved_plan_applies_only_against_the_state_it_was_made_from() {
 
     // Applied right away: exactly that plan.
     let run = w
-        .run_cloud(&["apply", &one_arg], &spec, &["--auto-approve"])
+        .run(w.cloud_args(&["apply", &one_arg], &spec, &["--auto-approve"]))
         .await;
-    assert_summary(&run, &summary("Apply complete", 2, 0, 0));
+    run.completes(&summary("Apply complete", 2, 0, 0));
     w.assert_state_matches(&baseline, "saved plan").await;
 
     // The second plan was made before that apply: refused, nothing written.
     let before = w.state_text();
     w.clear_log().await;
     let run = w
-        .run_cloud(&["apply", &two_arg], &spec, &["--auto-approve"])
+        .run(w.cloud_args(&["apply", &two_arg], &spec, &["--auto-approve"]))
         .await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("the saved plan cannot be applied")
-            && run.stderr.contains("state changed"),
-        "{}",
-        run.stderr
-    );
+    run.exit(1)
+        .stderr_contains("the saved plan cannot be applied")
+        .stderr_contains("state changed");
     assert_eq!(w.writes().await, Vec::<String>::new());
     assert_eq!(w.state_text(), before);
 
@@ -1088,22 +563,18 @@ async fn a_saved_plan_applies_only_against_the_state_it_was_made_from() {
     let run = w.plan(&spec, &["--out", &three]).await;
     assert_eq!(
         run.blocks("-"),
-        strings(&["role_grants.data-team-users"]),
+        sorted(&["role_grants.data-team-users"]),
         "{run:#?}"
     );
     let run = w.local(&["state", "rm", "attachments.vision-medium"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let before = w.state_text();
     w.clear_log().await;
     let run = w
-        .run_cloud(&["apply", &three], &spec, &["--auto-approve"])
+        .run(w.cloud_args(&["apply", &three], &spec, &["--auto-approve"]))
         .await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("the saved plan cannot be applied"),
-        "{}",
-        run.stderr
-    );
+    run.exit(1)
+        .stderr_contains("the saved plan cannot be applied");
     assert_eq!(w.writes().await, Vec::<String>::new());
     assert_eq!(w.state_text(), before);
     let grant = w.state_text().expect("state");
@@ -1127,24 +598,18 @@ async fn a_second_apply_waits_for_the_lock_then_fails_naming_the_holder() {
     let started = Instant::now();
     let run = w.apply(&spec, &["--lock-timeout", "1"]).await;
     let waited = started.elapsed();
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
     assert!(waited >= Duration::from_millis(900), "waited {waited:?}");
-    assert!(
-        run.stderr.contains("synlink apply (held by the test)")
-            && run.stderr.contains(&format!("pid {}", std::process::id())),
-        "{}",
-        run.stderr
-    );
+    run.stderr_contains("synlink apply (held by the test)")
+        .stderr_contains(&format!("pid {}", std::process::id()));
     assert!(w.state_text().is_none(), "nothing written");
     std::fs::remove_file(&lock).expect("unlock");
 
     // A real apply, slowed down, holds it while a second one waits and gives up.
     w.faults(json!({"latencyMs": 20000})).await;
-    let args = w.cloud_args(&["apply"], &spec, &["--auto-approve"]);
     let first = w
-        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .spawn()
-        .expect("spawn");
+        .synlink(w.cloud_args(&["apply"], &spec, &["--auto-approve"]))
+        .spawn();
     let pid = first.id().expect("pid");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !lock.exists() {
@@ -1155,15 +620,10 @@ async fn a_second_apply_waits_for_the_lock_then_fails_naming_the_holder() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let second = w.apply(&spec, &["--lock-timeout", "1"]).await;
-    assert_eq!(second.code, 1, "{second:#?}");
-    assert!(
-        second
-            .stderr
-            .contains("the state is locked by synlink apply")
-            && second.stderr.contains(&format!("pid {pid}")),
-        "{}",
-        second.stderr
-    );
+    second
+        .exit(1)
+        .stderr_contains("the state is locked by synlink apply")
+        .stderr_contains(&format!("pid {pid}"));
     w.faults(json!({"latencyMs": 0})).await;
     let out = tokio::time::timeout(Duration::from_secs(60), first.wait_with_output())
         .await
@@ -1194,10 +654,7 @@ async fn ctrl_c_saves_what_finished_and_a_rerun_finishes_the_job() {
         &spec,
         &["--auto-approve", "--parallelism", "2", "--var", &var],
     );
-    let child = w
-        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .spawn()
-        .expect("spawn");
+    let child = w.synlink(&args).spawn();
     let pid = child.id().expect("pid");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -1229,10 +686,10 @@ async fn ctrl_c_saves_what_finished_and_a_rerun_finishes_the_job() {
     w.assert_state_matches(&baseline, "after Ctrl-C").await;
 
     let run = w.apply(&spec, &["--var", &var]).await;
-    assert_summary(&run, &summary("Apply complete", 18 - done.len(), 0, 0));
+    run.completes(&summary("Apply complete", 18 - done.len(), 0, 0));
     w.assert_state_matches(&baseline, "re-run").await;
     let run = w.plan(&spec, &["--var", &var, "--detailed-exitcode"]).await;
-    assert_no_changes(&run, "after the re-run");
+    run.no_changes("after the re-run");
 }
 
 // ---------------------------------------------------------------------------
@@ -1251,7 +708,7 @@ async fn state_import_and_output_commands() {
         ml_id("rg-analytics", "mlw-research")
     );
     let a = w
-        .api
+        .api()
         .put(
             &format!("{link_id}?api-version=2020-09-01-preview"),
             json!({"name": "synapselink1", "location": "westeurope",
@@ -1269,16 +726,15 @@ async fn state_import_and_output_commands() {
     // An id of another kind is refused.
     let ml = ml_id("rg-analytics", "mlw-research");
     let run = w
-        .run_cloud(&["import", "links.research", &ml], &spec, &[])
+        .run(w.cloud_args(&["import", "links.research", &ml], &spec, &[]))
         .await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(run.stderr.contains("is not the id of a"), "{}", run.stderr);
+    run.exit(1).stderr_contains("is not the id of a");
     assert!(w.state_text().is_none(), "nothing written");
 
     let run = w
-        .run_cloud(&["import", "links.research", &link_id], &spec, &[])
+        .run(w.cloud_args(&["import", "links.research", &link_id], &spec, &[]))
         .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let rs = w.state().resources["links.research"].clone();
     assert!(rs.id.eq_ignore_ascii_case(&link_id), "{rs:?}");
     assert_eq!(
@@ -1286,10 +742,10 @@ async fn state_import_and_output_commands() {
         Some(principal.as_str())
     );
     let run = w.plan(&spec, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(
         run.blocks("+"),
-        strings(&[
+        sorted(&[
             "attachments.research-large",
             "attachments.research-small",
             "role_grants.research-spark"
@@ -1299,12 +755,12 @@ async fn state_import_and_output_commands() {
     );
 
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 3, 0, 0));
+    run.completes(&summary("Apply complete", 3, 0, 0));
     w.assert_state_matches(&baseline, "apply").await;
 
     // state list / show.
     let run = w.local(&["state", "list"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let mut listed: Vec<String> = run.stdout.lines().map(str::to_owned).collect();
     listed.sort();
     let mut all: Vec<String> = w.state().resources.keys().cloned().collect();
@@ -1319,7 +775,7 @@ async fn state_import_and_output_commands() {
         assert!(listed.iter().any(|l| l == a), "{a} in {listed:?}");
     }
     let run = w.local(&["state", "show", "links.research"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let shown: Value = serde_json::from_str(&run.stdout).expect("state show prints JSON");
     assert!(
         shown["id"]
@@ -1329,11 +785,11 @@ async fn state_import_and_output_commands() {
     );
     assert_eq!(shown["kind"], "link", "{shown:#}");
     let run = w.local(&["state", "show", "links.nope"]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
 
     // output: each link's principal id is its identity in the emulator.
     let got = w
-        .api
+        .api()
         .get(&format!("{link_id}?api-version=2020-09-01-preview"))
         .await;
     let live = got.body["identity"]["principalId"]
@@ -1342,7 +798,7 @@ async fn state_import_and_output_commands() {
         .to_owned();
     assert_eq!(live, principal);
     let run = w.local(&["output", "--json"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let out: Value = serde_json::from_str(&run.stdout).expect("output --json is JSON");
     assert_eq!(
         out["links.research"]["principal_id"].as_str(),
@@ -1360,13 +816,8 @@ async fn state_import_and_output_commands() {
         assert!(out[a]["id"].is_string(), "{a}: {out:#}");
     }
     let run = w.local(&["output"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
-    assert!(
-        run.stdout
-            .contains(&format!("links.research.principal_id = \"{live}\"")),
-        "{}",
-        run.stdout
-    );
+    run.success()
+        .stdout_contains(&format!("links.research.principal_id = \"{live}\""));
 
     // state rm forgets; the resource stays; the next plan adopts it with no create.
     let small = compute_path("rg-analytics", "mlw-research", "small-spark");
@@ -1374,17 +825,17 @@ async fn state_import_and_output_commands() {
     let run = w
         .local(&["state", "rm", "attachments.research-small"])
         .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert!(!w
         .state()
         .resources
         .contains_key("attachments.research-small"));
-    assert_eq!(w.api.get(&small).await.status, 200);
+    assert_eq!(w.api().get(&small).await.status, 200);
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
     assert!(run.blocks("+").is_empty(), "{}", run.stdout);
-    assert_no_changes(&run, "after state rm");
+    run.no_changes("after state rm");
     let run = w.apply(&spec, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(
         w.state().resources["attachments.research-small"].id,
         small_id,
@@ -1394,7 +845,7 @@ async fn state_import_and_output_commands() {
     let run = w
         .local(&["state", "rm", "attachments.research-small-nope"])
         .await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
 }
 
 // ---------------------------------------------------------------------------
@@ -1406,26 +857,22 @@ async fn apply_and_destroy_refuse_without_auto_approve_when_stdin_is_not_a_termi
     w.vision().await;
     let spec = w.example("attach-with-identity.yaml");
     w.clear_log().await;
-    let run = w.run_cloud(&["apply"], &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("stdin is not a terminal") && run.stderr.contains("--auto-approve"),
-        "{}",
-        run.stderr
-    );
+    let run = w.run(w.cloud_args(&["apply"], &spec, &[])).await;
+    run.exit(1)
+        .stderr_contains("stdin is not a terminal")
+        .stderr_contains("--auto-approve");
     assert_eq!(w.writes().await, Vec::<String>::new());
     if w.state_text().is_some() {
         assert_eq!(w.managed_in_state(), Vec::<String>::new());
     }
 
     let run = w.apply(&spec, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let managed = w.managed_in_state();
     assert_eq!(managed.len(), 3);
     w.clear_log().await;
-    let run = w.run_cloud(&["destroy"], &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
+    let run = w.run(w.cloud_args(&["destroy"], &spec, &[])).await;
+    run.exit(1).stderr_contains("--auto-approve");
     assert_eq!(w.writes().await, Vec::<String>::new());
     assert_eq!(w.managed_in_state(), managed);
 }
@@ -1435,18 +882,18 @@ async fn a_refused_apply_or_destroy_writes_no_state() {
     let w = World::new().await;
     w.vision().await;
     let spec = w.example("attach-with-identity.yaml");
-    let run = w.run_cloud(&["apply"], &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    let run = w.run(w.cloud_args(&["apply"], &spec, &[])).await;
+    run.exit(1);
     assert!(
         w.state_text().is_none(),
         "nothing written, not even the state: {:?}",
         w.state_text()
     );
     let run = w.apply(&spec, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let before = w.state_text();
-    let run = w.run_cloud(&["destroy"], &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    let run = w.run(w.cloud_args(&["destroy"], &spec, &[])).await;
+    run.exit(1);
     assert_eq!(
         w.state_text(),
         before,
@@ -1462,11 +909,11 @@ async fn a_saved_plan_made_before_any_state_exists_applies() {
     let spec = w.example("attach-with-identity.yaml");
     let plan = w.path("first.plan").display().to_string();
     let run = w.plan(&spec, &["--out", &plan]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let run = w
-        .run_cloud(&["apply", &plan], &spec, &["--auto-approve"])
+        .run(w.cloud_args(&["apply", &plan], &spec, &["--auto-approve"]))
         .await;
-    assert_summary(&run, &summary("Apply complete", 3, 0, 0));
+    run.completes(&summary("Apply complete", 3, 0, 0));
     w.assert_state_matches(&baseline, "saved plan").await;
 }
 
@@ -1476,10 +923,10 @@ async fn an_apply_with_no_changes_leaves_the_state_untouched() {
     w.vision().await;
     let spec = w.example("attach-with-identity.yaml");
     let run = w.apply(&spec, &[]).await;
-    assert_summary(&run, &summary("Apply complete", 3, 0, 0));
+    run.completes(&summary("Apply complete", 3, 0, 0));
     let before = w.state();
     let run = w.apply(&spec, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(
         run.last_line_before_outputs(),
         "No changes.",
@@ -1498,11 +945,11 @@ async fn an_apply_with_no_changes_leaves_the_state_untouched() {
     let spec = w.write("synlink.yaml", cut);
     let saved = w.path("saved.plan").display().to_string();
     let run = w.plan(&spec, &["--out", &saved]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let run = w.apply(&spec, &["--target", "attachments.*"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let run = w
-        .run_cloud(&["apply", &saved], &spec, &["--auto-approve"])
+        .run(w.cloud_args(&["apply", &saved], &spec, &["--auto-approve"]))
         .await;
-    assert_summary(&run, &summary("Apply complete", 0, 0, 1));
+    run.completes(&summary("Apply complete", 0, 0, 1));
 }

@@ -1,7 +1,8 @@
 //! Helpers to drive the emulator over real HTTP in tests: start it in-process
-//! (`start`, `start_with`) or as the real binary (`BinaryEmulator`, reading its
-//! `listening on` line), a small JSON client that carries a bearer token (`Api`), and
-//! LRO polling to the end (`Api::wait_async`, `Api::wait_location`).
+//! (`start`, `start_with`), a small JSON client that carries a bearer token (`Api`),
+//! LRO polling to the end (`Api::wait_async`, `Api::wait_location`), and the ids and
+//! paths of the resources tests make, and the real `synlink emulator` binary
+//! (`BinaryEmulator`, reading its `listening on` line). Running the engine is `world.rs`'s.
 
 #![allow(
     dead_code,
@@ -24,41 +25,6 @@ pub const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
 
 /// The secret the emulator's managed-identity endpoint expects by default.
 pub const IDENTITY_HEADER: &str = "synlink-emulator";
-
-/// Credentials and settings from the developer's own machine that must not
-/// reach a synlink run under test.
-const FOREIGN_ENV: [&str; 9] = [
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "IMDS_ENDPOINT",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "SYNLINK_ARM_ENDPOINT",
-];
-
-/// Gives a `synlink` command the environment of a test run: no backtraces, no
-/// colour, and credentials only from the emulator's managed-identity endpoint
-/// (with `identity_header` as its secret), as a real Azure client would get them.
-pub trait SynlinkTestEnv {
-    /// Sets that environment; chains like the other `Command` builders.
-    fn test_env(&mut self, identity_endpoint: &str, identity_header: &str) -> &mut Self;
-}
-
-impl SynlinkTestEnv for tokio::process::Command {
-    fn test_env(&mut self, identity_endpoint: &str, identity_header: &str) -> &mut Self {
-        self.env("RUST_BACKTRACE", "0")
-            .env("NO_COLOR", "1")
-            .env("IDENTITY_ENDPOINT", identity_endpoint)
-            .env("IDENTITY_HEADER", identity_header);
-        for var in FOREIGN_ENV {
-            self.env_remove(var);
-        }
-        self
-    }
-}
 
 /// Knobs for fast tests: 20 ms LROs, no throttling.
 pub fn fast_faults() -> Faults {
@@ -252,10 +218,7 @@ impl Api {
 
     /// Creates a Spark pool and waits for it.
     pub async fn pool(&self, rg: &str, ws: &str, pool: &str) -> Value {
-        let path = format!(
-            "{}/bigDataPools/{pool}?api-version=2021-06-01",
-            synapse_id(rg, ws)
-        );
+        let path = pool_path(rg, ws, pool);
         let a = self.put(&path, pool_body()).await;
         assert_eq!(a.status, 202, "{a:?}");
         let status = self
@@ -294,6 +257,27 @@ pub fn synapse_id(rg: &str, ws: &str) -> String {
 /// ARM id of an AML workspace in `SUB`.
 pub fn ml_id(rg: &str, ws: &str) -> String {
     format!("/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}")
+}
+
+/// ARM path (with api-version) of a Spark pool in `SUB`.
+pub fn pool_path(rg: &str, ws: &str, pool: &str) -> String {
+    format!(
+        "{}/bigDataPools/{pool}?api-version=2021-06-01",
+        synapse_id(rg, ws)
+    )
+}
+
+/// ARM path (with api-version) of a compute of an AML workspace in `SUB`.
+pub fn compute_path(rg: &str, ml: &str, name: &str) -> String {
+    format!("{}/computes/{name}?api-version=2023-04-01", ml_id(rg, ml))
+}
+
+/// ARM path (with api-version) of a linked service of an AML workspace in `SUB`.
+pub fn link_path(rg: &str, ml: &str, name: &str) -> String {
+    format!(
+        "{}/linkedServices/{name}?api-version=2020-09-01-preview",
+        ml_id(rg, ml)
+    )
 }
 
 /// The emulator run as the real `synlink emulator` binary.

@@ -14,17 +14,15 @@
 //! moments of an apply of 50 teams, each followed by a converging re-run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use synlink::emulator::Emulator;
 
-use crate::emulator::support::{
-    self, ml_id, synapse_id, Api, SynlinkTestEnv, IDENTITY_HEADER, SUB, SYNAPSE,
+use crate::emulator::support::{compute_path, link_path, ml_id, synapse_id};
+use crate::world::{
+    aml_workspace_of, is_write, overlap, str_of, summary, teams, teams_var, Run, World,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_synlink");
 /// bulk.yaml's placement and shared Synapse resources.
 const RG: &str = "rg-analytics";
 const SYN: &str = "syn-shared-prod";
@@ -32,67 +30,22 @@ const POOL: &str = "sharedpool";
 /// The API name of the role bulk.yaml grants.
 const SPARK_ADMIN: &str = "Apache Spark Administrator";
 
-/// What one run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn last_line(&self) -> &str {
-        self.stdout.trim_end().lines().last().unwrap_or_default()
-    }
-
-    /// The summary line of an apply (`Apply complete: …`), without the time.
-    fn summary(&self) -> String {
-        let line = self
-            .stderr
-            .lines()
-            .rev()
-            .find(|l| {
-                ["Apply complete:", "Apply failed:", "Interrupted:"]
-                    .iter()
-                    .any(|p| l.starts_with(p))
-            })
-            .unwrap_or_default();
-        line.rsplit_once(" in ")
-            .map_or(line, |(head, _)| head)
-            .to_owned()
-    }
-}
-
-fn teams(n: usize) -> Vec<String> {
-    (1..=n).map(|i| format!("team{i:02}")).collect()
-}
-
-/// `--var teams=[…]` for these teams.
-fn teams_var(teams: &[String]) -> String {
-    format!("teams=[{}]", teams.join(", "))
-}
-
 fn created(n: usize) -> String {
-    format!("Apply complete: {n} created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped")
+    summary("Apply complete", n, 0, 0)
 }
 
 fn pool_id() -> String {
     format!("{}/bigDataPools/{POOL}", synapse_id(RG, SYN))
 }
 
-fn link_path(team: &str) -> String {
-    format!(
-        "{}/linkedServices/synapselink1?api-version=2020-09-01-preview",
-        ml_id(RG, &format!("mlw-{team}"))
-    )
+/// The path of a team's link, as bulk.yaml names it.
+fn team_link_path(team: &str) -> String {
+    link_path(RG, &format!("mlw-{team}"), "synapselink1")
 }
 
-fn compute_path(team: &str, name: &str) -> String {
-    format!(
-        "{}/computes/{name}?api-version=2023-04-01",
-        ml_id(RG, &format!("mlw-{team}"))
-    )
+/// The path of compute `name` in a team's AML workspace.
+fn team_compute_path(team: &str, name: &str) -> String {
+    compute_path(RG, &format!("mlw-{team}"), name)
 }
 
 /// The managed addresses of bulk.yaml for these teams, sorted.
@@ -160,34 +113,6 @@ fn replay_buckets(
     waits
 }
 
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_default()
-}
-
-fn is_write(r: &Value) -> bool {
-    matches!(r["method"].as_str(), Some("PUT" | "PATCH" | "DELETE"))
-}
-
-fn overlap(a: &Value, b: &Value) -> bool {
-    let (s1, e1) = (
-        a["startMs"].as_u64().unwrap_or(0),
-        a["endMs"].as_u64().unwrap_or(0),
-    );
-    let (s2, e2) = (
-        b["startMs"].as_u64().unwrap_or(0),
-        b["endMs"].as_u64().unwrap_or(0),
-    );
-    s1 < e2 && s2 < e1
-}
-
-/// The AML workspace a request path writes under, folded.
-fn aml_workspace_of(path: &str) -> Option<String> {
-    let lower = path.to_ascii_lowercase();
-    let marker = "/providers/microsoft.machinelearningservices/workspaces/";
-    let rest = &lower[lower.find(marker)? + marker.len()..];
-    rest.split(['/', '?']).next().map(str::to_owned)
-}
-
 /// A small seeded generator (splitmix64): the kill moments are reproducible.
 struct SplitMix(u64);
 
@@ -208,453 +133,150 @@ impl SplitMix {
     }
 }
 
-/// One emulator, one temporary directory with the spec and state, one bootstrap client.
-struct World {
-    emu: Emulator,
-    api: Api,
-    dir: tempfile::TempDir,
+/// `CMD -f bulk.yaml --state S --arm-endpoint URL --var teams=[…] EXTRA…`.
+fn bulk_args(w: &World, cmd: &str, teams: &[String], extra: &[&str]) -> Vec<String> {
+    let var = teams_var(teams);
+    let mut all = vec!["--var", var.as_str()];
+    all.extend_from_slice(extra);
+    w.cloud_args(&[cmd], w.spec_path(), &all)
 }
 
-impl World {
-    async fn new() -> World {
-        let emu = support::start().await;
-        let api = Api::bootstrap(&emu);
-        let w = World {
-            emu,
-            api,
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bulk.yaml"),
-        )
-        .expect("bulk.yaml");
-        std::fs::write(w.spec(), text).expect("write the spec");
-        w
-    }
+/// `synlink apply --auto-approve` of bulk.yaml for these teams.
+async fn apply(w: &World, teams: &[String], extra: &[&str]) -> Run {
+    let mut all = vec!["--auto-approve"];
+    all.extend_from_slice(extra);
+    w.run(bulk_args(w, "apply", teams, &all)).await
+}
 
-    fn url(&self) -> String {
-        self.emu.url()
-    }
+/// Asserts a plan now is `No changes.` (exit 0 with `--detailed-exitcode`).
+async fn assert_no_changes(w: &World, teams: &[String], step: &str) {
+    w.run(bulk_args(w, "plan", teams, &["--detailed-exitcode"]))
+        .await
+        .no_changes(step);
+}
 
-    fn spec(&self) -> PathBuf {
-        self.dir.path().join("bulk.yaml")
-    }
+/// The shared checker: after every fault is turned off, the emulator holds
+/// exactly what bulk.yaml says for `teams` and the state matches it.
+/// - the state parses, and its managed addresses are exactly the spec's;
+/// - every id in the state exists in the emulator, and everything the
+///   emulator holds beyond `baseline` (the data sources) is in the state;
+/// - each link points at the shared Synapse workspace and its live identity
+///   is the state's output; each attachment is a succeeded `SynapseSpark`
+///   compute on the shared pool; each grant is the Spark Administrator role
+///   at workspace scope for its link's live identity, and the state names it;
+/// - no AML workspace holds a link or compute the spec does not name, and no
+///   (scope, role, principal) has two Synapse assignments.
+async fn assert_converged(w: &World, teams: &[String], baseline: &BTreeSet<String>, step: &str) {
+    w.calm().await;
+    assert_eq!(
+        w.managed_in_state(),
+        managed_addresses(teams),
+        "{step}: managed addresses in state"
+    );
+    let holdings = w.assert_state_matches(baseline, step).await;
+    let state = w.state();
 
-    fn state_path(&self) -> PathBuf {
-        self.dir.path().join("state.json")
-    }
-
-    fn lock_path(&self) -> PathBuf {
-        self.dir.path().join("state.json.lock")
-    }
-
-    /// `synlink CMD -f bulk.yaml --state S --arm-endpoint URL --var teams=… EXTRA…`.
-    fn args(&self, cmd: &[&str], teams: &[String], extra: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
-        v.extend([
-            "-f".to_owned(),
-            self.spec().display().to_string(),
-            "--state".to_owned(),
-            self.state_path().display().to_string(),
-            "--arm-endpoint".to_owned(),
-            self.url(),
-            "--var".to_owned(),
-            teams_var(teams),
-        ]);
-        v.extend(extra.iter().map(|s| (*s).to_owned()));
-        v
-    }
-
-    /// The command with the environment every run gets.
-    fn command(&self, args: &[String]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .test_env(&format!("{}/_identity/msi", self.url()), IDENTITY_HEADER)
-            .env("CI", "1")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// Runs synlink to its end (90 s at most).
-    async fn run(&self, args: &[String]) -> Run {
-        let started = Instant::now();
-        let out = self.command(args).output();
-        let out = tokio::time::timeout(Duration::from_secs(90), out)
-            .await
-            .unwrap_or_else(|_| panic!("synlink {args:?} finishes within 90 s"))
-            .expect("the binary runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            elapsed: started.elapsed(),
-        }
-    }
-
-    async fn apply(&self, teams: &[String], extra: &[&str]) -> Run {
-        let mut all = vec!["--auto-approve"];
-        all.extend_from_slice(extra);
-        self.run(&self.args(&["apply"], teams, &all)).await
-    }
-
-    /// Asserts a plan now is `No changes.` (exit 0 with `--detailed-exitcode`).
-    async fn assert_no_changes(&self, teams: &[String], step: &str) {
-        let run = self
-            .run(&self.args(&["plan"], teams, &["--detailed-exitcode"]))
-            .await;
-        assert_eq!(run.code, 0, "{step}: plan after convergence: {run:#?}");
-        assert_eq!(run.last_line(), "No changes.", "{step}: {}", run.stdout);
-    }
-
-    async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let a = self
-            .api
-            .with_token(None)
-            .send(method, &format!("/_emulator/{path}"), body)
-            .await;
-        assert!(a.status < 300, "{method} /_emulator/{path}: {a:?}");
-        a.body
-    }
-
-    async fn faults(&self, body: Value) {
-        self.control("PUT", "faults", Some(body)).await;
-    }
-
-    /// Every fault off, so the checker's own reads go through.
-    async fn calm(&self) {
-        self.faults(json!({
-            "failRate": 0.0, "targets": [], "latencyMs": 0, "identityDelayMs": 0,
-            "rbacDelayMs": 0, "amlConflicts": false, "lroMs": 2000,
-            "throttle": {"enabled": false}
-        }))
-        .await;
-    }
-
-    async fn clear_log(&self) {
-        self.control("DELETE", "requests", None).await;
-    }
-
-    /// The cloud requests (ARM and the Synapse data plane; not control or token
-    /// requests) logged since the last clear, in arrival order.
-    async fn log(&self) -> Vec<Value> {
-        let mut v: Vec<Value> = self.control("GET", "requests", None).await["value"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| {
-                let p = str_of(r, "path");
-                !p.starts_with("/_emulator/") && !p.starts_with("/_identity/")
-            })
-            .collect();
-        v.sort_by_key(|r| r["seq"].as_u64().unwrap_or(0));
-        v
-    }
-
-    /// The data sources of bulk.yaml for these teams, made over raw HTTP.
-    async fn data_sources(&self, teams: &[String]) {
-        self.api.resource_group(RG).await;
-        self.api.synapse_workspace(RG, SYN).await;
-        self.api.pool(RG, SYN, POOL).await;
-        let mut set = tokio::task::JoinSet::new();
-        for t in teams {
-            let api = self.api.clone();
-            let name = format!("mlw-{t}");
-            set.spawn(async move { api.ml_workspace(RG, &name).await });
-        }
-        while let Some(r) = set.join_next().await {
-            r.expect("workspace made");
-        }
-    }
-
-    /// The state file, parsed.
-    fn state(&self) -> synlink::state::State {
-        let text = std::fs::read_to_string(self.state_path()).expect("a state file");
-        serde_json::from_str(&text).expect("the state file parses")
-    }
-
-    async fn list(&self, path: &str) -> Vec<Value> {
-        let a = self.api.get(path).await;
-        assert_eq!(a.status, 200, "{path}: {a:?}");
-        a.body["value"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// Every Synapse role assignment of the shared workspace except the bootstrap
-    /// principal's own, every page.
-    async fn assignments(&self) -> Vec<Value> {
-        let syn = Api::as_principal(&self.emu, &self.emu.bootstrap_principal(), SYNAPSE);
-        let url = format!(
-            "{}/_synapse/{SYN}/roleAssignments?api-version=2020-12-01",
-            self.url()
-        );
-        let mut out = Vec::new();
-        let mut continuation: Option<String> = None;
-        loop {
-            let mut req = syn
-                .http
-                .get(&url)
-                .bearer_auth(syn.token.as_deref().unwrap_or_default());
-            if let Some(c) = &continuation {
-                req = req.header("x-ms-continuation", c);
-            }
-            let resp = req.send().await.expect("the data plane answers");
-            assert_eq!(resp.status().as_u16(), 200);
-            continuation = resp
-                .headers()
-                .get("x-ms-continuation")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body: Value = resp.json().await.expect("json");
-            out.extend(
-                body["value"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|a| {
-                        !str_of(a, "principalId")
-                            .eq_ignore_ascii_case(&self.emu.bootstrap_principal())
-                    }),
-            );
-            if continuation.is_none() {
-                return out;
-            }
-        }
-    }
-
-    /// The id of the Spark Administrator role in the shared workspace.
-    async fn spark_admin_role_id(&self) -> String {
-        let syn = Api::as_principal(&self.emu, &self.emu.bootstrap_principal(), SYNAPSE);
-        let defs = syn
-            .get(&format!(
-                "{}/_synapse/{SYN}/roleDefinitions?api-version=2020-12-01",
-                self.url()
-            ))
-            .await;
-        defs.body
-            .as_array()
-            .expect("role definitions")
-            .iter()
-            .find(|d| d["name"] == SPARK_ADMIN)
-            .and_then(|d| d["id"].as_str())
-            .expect("the role exists")
-            .to_ascii_lowercase()
-    }
-
-    /// Everything synlink can manage that the emulator holds, as folded ids (role
-    /// assignments as the state writes them: `{workspace id}/roleassignments/{id}`).
-    async fn inventory(&self) -> BTreeSet<String> {
-        self.holdings().await.into_keys().collect()
-    }
-
-    /// Everything synlink can manage that the emulator holds, by folded id, with
-    /// the body its list answered.
-    async fn holdings(&self) -> BTreeMap<String, Value> {
-        let mut ids = BTreeMap::new();
-        let mut put = |v: Value| {
-            ids.insert(str_of(&v, "id").to_ascii_lowercase(), v);
-        };
-        let groups = self
-            .list(&format!(
-                "/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"
-            ))
-            .await;
-        for g in groups {
-            let rg = str_of(&g, "name").to_owned();
-            let ml = self
-                .list(&format!(
-                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces?api-version=2024-10-01"
-                ))
-                .await;
-            for w in ml {
-                let id = str_of(&w, "id").to_owned();
-                let (links_url, computes_url) = (
-                    format!("{id}/linkedServices?api-version=2020-09-01-preview"),
-                    format!("{id}/computes?api-version=2023-04-01"),
-                );
-                let (links, computes) =
-                    tokio::join!(self.list(&links_url), self.list(&computes_url));
-                links.into_iter().chain(computes).for_each(&mut put);
-                put(w);
-            }
-            let syns = self
-                .list(&format!(
-                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces?api-version=2021-06-01"
-                ))
-                .await;
-            for w in syns {
-                let id = str_of(&w, "id").to_owned();
-                self.list(&format!("{id}/bigDataPools?api-version=2021-06-01"))
-                    .await
-                    .into_iter()
-                    .for_each(&mut put);
-                put(w);
-            }
-        }
-        let ws = synapse_id(RG, SYN).to_ascii_lowercase();
-        for mut a in self.assignments().await {
-            let id = format!("{ws}/roleassignments/{}", str_of(&a, "id")).to_ascii_lowercase();
-            a["id"] = json!(id);
-            put(a);
-        }
-        ids
-    }
-
-    /// The shared checker: after every fault is turned off, the emulator holds
-    /// exactly what bulk.yaml says for `teams` and the state matches it.
-    /// - the state parses, and its managed addresses are exactly the spec's;
-    /// - every id in the state exists in the emulator, and everything the
-    ///   emulator holds beyond `baseline` (the data sources) is in the state;
-    /// - each link points at the shared Synapse workspace and its live identity
-    ///   is the state's output; each attachment is a succeeded `SynapseSpark`
-    ///   compute on the shared pool; each grant is the Spark Administrator role
-    ///   at workspace scope for its link's live identity, and the state names it;
-    /// - no AML workspace holds a link or compute the spec does not name, and no
-    ///   (scope, role, principal) has two Synapse assignments.
-    async fn assert_converged(&self, teams: &[String], baseline: &BTreeSet<String>, step: &str) {
-        self.calm().await;
-        let state = self.state();
-        let mut managed: Vec<String> = state
-            .resources
-            .iter()
-            .filter(|(_, r)| !r.existing)
-            .map(|(a, _)| a.clone())
-            .collect();
-        managed.sort();
-        assert_eq!(
-            managed,
-            managed_addresses(teams),
-            "{step}: managed addresses in state"
-        );
-
-        let holdings = self.holdings().await;
-        let held: BTreeSet<String> = holdings.keys().cloned().collect();
-        let mut in_state = BTreeSet::new();
-        for (address, r) in &state.resources {
-            let id = r.id.to_ascii_lowercase();
-            assert!(
-                held.contains(&id),
-                "{step}: {address} ({}) is in the state but not in the emulator",
-                r.id
-            );
-            assert_eq!(
-                r.existing,
-                baseline.contains(&id),
-                "{step}: {address} is a data source exactly when the test made it"
-            );
-            in_state.insert(id);
-        }
-        let extra: Vec<&String> = held
-            .iter()
-            .filter(|id| !baseline.contains(*id) && !in_state.contains(*id))
-            .collect();
-        assert!(
-            extra.is_empty(),
-            "{step}: the emulator holds resources the state does not know (orphans): {extra:#?}"
-        );
-
-        let assignments = self.assignments().await;
-        let mut tuples: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-        for a in &assignments {
-            *tuples
-                .entry((
-                    str_of(a, "scope").to_ascii_lowercase(),
-                    str_of(a, "roleDefinitionId").to_ascii_lowercase(),
-                    str_of(a, "principalId").to_ascii_lowercase(),
-                ))
-                .or_default() += 1;
-        }
-        let dups: Vec<_> = tuples.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(
-            dups.is_empty(),
-            "{step}: duplicate Synapse role assignments: {dups:#?}"
-        );
-        assert_eq!(assignments.len(), teams.len(), "{step}: {assignments:#?}");
-
-        let role = self.spark_admin_role_id().await;
-        let syn = synapse_id(RG, SYN);
-        for t in teams {
-            let ml = ml_id(RG, &format!("mlw-{t}")).to_ascii_lowercase();
-            let children = |kind: &str| -> Vec<&Value> {
-                let prefix = format!("{ml}/{kind}/");
-                holdings
-                    .iter()
-                    .filter(|(id, _)| id.starts_with(&prefix))
-                    .map(|(_, v)| v)
-                    .collect()
-            };
-            let links = children("linkedservices");
-            let names: Vec<&str> = links.iter().map(|l| str_of(l, "name")).collect();
-            assert_eq!(names, vec!["synapselink1"], "{step}: links of mlw-{t}");
-            let computes = children("computes");
-            let names: Vec<&str> = computes.iter().map(|c| str_of(c, "name")).collect();
-            assert_eq!(names, vec!["shared-spark"], "{step}: computes of mlw-{t}");
-
-            let link = links[0];
-            assert!(
-                str_of(&link["properties"], "linkedServiceResourceId").eq_ignore_ascii_case(&syn),
-                "{step}: links.{t} points elsewhere: {link:#}"
-            );
-            let principal = str_of(&link["identity"], "principalId").to_ascii_lowercase();
-            assert!(!principal.is_empty(), "{step}: links.{t} has no identity");
-            let rs = &state.resources[&format!("links.{t}")];
-            assert_eq!(
-                rs.outputs["principal_id"]
-                    .as_str()
-                    .map(str::to_ascii_lowercase),
-                Some(principal.clone()),
-                "{step}: links.{t}'s principal in state is its live identity"
-            );
-
-            let p = &computes[0]["properties"];
-            assert_eq!(str_of(p, "computeType"), "SynapseSpark", "{step}: {p:#}");
-            assert!(
-                str_of(p, "resourceId").eq_ignore_ascii_case(&pool_id()),
-                "{step}: attachments.{t}-shared is not on the shared pool: {p:#}"
-            );
-            assert_eq!(str_of(p, "provisioningState"), "Succeeded", "{step}: {p:#}");
-
-            let mine: Vec<&Value> = assignments
-                .iter()
-                .filter(|a| str_of(a, "principalId").eq_ignore_ascii_case(&principal))
-                .collect();
-            assert_eq!(
-                mine.len(),
-                1,
-                "{step}: grants to links.{t}'s identity: {mine:#?}"
-            );
-            let a = mine[0];
-            assert_eq!(
+    let assignments = w.synapse_assignments(SYN).await;
+    let mut tuples: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for a in &assignments {
+        *tuples
+            .entry((
+                str_of(a, "scope").to_ascii_lowercase(),
                 str_of(a, "roleDefinitionId").to_ascii_lowercase(),
-                role,
-                "{step}"
-            );
-            assert!(
-                str_of(a, "scope").eq_ignore_ascii_case(&format!("workspaces/{SYN}")),
-                "{step}: {a:#}"
-            );
-            let grant = &state.resources[&format!("role_grants.{t}-spark")];
-            assert!(
-                grant.id.to_ascii_lowercase().ends_with(
-                    &format!("/roleassignments/{}", str_of(a, "id")).to_ascii_lowercase()
-                ),
-                "{step}: role_grants.{t}-spark names {} in state, the emulator holds {a:#}",
-                grant.id
-            );
-        }
+                str_of(a, "principalId").to_ascii_lowercase(),
+            ))
+            .or_default() += 1;
+    }
+    let dups: Vec<_> = tuples.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        dups.is_empty(),
+        "{step}: duplicate Synapse role assignments: {dups:#?}"
+    );
+    assert_eq!(assignments.len(), teams.len(), "{step}: {assignments:#?}");
+
+    let role = w
+        .synapse_role_id(SYN, SPARK_ADMIN)
+        .await
+        .to_ascii_lowercase();
+    let syn = synapse_id(RG, SYN);
+    for t in teams {
+        let ml = ml_id(RG, &format!("mlw-{t}")).to_ascii_lowercase();
+        let children = |kind: &str| -> Vec<&Value> {
+            let prefix = format!("{ml}/{kind}/");
+            holdings
+                .iter()
+                .filter(|(id, _)| id.starts_with(&prefix))
+                .map(|(_, v)| v)
+                .collect()
+        };
+        let links = children("linkedservices");
+        let names: Vec<&str> = links.iter().map(|l| str_of(l, "name")).collect();
+        assert_eq!(names, vec!["synapselink1"], "{step}: links of mlw-{t}");
+        let computes = children("computes");
+        let names: Vec<&str> = computes.iter().map(|c| str_of(c, "name")).collect();
+        assert_eq!(names, vec!["shared-spark"], "{step}: computes of mlw-{t}");
+
+        let link = links[0];
+        assert!(
+            str_of(&link["properties"], "linkedServiceResourceId").eq_ignore_ascii_case(&syn),
+            "{step}: links.{t} points elsewhere: {link:#}"
+        );
+        let principal = str_of(&link["identity"], "principalId").to_ascii_lowercase();
+        assert!(!principal.is_empty(), "{step}: links.{t} has no identity");
+        let rs = &state.resources[&format!("links.{t}")];
+        assert_eq!(
+            rs.outputs["principal_id"]
+                .as_str()
+                .map(str::to_ascii_lowercase),
+            Some(principal.clone()),
+            "{step}: links.{t}'s principal in state is its live identity"
+        );
+
+        let p = &computes[0]["properties"];
+        assert_eq!(str_of(p, "computeType"), "SynapseSpark", "{step}: {p:#}");
+        assert!(
+            str_of(p, "resourceId").eq_ignore_ascii_case(&pool_id()),
+            "{step}: attachments.{t}-shared is not on the shared pool: {p:#}"
+        );
+        assert_eq!(str_of(p, "provisioningState"), "Succeeded", "{step}: {p:#}");
+
+        let mine: Vec<&Value> = assignments
+            .iter()
+            .filter(|a| str_of(a, "principalId").eq_ignore_ascii_case(&principal))
+            .collect();
+        assert_eq!(
+            mine.len(),
+            1,
+            "{step}: grants to links.{t}'s identity: {mine:#?}"
+        );
+        let a = mine[0];
+        assert_eq!(
+            str_of(a, "roleDefinitionId").to_ascii_lowercase(),
+            role,
+            "{step}"
+        );
+        assert!(
+            str_of(a, "scope").eq_ignore_ascii_case(&format!("workspaces/{SYN}")),
+            "{step}: {a:#}"
+        );
+        let grant = &state.resources[&format!("role_grants.{t}-spark")];
+        assert!(
+            grant
+                .id
+                .to_ascii_lowercase()
+                .ends_with(&format!("/roleassignments/{}", str_of(a, "id")).to_ascii_lowercase()),
+            "{step}: role_grants.{t}-spark names {} in state, the emulator holds {a:#}",
+            grant.id
+        );
     }
 }
 
-/// A world with bulk.yaml's data sources for `n` teams; returns it, the teams and
-/// the baseline inventory.
+/// A world with bulk.yaml as its spec and its data sources for `n` teams; returns
+/// it, the teams and the baseline inventory.
 async fn bulk_world(n: usize) -> (World, Vec<String>, BTreeSet<String>) {
-    let w = World::new().await;
+    let w = World::new().await.spec(&World::example_text("bulk.yaml"));
     let t = teams(n);
-    w.data_sources(&t).await;
+    w.bulk(&t, &[POOL]).await;
     let baseline = w.inventory().await;
     (w, t, baseline)
 }
@@ -685,7 +307,7 @@ async fn a_ten_percent_failure_rate_is_survived_in_one_run() {
     let (w, t, baseline) = bulk_world(10).await;
     w.faults(json!({"failRate": 0.1, "seed": 20_261_127})).await;
     w.clear_log().await;
-    let run = w.apply(&t, &["-v"]).await;
+    let run = apply(&w, &t, &["-v"]).await;
     let log = w.log().await;
     assert_eq!(run.code, 0, "one run succeeds through the faults: {run:#?}");
     assert_eq!(run.summary(), created(30), "{}", run.stderr);
@@ -715,8 +337,8 @@ async fn a_ten_percent_failure_rate_is_survived_in_one_run() {
         injected.len(),
         run.stderr
     );
-    w.assert_converged(&t, &baseline, "failure rate").await;
-    w.assert_no_changes(&t, "failure rate").await;
+    assert_converged(&w, &t, &baseline, "failure rate").await;
+    assert_no_changes(&w, &t, "failure rate").await;
 }
 
 // ---------------------------------------------------------------------------
@@ -732,9 +354,9 @@ async fn tight_throttling_is_survived_and_every_retry_after_is_honoured() {
         "deletes": {"capacity": 5, "refillPerSec": 0.05}}}))
         .await;
     w.clear_log().await;
-    let run = w.apply(&t, &["-v"]).await;
+    let run = apply(&w, &t, &["-v"]).await;
     let log = w.log().await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(run.summary(), created(30), "{}", run.stderr);
 
     let throttled: Vec<&Value> = log.iter().filter(|r| r["status"] == 429).collect();
@@ -800,8 +422,8 @@ async fn tight_throttling_is_survived_and_every_retry_after_is_honoured() {
         "one visible retry per 429:\n{}",
         run.stderr
     );
-    w.assert_converged(&t, &baseline, "throttling").await;
-    w.assert_no_changes(&t, "throttling").await;
+    assert_converged(&w, &t, &baseline, "throttling").await;
+    assert_no_changes(&w, &t, "throttling").await;
 }
 
 // ---------------------------------------------------------------------------
@@ -836,9 +458,9 @@ async fn grants_wait_behind_the_propagation_gate_then_succeed() {
     let (w, t, baseline) = bulk_world(3).await;
     w.faults(principal_not_found(Some(3))).await;
     w.clear_log().await;
-    let run = w.apply(&t, &["-v"]).await;
+    let run = apply(&w, &t, &["-v"]).await;
     let log = w.log().await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(run.summary(), created(9), "{}", run.stderr);
     assert!(
         run.stderr.lines().any(|l| l.starts_with("role_grants.team")
@@ -868,8 +490,8 @@ async fn grants_wait_behind_the_propagation_gate_then_succeed() {
             ok[0]
         );
     }
-    w.assert_converged(&t, &baseline, "propagation gate").await;
-    w.assert_no_changes(&t, "propagation gate").await;
+    assert_converged(&w, &t, &baseline, "propagation gate").await;
+    assert_no_changes(&w, &t, "propagation gate").await;
 }
 
 #[tokio::test]
@@ -877,9 +499,9 @@ async fn a_principal_that_never_appears_fails_naming_the_address_and_a_rerun_con
     let (w, t, baseline) = bulk_world(1).await;
     w.faults(principal_not_found(None)).await;
     w.clear_log().await;
-    let run = w.apply(&t, &["--propagation-timeout", "2"]).await;
+    let run = apply(&w, &t, &["--propagation-timeout", "2"]).await;
     let log = w.log().await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
     assert!(
         run.stderr
             .lines()
@@ -909,12 +531,11 @@ async fn a_principal_that_never_appears_fails_naming_the_address_and_a_rerun_con
 
     // The identity appears: a re-run finishes the job.
     w.calm().await;
-    let run = w.apply(&t, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let run = apply(&w, &t, &[]).await;
+    run.success();
     assert_eq!(run.summary(), created(2), "{}", run.stderr);
-    w.assert_converged(&t, &baseline, "never appears, then re-run")
-        .await;
-    w.assert_no_changes(&t, "never appears, then re-run").await;
+    assert_converged(&w, &t, &baseline, "never appears, then re-run").await;
+    assert_no_changes(&w, &t, "never appears, then re-run").await;
 }
 
 /// Gives up within `--propagation-timeout` plus a margin, for a principal that
@@ -933,7 +554,7 @@ async fn the_propagation_gate_gives_up_within_its_timeout() {
         w.calm().await;
         w.faults(faults).await;
         w.clear_log().await;
-        let run = w.apply(&t, &["--propagation-timeout", "2"]).await;
+        let run = apply(&w, &t, &["--propagation-timeout", "2"]).await;
         let log = w.log().await;
         assert_eq!(run.code, 1, "{what}: {run:#?}");
         assert!(
@@ -972,9 +593,9 @@ async fn attachments_wait_until_the_synapse_role_takes_effect() {
     // 100 s scaled: the role takes effect 1 s after it is written.
     w.faults(json!({"rbacDelayMs": 100_000})).await;
     w.clear_log().await;
-    let run = w.apply(&t, &["-v"]).await;
+    let run = apply(&w, &t, &["-v"]).await;
     let log = w.log().await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(run.summary(), created(9), "{}", run.stderr);
     assert!(
         run.stderr.lines().any(|l| l.starts_with("role_grants.team")
@@ -984,7 +605,7 @@ async fn attachments_wait_until_the_synapse_role_takes_effect() {
     );
     let puts = grant_puts(&log);
     for team in &t {
-        let link = w.api.get(&link_path(team)).await;
+        let link = w.api().get(&team_link_path(team)).await;
         let principal = str_of(&link.body["identity"], "principalId").to_owned();
         let written = puts
             .iter()
@@ -1026,16 +647,16 @@ async fn attachments_wait_until_the_synapse_role_takes_effect() {
             "{team}: attached before the role took effect:\n{allowed:#}\n{compute:#}"
         );
     }
-    w.assert_converged(&t, &baseline, "RBAC propagation").await;
-    w.assert_no_changes(&t, "RBAC propagation").await;
+    assert_converged(&w, &t, &baseline, "RBAC propagation").await;
+    assert_no_changes(&w, &t, "RBAC propagation").await;
 }
 
 #[tokio::test]
 async fn a_role_that_never_takes_effect_fails_and_a_rerun_adopts_the_written_assignment() {
     let (w, t, baseline) = bulk_world(1).await;
     w.faults(json!({"rbacDelayMs": 3_600_000})).await;
-    let run = w.apply(&t, &["--propagation-timeout", "2"]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    let run = apply(&w, &t, &["--propagation-timeout", "2"]).await;
+    run.exit(1);
     assert!(
         run.stderr
             .lines()
@@ -1045,7 +666,7 @@ async fn a_role_that_never_takes_effect_fails_and_a_rerun_adopts_the_written_ass
         run.stderr
     );
     assert_eq!(
-        w.assignments().await.len(),
+        w.synapse_assignments(SYN).await.len(),
         1,
         "the assignment itself was written"
     );
@@ -1053,15 +674,14 @@ async fn a_role_that_never_takes_effect_fails_and_a_rerun_adopts_the_written_ass
     // The role takes effect: the re-run adopts the assignment, no second one.
     w.calm().await;
     w.clear_log().await;
-    let run = w.apply(&t, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let run = apply(&w, &t, &[]).await;
+    run.success();
     assert!(
         grant_puts(&w.log().await).is_empty(),
         "the written assignment is adopted, not written again"
     );
-    w.assert_converged(&t, &baseline, "RBAC never, then re-run")
-        .await;
-    w.assert_no_changes(&t, "RBAC never, then re-run").await;
+    assert_converged(&w, &t, &baseline, "RBAC never, then re-run").await;
+    assert_no_changes(&w, &t, "RBAC never, then re-run").await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1073,16 +693,16 @@ async fn aml_conflicts_from_a_concurrent_operation_are_retried() {
     // Another client's compute in every team's workspace, then its detach, slow.
     for team in &t {
         let a = w
-            .api
+            .api()
             .put(
-                &compute_path(team, "busy-spark"),
+                &team_compute_path(team, "busy-spark"),
                 json!({"location": "westeurope",
                        "properties": {"computeType": "SynapseSpark", "resourceId": pool_id()}}),
             )
             .await;
         assert!(a.status == 200 || a.status == 201, "{a:?}");
         if let Some(op) = a.header("azure-asyncoperation") {
-            assert_eq!(w.api.wait_async(&op).await["status"], "Succeeded");
+            assert_eq!(w.api().wait_async(&op).await["status"], "Succeeded");
         }
     }
     // 1.5 s detaches (scaled); AML refuses other compute and link writes meanwhile.
@@ -1090,19 +710,19 @@ async fn aml_conflicts_from_a_concurrent_operation_are_retried() {
         .await;
     for team in &t {
         let a = w
-            .api
+            .api()
             .delete(&format!(
                 "{}&underlyingResourceAction=Detach",
-                compute_path(team, "busy-spark")
+                team_compute_path(team, "busy-spark")
             ))
             .await;
         assert!((200..=202).contains(&a.status), "{a:?}");
     }
     w.faults(json!({"lroMs": 2000})).await;
     w.clear_log().await;
-    let run = w.apply(&t, &["-v"]).await;
+    let run = apply(&w, &t, &["-v"]).await;
     let log = w.log().await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(run.summary(), created(9), "{}", run.stderr);
     let conflicts: Vec<&Value> = log
         .iter()
@@ -1117,8 +737,8 @@ async fn aml_conflicts_from_a_concurrent_operation_are_retried() {
         run.stderr
     );
     assert_no_overlapping_writes_per_workspace(&log);
-    w.assert_converged(&t, &baseline, "AML conflicts").await;
-    w.assert_no_changes(&t, "AML conflicts").await;
+    assert_converged(&w, &t, &baseline, "AML conflicts").await;
+    assert_no_changes(&w, &t, "AML conflicts").await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1135,11 +755,11 @@ async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
 
     // One uninterrupted run, measured.
     w.faults(json!({"latencyMs": LATENCY})).await;
-    let run = w.apply(&t, &["--parallelism", PARALLELISM]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let run = apply(&w, &t, &["--parallelism", PARALLELISM]).await;
+    run.success();
     assert_eq!(run.summary(), created(150), "{}", run.stderr);
     let full = run.elapsed;
-    w.assert_converged(&t, &baseline, "uninterrupted").await;
+    assert_converged(&w, &t, &baseline, "uninterrupted").await;
 
     let mut rng = SplitMix(0x005E_ED0F_C4A5);
     let mut report = Vec::new();
@@ -1149,7 +769,7 @@ async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
         w.control("POST", "reset", None).await;
         let _ = std::fs::remove_file(w.state_path());
         let _ = std::fs::remove_file(w.lock_path());
-        w.data_sources(&t).await;
+        w.bulk(&t, &[POOL]).await;
         let baseline = w.inventory().await;
         w.faults(json!({"latencyMs": LATENCY})).await;
         marks.push(Instant::now());
@@ -1157,15 +777,14 @@ async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
         let delay = full.mul_f64(0.02 + 0.78 * rng.fraction());
         let step = format!("round {round} (SIGKILL after {delay:?} of {full:?})");
         let mut child = w
-            .command(&w.args(
-                &["apply"],
+            .synlink(bulk_args(
+                &w,
+                "apply",
                 &t,
                 &["--auto-approve", "--parallelism", PARALLELISM],
             ))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
+            .quiet()
+            .spawn();
         tokio::time::sleep(delay).await;
         let finished_first = child.try_wait().expect("try_wait").is_some();
         child.start_kill().expect("SIGKILL");
@@ -1195,9 +814,12 @@ async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
 
         // The next run: takes the stale lock over, or reports it with a hint to follow.
         w.calm().await;
-        let mut rerun = w
-            .apply(&t, &["--lock-timeout", "0", "--parallelism", PARALLELISM])
-            .await;
+        let mut rerun = apply(
+            &w,
+            &t,
+            &["--lock-timeout", "0", "--parallelism", PARALLELISM],
+        )
+        .await;
         if rerun.code != 0 && rerun.stderr.contains("state lock") {
             assert!(
                 rerun.stderr.contains("hint:"),
@@ -1206,16 +828,19 @@ async fn sigkill_at_ten_seeded_moments_then_a_rerun_converges() {
             );
             // Unreadable locks are stale after a few seconds: wait, as a user would.
             tokio::time::sleep(Duration::from_secs(6)).await;
-            rerun = w
-                .apply(&t, &["--lock-timeout", "10", "--parallelism", PARALLELISM])
-                .await;
+            rerun = apply(
+                &w,
+                &t,
+                &["--lock-timeout", "10", "--parallelism", PARALLELISM],
+            )
+            .await;
         }
         assert_eq!(rerun.code, 0, "{step}: the re-run converges: {rerun:#?}");
         marks.push(Instant::now());
         assert!(!w.lock_path().exists(), "{step}: the lock is released");
-        w.assert_converged(&t, &baseline, &step).await;
+        assert_converged(&w, &t, &baseline, &step).await;
         marks.push(Instant::now());
-        w.assert_no_changes(&t, &step).await;
+        assert_no_changes(&w, &t, &step).await;
         marks.push(Instant::now());
         let phases: Vec<u128> = marks
             .windows(2)

@@ -5,331 +5,136 @@
 //! as another tool would, before synlink reads it.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use synlink::emulator::Emulator;
 
 use crate::emulator::support::{
-    self, ml_id, synapse_id, Api, SynlinkTestEnv, IDENTITY_HEADER, SUB, SYNAPSE,
+    compute_path, link_path, pool_body, pool_path, synapse_id, SUB, SYNAPSE,
 };
+use crate::world::{Run, World};
 
-const BIN: &str = env!("CARGO_BIN_EXE_synlink");
 /// The object id of the group granted `Synapse User` in attach-with-identity.yaml.
 const DATA_TEAM: &str = "11111111-2222-3333-4444-555555555555";
 
-/// What one run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// `plan -f SPEC --state DIR/state.json --arm-endpoint URL --lock-timeout 30 ARGS…`:
+/// plans of one world may run at once, each waiting for the state lock.
+fn plan_args(w: &World, spec: &Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["--lock-timeout", "30"];
+    all.extend_from_slice(args);
+    w.cloud_args(&["plan"], spec, &all)
 }
 
-impl Run {
-    /// The `+`/`~`/`-`/`-/+` lines of the text plan, whitespace folded.
-    /// The marked lines of the planned actions (drift, shown above them, is not an action).
-    fn marked(&self) -> Vec<String> {
-        let actions = self
-            .stdout
-            .split_once("synlink will perform the following actions:")
-            .map_or(self.stdout.as_str(), |(_, rest)| rest);
-        actions
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
-            .collect()
-    }
+/// `synlink plan` as the bootstrap principal.
+async fn plan(w: &World, spec: &Path, args: &[&str]) -> Run {
+    w.run(plan_args(w, spec, args)).await
+}
 
-    /// The addresses with a block that starts with `symbol`.
-    fn blocks(&self, symbol: &str) -> Vec<String> {
-        self.marked()
-            .iter()
-            .filter_map(|l| {
-                l.strip_prefix(symbol)?
-                    .strip_prefix(' ')?
-                    .strip_suffix(" {")
-                    .map(str::to_owned)
-            })
-            .collect()
-    }
+/// `synlink plan` as `principal`, named to the managed-identity endpoint.
+async fn plan_as(w: &World, principal: &str, spec: &Path, args: &[&str]) -> Run {
+    w.synlink(plan_args(w, spec, args))
+        .principal(principal)
+        .run()
+        .await
+}
 
-    fn last_line(&self) -> &str {
-        self.stdout.trim_end().lines().last().unwrap_or_default()
+/// A Spark pool made by hand, waiting for it.
+async fn put_pool(w: &World, rg: &str, ws: &str, pool: &str, node_size: &str) {
+    let path = pool_path(rg, ws, pool);
+    let mut body = pool_body();
+    body["properties"]["nodeSize"] = json!(node_size);
+    let a = w.api().put(&path, body).await;
+    assert!(a.status == 200 || a.status == 202, "{a:?}");
+    if let Some(op) = a.header("azure-asyncoperation") {
+        assert_eq!(w.api().wait_async(&op).await["status"], "Succeeded");
     }
 }
 
-/// One emulator, one temporary directory with the spec and state, one bootstrap client.
-struct World {
-    emu: Emulator,
-    api: Api,
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    async fn new() -> World {
-        let emu = support::start().await;
-        let api = Api::bootstrap(&emu);
-        World {
-            emu,
-            api,
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn url(&self) -> String {
-        self.emu.url()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, text).expect("write file");
-        p
-    }
-
-    fn example(&self, name: &str) -> PathBuf {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples")
-            .join(name);
-        let text = std::fs::read_to_string(&src).expect("example exists");
-        self.write(name, &text)
-    }
-
-    /// Runs `synlink plan -f SPEC --state DIR/state.json --arm-endpoint URL ARGS…`
-    /// as the bootstrap principal (or `principal`, through the MI endpoint's query).
-    async fn plan_as(&self, principal: Option<&str>, spec: &Path, args: &[&str]) -> Run {
-        self.plan_with_header(principal, IDENTITY_HEADER, spec, args)
-            .await
-    }
-
-    /// `plan_as` with this `IDENTITY_HEADER` secret.
-    async fn plan_with_header(
-        &self,
-        principal: Option<&str>,
-        header: &str,
-        spec: &Path,
-        args: &[&str],
-    ) -> Run {
-        let mut endpoint = format!("{}/_identity/msi", self.url());
-        if let Some(p) = principal {
-            endpoint.push_str(&format!("?principal_id={p}"));
-        }
-        let out = tokio::process::Command::new(BIN)
-            .current_dir(self.dir.path())
-            .arg("plan")
-            .arg("-f")
-            .arg(spec)
-            .arg("--state")
-            .arg(self.path("state.json"))
-            .args(["--arm-endpoint", &self.url(), "--lock-timeout", "30"])
-            .args(args)
-            .test_env(&endpoint, header)
-            .env_remove("CI")
-            .kill_on_drop(true)
-            .output();
-        let out = tokio::time::timeout(Duration::from_secs(60), out)
-            .await
-            .expect("synlink plan finishes within 60 s")
-            .expect("the binary runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    async fn plan(&self, spec: &Path, args: &[&str]) -> Run {
-        self.plan_as(None, spec, args).await
-    }
-
-    async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let a = self
-            .api
-            .with_token(None)
-            .send(method, &format!("/_emulator/{path}"), body)
-            .await;
-        assert!(a.status < 300, "{method} /_emulator/{path}: {a:?}");
-        a.body
-    }
-
-    /// Empties the request log.
-    async fn clear_log(&self) {
-        self.control("DELETE", "requests", None).await;
-    }
-
-    /// The cloud requests (ARM and the Synapse data plane, not control or token
-    /// requests) logged since the last clear.
-    async fn log(&self) -> Vec<Value> {
-        self.control("GET", "requests", None).await["value"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| {
-                let path = r["path"].as_str().unwrap_or_default();
-                !path.starts_with("/_emulator/") && !path.starts_with("/_identity/")
-            })
-            .collect()
-    }
-
-    /// The writes (PUT/PATCH/DELETE/POST other than read-only POSTs) in the log.
-    async fn writes(&self) -> Vec<String> {
-        self.log()
-            .await
-            .iter()
-            .filter(|r| matches!(r["method"].as_str(), Some("PUT" | "PATCH" | "DELETE")))
-            .map(|r| format!("{} {}", r["method"], r["path"]))
-            .collect()
-    }
-
-    /// A Spark pool made by hand, waiting for it.
-    async fn put_pool(&self, rg: &str, ws: &str, pool: &str, node_size: &str) {
-        let path = format!(
-            "{}/bigDataPools/{pool}?api-version=2021-06-01",
-            synapse_id(rg, ws)
-        );
-        let mut body = support::pool_body();
-        body["properties"]["nodeSize"] = json!(node_size);
-        let a = self.api.put(&path, body).await;
-        assert!(a.status == 200 || a.status == 202, "{a:?}");
-        if let Some(op) = a.header("azure-asyncoperation") {
-            assert_eq!(self.api.wait_async(&op).await["status"], "Succeeded");
-        }
-    }
-
-    /// A linked service made by hand; returns its identity's principal id.
-    async fn put_link(&self, rg: &str, ml: &str, name: &str, syn_rg: &str, syn: &str) -> String {
-        let a = self
-            .api
-            .put(
-                &format!(
-                    "{}/linkedServices/{name}?api-version=2020-09-01-preview",
-                    ml_id(rg, ml)
-                ),
-                json!({"name": name, "location": "westeurope",
-                       "identity": {"type": "SystemAssigned"},
-                       "properties": {"linkedServiceResourceId": synapse_id(syn_rg, syn),
-                                      "linkType": "Synapse"}}),
-            )
-            .await;
-        assert_eq!(a.status, 200, "{a:?}");
-        a.body["identity"]["principalId"]
-            .as_str()
-            .expect("the link has an identity")
-            .to_owned()
-    }
-
-    /// A Synapse Spark compute made by hand; returns its identity's principal id, if any.
-    async fn put_compute(
-        &self,
-        rg: &str,
-        ml: &str,
-        name: &str,
-        pool_id: &str,
-        system_identity: bool,
-    ) -> Option<String> {
-        let path = format!("{}/computes/{name}?api-version=2023-04-01", ml_id(rg, ml));
-        let mut body = json!({"location": "westeurope",
-                              "properties": {"computeType": "SynapseSpark", "resourceId": pool_id}});
-        if system_identity {
-            body["identity"] = json!({"type": "SystemAssigned"});
-        }
-        let a = self.api.put(&path, body).await;
-        assert!(a.status == 201 || a.status == 200, "{a:?}");
-        if let Some(op) = a.header("azure-asyncoperation") {
-            assert_eq!(self.api.wait_async(&op).await["status"], "Succeeded");
-        }
-        let got = self.api.get(&path).await;
-        got.body["identity"]["principalId"]
-            .as_str()
-            .map(str::to_owned)
-    }
-
-    /// A Synapse role assignment made by hand on the data plane.
-    async fn put_grant(
-        &self,
-        ws: &str,
-        role_name: &str,
-        principal: &str,
-        scope: &str,
-        ptype: &str,
-    ) {
-        let syn = Api::as_principal(&self.emu, &self.emu.bootstrap_principal(), SYNAPSE);
-        let dev = format!("{}/_synapse/{ws}", self.url());
-        let defs = syn
-            .get(&format!("{dev}/roleDefinitions?api-version=2020-12-01"))
-            .await;
-        let role_id = defs
-            .body
-            .as_array()
-            .expect("role definitions")
-            .iter()
-            .find(|d| d["name"] == role_name)
-            .and_then(|d| d["id"].as_str())
-            .expect("the role exists")
-            .to_owned();
-        let a = syn
-            .put(
-                &format!(
-                    "{dev}/roleAssignments/{}?api-version=2020-12-01",
-                    uuid::Uuid::new_v4()
-                ),
-                json!({"roleId": role_id, "principalId": principal, "scope": scope,
-                       "principalType": ptype}),
-            )
-            .await;
-        assert_eq!(a.status, 200, "{a:?}");
-    }
-
-    /// The data sources of attach-with-identity.yaml.
-    async fn vision(&self) {
-        self.api.resource_group("rg-analytics").await;
-        self.api.ml_workspace("rg-analytics", "mlw-vision").await;
-        self.api
-            .synapse_workspace("rg-analytics", "syn-shared-prod")
-            .await;
-        self.api
-            .pool("rg-analytics", "syn-shared-prod", "mediumpool")
-            .await;
-    }
-
-    /// The data sources of existing-workspaces.yaml.
-    async fn research(&self) {
-        self.api.resource_group("rg-analytics").await;
-        self.api.resource_group("rg-synapse").await;
-        self.api.ml_workspace("rg-analytics", "mlw-research").await;
-        self.api
-            .synapse_workspace("rg-synapse", "syn-shared-prod")
-            .await;
-        self.api
-            .pool("rg-synapse", "syn-shared-prod", "smallpool")
-            .await;
-        self.api
-            .pool("rg-synapse", "syn-shared-prod", "largepool")
-            .await;
-    }
-
-    /// Adds a replicated directory principal with one ARM role at the subscription.
-    async fn principal_with(&self, arm_role: &str) -> String {
-        let oid = uuid::Uuid::new_v4().to_string();
-        self.control(
-            "POST",
-            "principals",
-            Some(json!({"objectId": oid, "displayName": "ci", "principalType": "ServicePrincipal", "replicated": true})),
+/// A linked service made by hand; returns its identity's principal id.
+async fn put_link(w: &World, rg: &str, ml: &str, name: &str, syn_rg: &str, syn: &str) -> String {
+    let a = w
+        .api()
+        .put(
+            &link_path(rg, ml, name),
+            json!({"name": name, "location": "westeurope",
+                   "identity": {"type": "SystemAssigned"},
+                   "properties": {"linkedServiceResourceId": synapse_id(syn_rg, syn),
+                                  "linkType": "Synapse"}}),
         )
         .await;
-        self.control(
-            "POST",
-            "role-assignments",
-            Some(json!({"plane": "arm", "scope": format!("/subscriptions/{SUB}"), "role": arm_role, "principalId": oid})),
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body["identity"]["principalId"]
+        .as_str()
+        .expect("the link has an identity")
+        .to_owned()
+}
+
+/// A Synapse Spark compute made by hand; returns its identity's principal id, if any.
+async fn put_compute(
+    w: &World,
+    rg: &str,
+    ml: &str,
+    name: &str,
+    pool_id: &str,
+    system_identity: bool,
+) -> Option<String> {
+    let path = compute_path(rg, ml, name);
+    let mut body = json!({"location": "westeurope",
+                          "properties": {"computeType": "SynapseSpark", "resourceId": pool_id}});
+    if system_identity {
+        body["identity"] = json!({"type": "SystemAssigned"});
+    }
+    let a = w.api().put(&path, body).await;
+    assert!(a.status == 201 || a.status == 200, "{a:?}");
+    if let Some(op) = a.header("azure-asyncoperation") {
+        assert_eq!(w.api().wait_async(&op).await["status"], "Succeeded");
+    }
+    let got = w.api().get(&path).await;
+    got.body["identity"]["principalId"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// A Synapse role assignment made by hand on the data plane.
+async fn put_grant(
+    w: &World,
+    ws: &str,
+    role_name: &str,
+    principal: &str,
+    scope: &str,
+    ptype: &str,
+) {
+    let syn = w.api_as(None, SYNAPSE).await;
+    let dev = format!("{}/_synapse/{ws}", w.url());
+    let role_id = w.synapse_role_id(ws, role_name).await;
+    let a = syn
+        .put(
+            &format!(
+                "{dev}/roleAssignments/{}?api-version=2020-12-01",
+                uuid::Uuid::new_v4()
+            ),
+            json!({"roleId": role_id, "principalId": principal, "scope": scope,
+                   "principalType": ptype}),
         )
         .await;
-        oid
-    }
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+/// Adds a replicated directory principal with one ARM role at the subscription.
+async fn principal_with(w: &World, arm_role: &str) -> String {
+    let oid = uuid::Uuid::new_v4().to_string();
+    w.control(
+        "POST",
+        "principals",
+        Some(json!({"objectId": oid, "displayName": "ci", "principalType": "ServicePrincipal", "replicated": true})),
+    )
+    .await;
+    w.control(
+        "POST",
+        "role-assignments",
+        Some(json!({"plane": "arm", "scope": format!("/subscriptions/{SUB}"), "role": arm_role, "principalId": oid})),
+    )
+    .await;
+    oid
 }
 
 fn plan_line(add: usize, change: usize, replace: usize, destroy: usize) -> String {
@@ -338,7 +143,7 @@ fn plan_line(add: usize, change: usize, replace: usize, destroy: usize) -> Strin
 
 /// Asserts a fresh plan: exit 0, the exact count line, one `+` block per address.
 fn assert_creates(run: &Run, addresses: &[String]) {
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(
         run.last_line(),
         plan_line(addresses.len(), 0, 0, 0),
@@ -369,7 +174,7 @@ async fn fresh_attach_with_identity_plans_every_create() {
     let w = World::new().await;
     w.vision().await;
     let spec = w.example("attach-with-identity.yaml");
-    let run = w.plan(&spec, &[]).await;
+    let run = plan(&w, &spec, &[]).await;
     assert_creates(&run, &strings(VISION_MANAGED));
 }
 
@@ -378,7 +183,7 @@ async fn fresh_existing_workspaces_plans_every_create_and_warns_about_the_link()
     let w = World::new().await;
     w.research().await;
     let spec = w.example("existing-workspaces.yaml");
-    let run = w.plan(&spec, &[]).await;
+    let run = plan(&w, &spec, &[]).await;
     assert_creates(
         &run,
         &strings(&[
@@ -401,7 +206,7 @@ async fn fresh_quickstart_against_an_endpoint_plans_every_create() {
     // `cloud: local` in the file; --arm-endpoint wins, so this emulator is read.
     let spec = w.example("quickstart.yaml");
     w.clear_log().await;
-    let run = w.plan(&spec, &[]).await;
+    let run = plan(&w, &spec, &[]).await;
     assert_creates(
         &run,
         &strings(&[
@@ -433,33 +238,41 @@ async fn hand_made_link_attachment_and_grant_are_adopted() {
     w.research().await;
     // Another tool spells the Synapse workspace's id in its own case: ids are
     // compared case-insensitively.
-    let principal = w
-        .put_link(
-            "rg-analytics",
-            "mlw-research",
-            "synapselink1",
-            "RG-Synapse",
-            "SYN-SHARED-PROD",
-        )
-        .await;
+    let principal = put_link(
+        &w,
+        "rg-analytics",
+        "mlw-research",
+        "synapselink1",
+        "RG-Synapse",
+        "SYN-SHARED-PROD",
+    )
+    .await;
     let small = format!(
         "{}/bigDataPools/smallpool",
         synapse_id("rg-synapse", "syn-shared-prod")
     );
-    w.put_compute("rg-analytics", "mlw-research", "small-spark", &small, false)
-        .await;
+    put_compute(
+        &w,
+        "rg-analytics",
+        "mlw-research",
+        "small-spark",
+        &small,
+        false,
+    )
+    .await;
     let spec = w.example("existing-workspaces.yaml");
-    let run = w.plan(&spec, &[]).await;
+    let run = plan(&w, &spec, &[]).await;
     // The link and the small attachment exist as the spec says: adopted, not created.
     assert_creates(
         &run,
         &strings(&["role_grants.research-spark", "attachments.research-large"]),
     );
     // Now the link's identity is known, its grant shows it, not (known after apply).
-    assert!(run.stdout.contains(&principal), "{}", run.stdout);
+    run.stdout_contains(&principal);
 
     // The grant made by hand with the same (scope, role, principal) is adopted too.
-    w.put_grant(
+    put_grant(
+        &w,
         "syn-shared-prod",
         "Apache Spark Administrator",
         &principal,
@@ -467,22 +280,21 @@ async fn hand_made_link_attachment_and_grant_are_adopted() {
         "ServicePrincipal",
     )
     .await;
-    let run = w.plan(&spec, &[]).await;
+    let run = plan(&w, &spec, &[]).await;
     assert_creates(&run, &strings(&["attachments.research-large"]));
 }
 
 #[tokio::test]
 async fn hand_made_pool_of_another_size_is_an_update_of_node_size_only() {
     let w = World::new().await;
-    w.api.resource_group("rg-analytics").await;
-    w.api
+    w.api().resource_group("rg-analytics").await;
+    w.api()
         .synapse_workspace("rg-analytics", "syn-shared-prod")
         .await;
-    w.put_pool("rg-analytics", "syn-shared-prod", "mediumpool", "Large")
-        .await;
-    let spec = w.write("synlink.yaml", &pool_spec(""));
-    let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_eq!(run.code, 2, "{run:#?}");
+    put_pool(&w, "rg-analytics", "syn-shared-prod", "mediumpool", "Large").await;
+    let spec = w.write("synlink.yaml", pool_spec(""));
+    let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
+    run.exit(2);
     assert_eq!(
         run.marked(),
         strings(&[
@@ -549,22 +361,21 @@ role_grants:
 
 /// Everything of `vision_spec` made by hand, as the spec says.
 async fn vision_by_hand(w: &World) {
-    w.api.resource_group("rg-analytics").await;
-    w.api.ml_workspace("rg-analytics", "mlw-vision").await;
-    w.api
+    w.api().resource_group("rg-analytics").await;
+    w.api().ml_workspace("rg-analytics", "mlw-vision").await;
+    w.api()
         .synapse_workspace("rg-analytics", "syn-shared-prod")
         .await;
-    w.put_pool("rg-analytics", "syn-shared-prod", "mediumpool", "Medium")
-        .await;
+    put_pool(w, "rg-analytics", "syn-shared-prod", "mediumpool", "Medium").await;
     let pool = format!(
         "{}/bigDataPools/mediumpool",
         synapse_id("rg-analytics", "syn-shared-prod")
     );
-    let compute = w
-        .put_compute("rg-analytics", "mlw-vision", "medium-spark", &pool, true)
+    let compute = put_compute(w, "rg-analytics", "mlw-vision", "medium-spark", &pool, true)
         .await
         .expect("the compute has its own identity");
-    w.put_grant(
+    put_grant(
+        w,
         "syn-shared-prod",
         "Apache Spark Administrator",
         &compute,
@@ -572,7 +383,8 @@ async fn vision_by_hand(w: &World) {
         "ServicePrincipal",
     )
     .await;
-    w.put_grant(
+    put_grant(
+        w,
         "syn-shared-prod",
         "Synapse User",
         DATA_TEAM,
@@ -590,7 +402,8 @@ async fn hand_made_grant_to_an_object_id_is_not_created_again() {
     // workspace's creator, Synapse Administrator, is on the first).
     w.control("PUT", "faults", Some(json!({"synapsePageSize": 1})))
         .await;
-    w.put_grant(
+    put_grant(
+        &w,
         "syn-shared-prod",
         "Synapse User",
         DATA_TEAM,
@@ -599,7 +412,7 @@ async fn hand_made_grant_to_an_object_id_is_not_created_again() {
     )
     .await;
     let spec = w.example("attach-with-identity.yaml");
-    let run = w.plan(&spec, &[]).await;
+    let run = plan(&w, &spec, &[]).await;
     assert_creates(
         &run,
         &strings(&[
@@ -616,18 +429,24 @@ async fn hand_made_grant_to_an_object_id_is_not_created_again() {
 async fn everything_made_by_hand_is_no_changes_then_a_pool_resize_exits_2() {
     let w = World::new().await;
     vision_by_hand(&w).await;
-    let spec = w.write("synlink.yaml", &vision_spec());
+    let spec = w.write("synlink.yaml", vision_spec());
     w.clear_log().await;
-    let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
+    run.success();
     assert_eq!(run.last_line(), "No changes.", "{run:#?}");
     assert_eq!(run.marked(), Vec::<String>::new(), "{}", run.stdout);
     assert_eq!(w.writes().await, Vec::<String>::new());
 
-    w.put_pool("rg-analytics", "syn-shared-prod", "mediumpool", "XLarge")
-        .await;
-    let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_eq!(run.code, 2, "{run:#?}");
+    put_pool(
+        &w,
+        "rg-analytics",
+        "syn-shared-prod",
+        "mediumpool",
+        "XLarge",
+    )
+    .await;
+    let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
+    run.exit(2);
     assert_eq!(
         run.marked(),
         strings(&[
@@ -639,8 +458,8 @@ async fn everything_made_by_hand_is_no_changes_then_a_pool_resize_exits_2() {
     );
     assert_eq!(run.last_line(), plan_line(0, 1, 0, 0));
     // Without --detailed-exitcode a plan with changes is a success.
-    let run = w.plan(&spec, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let run = plan(&w, &spec, &[]).await;
+    run.success();
 }
 
 // ---------------------------------------------------------------------------
@@ -649,28 +468,17 @@ async fn everything_made_by_hand_is_no_changes_then_a_pool_resize_exits_2() {
 #[tokio::test]
 async fn a_missing_data_source_fails_naming_it_before_any_write() {
     let w = World::new().await;
-    w.api.resource_group("rg-analytics").await;
-    w.api.ml_workspace("rg-analytics", "mlw-research").await;
+    w.api().resource_group("rg-analytics").await;
+    w.api().ml_workspace("rg-analytics", "mlw-research").await;
     // No Synapse workspace, no pools.
     let spec = w.example("existing-workspaces.yaml");
     w.clear_log().await;
-    let run = w.plan(&spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr
-            .contains("error: synapse_workspaces.shared: data source not found")
-            && run
-                .stderr
-                .contains(&synapse_id("rg-synapse", "syn-shared-prod"))
-            && run
-                .stderr
-                .contains("error: spark_pools.small: data source not found")
-            && run
-                .stderr
-                .contains("error: spark_pools.large: data source not found"),
-        "{}",
-        run.stderr
-    );
+    let run = plan(&w, &spec, &[]).await;
+    run.exit(1)
+        .stderr_contains("error: synapse_workspaces.shared: data source not found")
+        .stderr_contains(&synapse_id("rg-synapse", "syn-shared-prod"))
+        .stderr_contains("error: spark_pools.small: data source not found")
+        .stderr_contains("error: spark_pools.large: data source not found");
     assert_eq!(run.stdout, "", "no plan is printed");
     assert!(!w.log().await.is_empty(), "Azure was read");
     assert_eq!(w.writes().await, Vec::<String>::new());
@@ -706,21 +514,15 @@ links:
 async fn creating_a_link_as_contributor_fails_before_any_write() {
     let w = World::new().await;
     w.research().await;
-    let contributor = w.principal_with("Contributor").await;
-    let spec = w.write("synlink.yaml", &link_spec());
+    let contributor = principal_with(&w, "Contributor").await;
+    let spec = w.write("synlink.yaml", link_spec());
     w.clear_log().await;
-    let run = w.plan_as(Some(&contributor), &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("error: links.research: the caller")
-            && run
-                .stderr
-                .contains("not Owner on Synapse workspace `synapse_workspaces.shared`")
-            && run.stderr.contains(&contributor),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    let run = plan_as(&w, &contributor, &spec, &[]).await;
+    run.exit(1)
+        .stderr_contains("error: links.research: the caller")
+        .stderr_contains("not Owner on Synapse workspace `synapse_workspaces.shared`")
+        .stderr_contains(&contributor);
+    run.stderr_contains("nothing was written");
     let log = w.log().await;
     assert!(
         log.iter()
@@ -731,19 +533,16 @@ async fn creating_a_link_as_contributor_fails_before_any_write() {
     assert_eq!(w.writes().await, Vec::<String>::new());
 
     // The bootstrap principal (Owner) plans the same spec.
-    let run = w.plan(&spec, &[]).await;
+    let run = plan(&w, &spec, &[]).await;
     assert_creates(&run, &strings(&["links.research"]));
 
     // The whole example (a link, a grant to it, two attachments) as Contributor.
     let spec = w.example("existing-workspaces.yaml");
     w.clear_log().await;
-    let run = w.plan_as(Some(&contributor), &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("synapse_workspaces.shared") && run.stderr.contains("Owner"),
-        "{}",
-        run.stderr
-    );
+    let run = plan_as(&w, &contributor, &spec, &[]).await;
+    run.exit(1)
+        .stderr_contains("synapse_workspaces.shared")
+        .stderr_contains("Owner");
     assert_eq!(run.stdout, "");
     assert_eq!(w.writes().await, Vec::<String>::new());
 }
@@ -752,7 +551,7 @@ async fn creating_a_link_as_contributor_fails_before_any_write() {
 async fn writing_grants_without_owner_or_synapse_administrator_fails_before_any_write() {
     let w = World::new().await;
     w.vision().await;
-    let reader = w.principal_with("Reader").await;
+    let reader = principal_with(&w, "Reader").await;
     // Able to read the workspace's RBAC, not to write it.
     w.control(
         "POST",
@@ -763,15 +562,11 @@ async fn writing_grants_without_owner_or_synapse_administrator_fails_before_any_
     .await;
     let spec = w.example("attach-with-identity.yaml");
     w.clear_log().await;
-    let run = w.plan_as(Some(&reader), &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("error: role_grants.")
-            && run.stderr.contains("in `synapse_workspaces.shared`")
-            && run.stderr.contains("Synapse Administrator"),
-        "{}",
-        run.stderr
-    );
+    let run = plan_as(&w, &reader, &spec, &[]).await;
+    run.exit(1)
+        .stderr_contains("error: role_grants.")
+        .stderr_contains("in `synapse_workspaces.shared`")
+        .stderr_contains("Synapse Administrator");
     assert_eq!(run.stdout, "");
     assert_eq!(w.writes().await, Vec::<String>::new());
 }
@@ -787,16 +582,16 @@ async fn writing_grants_without_owner_or_synapse_administrator_fails_before_any_
 async fn bulk_refresh_costs_at_most_three_requests_per_team() {
     const TEAMS: usize = 50;
     let w = World::new().await;
-    w.api.resource_group("rg-analytics").await;
-    w.api
+    w.api().resource_group("rg-analytics").await;
+    w.api()
         .synapse_workspace("rg-analytics", "syn-shared-prod")
         .await;
-    w.api
+    w.api()
         .pool("rg-analytics", "syn-shared-prod", "sharedpool")
         .await;
     let mut set = tokio::task::JoinSet::new();
     for i in 1..=TEAMS {
-        let api = w.api.clone();
+        let api = w.api().clone();
         set.spawn(async move {
             api.ml_workspace("rg-analytics", &format!("mlw-team{i:02}"))
                 .await
@@ -807,7 +602,7 @@ async fn bulk_refresh_costs_at_most_three_requests_per_team() {
     }
     let spec = w.example("bulk.yaml");
     w.clear_log().await;
-    let run = w.plan(&spec, &["-v"]).await;
+    let run = plan(&w, &spec, &["-v"]).await;
     let requests = w.log().await;
     println!(
         "bulk.yaml refresh ({TEAMS} teams): {} requests to the emulator",
@@ -830,12 +625,7 @@ async fn bulk_refresh_costs_at_most_three_requests_per_team() {
             .collect::<Vec<_>>()
     );
     // synlink's own count at -v agrees with the emulator's.
-    assert!(
-        run.stderr
-            .contains(&format!("{} requests, 0 retries", requests.len())),
-        "{}",
-        run.stderr
-    );
+    run.stderr_contains(&format!("{} requests, 0 retries", requests.len()));
     assert_eq!(w.writes().await, Vec::<String>::new());
 
     // The markdown plan of 150 creates and 52 reads stays under the comment
@@ -847,7 +637,7 @@ async fn bulk_refresh_costs_at_most_three_requests_per_team() {
         "--out",
         out.to_str().expect("utf-8"),
     ];
-    let md = w.plan(&spec, &md_args).await;
+    let md = plan(&w, &spec, &md_args).await;
     assert_eq!(md.code, 0, "{}", md.stderr);
     assert!(md.stdout.len() <= 60_000, "{} bytes", md.stdout.len());
     assert!(md
@@ -919,7 +709,7 @@ fn mask_uuids(text: &str) -> String {
 fn stable(text: &str, w: &World, spec_hash: &str) -> String {
     let mut out = text
         .replace(&w.url(), "[URL]")
-        .replace(&w.dir.path().display().to_string(), "[DIR]")
+        .replace(&w.dir().display().to_string(), "[DIR]")
         .replace(
             &format!("\"synlink_version\": \"{}\"", env!("CARGO_PKG_VERSION")),
             "\"synlink_version\": \"[VERSION]\"",
@@ -936,12 +726,12 @@ async fn json_and_markdown_plans_validate_and_match_their_snapshots() {
     w.vision().await;
     let spec = w.example("attach-with-identity.yaml");
     let (text, json_run, md) = tokio::join!(
-        w.plan(&spec, &[]),
-        w.plan(&spec, &["--format", "json"]),
-        w.plan(&spec, &["--format", "markdown"]),
+        plan(&w, &spec, &[]),
+        plan(&w, &spec, &["--format", "json"]),
+        plan(&w, &spec, &["--format", "markdown"]),
     );
     for r in [&text, &json_run, &md] {
-        assert_eq!(r.code, 0, "{r:#?}");
+        r.success();
     }
     let plan: Value = serde_json::from_str(&json_run.stdout).expect("the JSON plan is JSON");
     let schema_text = std::fs::read_to_string(
@@ -998,10 +788,8 @@ async fn out_writes_a_private_plan_file_that_reads_back() {
     w.research().await;
     let spec = w.example("existing-workspaces.yaml");
     let out = w.path("tfplan.synlink");
-    let run = w
-        .plan(&spec, &["--out", out.to_str().expect("utf-8 path")])
-        .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let run = plan(&w, &spec, &["--out", out.to_str().expect("utf-8 path")]).await;
+    run.success();
     let mode = std::fs::metadata(&out)
         .expect("plan file")
         .permissions()
@@ -1035,8 +823,8 @@ async fn target_limits_the_plan_to_links_and_what_they_need() {
     w.research().await;
     let spec = w.example("existing-workspaces.yaml");
     let (links, grants) = tokio::join!(
-        w.plan(&spec, &["--target", "links.*"]),
-        w.plan(&spec, &["--target", "role_grants.*"]),
+        plan(&w, &spec, &["--target", "links.*"]),
+        plan(&w, &spec, &["--target", "role_grants.*"]),
     );
     assert_creates(&links, &strings(&["links.research"]));
     // A grant to a link's identity needs the link.
@@ -1081,36 +869,34 @@ fn pool_state() -> String {
 #[tokio::test]
 async fn refresh_only_prints_drift_and_changes_nothing() {
     let w = World::new().await;
-    w.api.resource_group("rg-analytics").await;
-    w.api
+    w.api().resource_group("rg-analytics").await;
+    w.api()
         .synapse_workspace("rg-analytics", "syn-shared-prod")
         .await;
-    w.put_pool("rg-analytics", "syn-shared-prod", "mediumpool", "Medium")
-        .await;
-    let spec = w.write("synlink.yaml", &pool_spec(""));
-    let state = w.write("state.json", &pool_state());
+    put_pool(
+        &w,
+        "rg-analytics",
+        "syn-shared-prod",
+        "mediumpool",
+        "Medium",
+    )
+    .await;
+    let spec = w.write("synlink.yaml", pool_spec(""));
+    let state = w.write("state.json", pool_state());
     let before = std::fs::read(&state).expect("state");
-    let run = w.plan(&spec, &["--detailed-exitcode"]).await;
+    let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
     assert_eq!(run.code, 0, "as applied: {run:#?}");
     assert_eq!(run.last_line(), "No changes.");
 
     // Someone resizes the pool outside synlink.
-    w.put_pool("rg-analytics", "syn-shared-prod", "mediumpool", "Large")
-        .await;
+    put_pool(&w, "rg-analytics", "syn-shared-prod", "mediumpool", "Large").await;
     w.clear_log().await;
-    let run = w
-        .plan(&spec, &["--refresh-only", "--detailed-exitcode"])
-        .await;
+    let run = plan(&w, &spec, &["--refresh-only", "--detailed-exitcode"]).await;
     assert_eq!(
         run.code, 2,
         "drift is a change for --detailed-exitcode: {run:#?}"
     );
-    assert!(
-        run.stdout
-            .contains("Objects have changed outside of synlink"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_contains("Objects have changed outside of synlink");
     assert_eq!(
         run.marked(),
         strings(&[
@@ -1137,8 +923,8 @@ async fn refresh_only_prints_drift_and_changes_nothing() {
     );
 
     // A normal plan shows the drift, then the change that undoes it.
-    let run = w.plan(&spec, &[]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let run = plan(&w, &spec, &[]).await;
+    run.success();
     let (drift, _) = run
         .stdout
         .split_once("synlink will perform")
@@ -1175,14 +961,13 @@ fn two_pool_state() -> String {
 /// still there but no longer in the spec.
 async fn gone_and_removed() -> (World, PathBuf) {
     let w = World::new().await;
-    w.api.resource_group("rg-analytics").await;
-    w.api
+    w.api().resource_group("rg-analytics").await;
+    w.api()
         .synapse_workspace("rg-analytics", "syn-shared-prod")
         .await;
-    w.put_pool("rg-analytics", "syn-shared-prod", "oldpool", "Medium")
-        .await;
-    let spec = w.write("synlink.yaml", &pool_spec(""));
-    w.write("state.json", &two_pool_state());
+    put_pool(&w, "rg-analytics", "syn-shared-prod", "oldpool", "Medium").await;
+    let spec = w.write("synlink.yaml", pool_spec(""));
+    w.write("state.json", two_pool_state());
     (w, spec)
 }
 
@@ -1190,8 +975,8 @@ async fn gone_and_removed() -> (World, PathBuf) {
 async fn state_entries_gone_from_azure_are_recreated_and_removed_ones_destroyed() {
     let (w, spec) = gone_and_removed().await;
     w.clear_log().await;
-    let (plan, destroy) = tokio::join!(w.plan(&spec, &[]), w.plan(&spec, &["--destroy"]));
-    assert_eq!(plan.code, 0, "{plan:#?}");
+    let (plan, destroy) = tokio::join!(plan(&w, &spec, &[]), plan(&w, &spec, &["--destroy"]));
+    plan.success();
     assert_eq!(
         plan.blocks("+"),
         strings(&["spark_pools.medium"]),
@@ -1204,15 +989,10 @@ async fn state_entries_gone_from_azure_are_recreated_and_removed_ones_destroyed(
         "{}",
         plan.stdout
     );
-    assert!(
-        plan.stdout
-            .contains("recorded in state but gone from Azure"),
-        "{}",
-        plan.stdout
-    );
+    plan.stdout_contains("recorded in state but gone from Azure");
     assert_eq!(plan.last_line(), plan_line(1, 0, 0, 1));
     // Destroy: what is managed and exists; never a data source.
-    assert_eq!(destroy.code, 0, "{destroy:#?}");
+    destroy.success();
     assert_eq!(
         destroy.blocks("-"),
         strings(&["spark_pools.old"]),
@@ -1227,44 +1007,26 @@ async fn state_entries_gone_from_azure_are_recreated_and_removed_ones_destroyed(
 #[tokio::test]
 async fn refresh_only_reports_a_resource_deleted_outside_synlink() {
     let (w, spec) = gone_and_removed().await;
-    let run = w
-        .plan(&spec, &["--refresh-only", "--detailed-exitcode"])
-        .await;
+    let run = plan(&w, &spec, &["--refresh-only", "--detailed-exitcode"]).await;
     assert!(
         run.stdout.contains("# spark_pools.medium has been deleted"),
         "{run:#?}"
     );
-    assert_eq!(run.code, 2, "{run:#?}");
+    run.exit(2);
 }
 
 #[tokio::test]
 async fn a_no_op_plan_with_data_sources_prints_only_no_changes() {
     let w = World::new().await;
     vision_by_hand(&w).await;
-    let spec = w.write("synlink.yaml", &vision_spec());
-    let run = w.plan(&spec, &["--detailed-exitcode"]).await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    let spec = w.write("synlink.yaml", vision_spec());
+    let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
+    run.success();
     assert_eq!(run.stdout.trim(), "No changes.", "{run:#?}");
 }
 
 // ---------------------------------------------------------------------------
 // 8. No token anywhere; -v names the managed identity.
-
-/// A token the MI endpoint gives the bootstrap principal now, for `resource`.
-async fn mi_token(w: &World, resource: &str) -> String {
-    let a = w
-        .api
-        .http
-        .get(format!("{}/_identity/msi", w.url()))
-        .query(&[("resource", resource), ("api-version", "2019-08-01")])
-        .header("X-IDENTITY-HEADER", IDENTITY_HEADER)
-        .send()
-        .await
-        .expect("MI endpoint answers");
-    assert_eq!(a.status(), 200);
-    let v: Value = a.json().await.expect("json");
-    v["access_token"].as_str().expect("access_token").to_owned()
-}
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("readable dir") {
@@ -1281,30 +1043,30 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 async fn no_token_text_in_any_output_or_file_even_at_verbose() {
     let w = World::new().await;
     vision_by_hand(&w).await;
-    let spec = w.write("synlink.yaml", &vision_spec());
-    w.write("state.json", &pool_state());
+    let spec = w.write("synlink.yaml", vision_spec());
+    w.write("state.json", pool_state());
     let mut tokens = Vec::new();
     for r in [
         "https://management.azure.com",
         "https://dev.azuresynapse.net",
     ] {
-        tokens.push(mi_token(&w, r).await);
+        tokens.push(w.mi_token(r).await);
     }
     let out = w.path("tfplan.synlink");
     let out_arg = out.to_str().expect("utf-8").to_owned();
     let verbose_args = ["-v", "--out", out_arg.as_str()];
     let (verbose, json_run) = tokio::join!(
-        w.plan(&spec, &verbose_args),
-        w.plan(&spec, &["-vv", "--format", "json"]),
+        plan(&w, &spec, &verbose_args),
+        plan(&w, &spec, &["-vv", "--format", "json"]),
     );
     for r in [
         "https://management.azure.com",
         "https://dev.azuresynapse.net",
     ] {
-        tokens.push(mi_token(&w, r).await);
+        tokens.push(w.mi_token(r).await);
     }
-    assert_eq!(verbose.code, 0, "{verbose:#?}");
-    assert_eq!(json_run.code, 0, "{json_run:#?}");
+    verbose.success();
+    json_run.success();
     assert!(
         verbose
             .stderr
@@ -1319,7 +1081,7 @@ async fn no_token_text_in_any_output_or_file_even_at_verbose() {
         ("stderr -vv json".to_owned(), json_run.stderr.clone()),
     ];
     let mut files = Vec::new();
-    files_under(w.dir.path(), &mut files);
+    files_under(w.dir(), &mut files);
     assert!(files.contains(&out), "{files:?}");
     assert!(files.contains(&w.path("state.json")), "{files:?}");
     for f in files {
@@ -1346,8 +1108,12 @@ async fn a_failing_credential_chain_says_what_it_tried_in_one_message() {
     let spec = w.example("attach-with-identity.yaml");
     let secret = "not-the-emulator-header-3f9a";
     w.clear_log().await;
-    let run = w.plan_with_header(None, secret, &spec, &[]).await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    let run = w
+        .synlink(plan_args(&w, &spec, &[]))
+        .env("IDENTITY_HEADER", secret)
+        .run()
+        .await;
+    run.exit(1);
     for tried in [
         "service principal secret",
         "workload identity",

@@ -10,16 +10,14 @@
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use synlink::emulator::{Config, Emulator};
 
 use crate::emulator::support::{ARM, SYNAPSE};
-use crate::misuse::{quickstart, Run, World};
-
-const BIN: &str = env!("CARGO_BIN_EXE_synlink");
+use crate::world::{quickstart, Run, World};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -27,16 +25,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-async fn faults(w: &World, body: Value) {
-    let resp = reqwest::Client::new()
-        .put(format!("{}/_emulator/faults", w.url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("faults");
-    assert!(resp.status().is_success(), "{resp:?}");
 }
 
 /// Temp files a writer might leave: none may remain.
@@ -61,7 +49,7 @@ async fn state_lock_and_plan_files_are_owner_only() {
     let old = w.write("a.plan", "old plan");
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     // Slow reads (300 ms each), so the lock is held long enough to be seen.
-    faults(&w, json!({"latencyMs": 30_000})).await;
+    w.faults(json!({"latencyMs": 30_000})).await;
     let state_dir = w.path(".synlink");
     let lock = state_dir.join("state.json.lock");
     let args = vec![
@@ -73,7 +61,7 @@ async fn state_lock_and_plan_files_are_owner_only() {
         "--out".to_owned(),
         w.arg("a.plan"),
     ];
-    let run_fut = w.run_umask0(&args);
+    let run_fut = w.synlink(&args).umask0().run();
     tokio::pin!(run_fut);
     let mut lock_modes = Vec::new();
     let run = loop {
@@ -86,7 +74,7 @@ async fn state_lock_and_plan_files_are_owner_only() {
             }
         }
     };
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert!(
         !lock_modes.is_empty(),
         "the lock file was seen while the plan ran"
@@ -99,9 +87,9 @@ async fn state_lock_and_plan_files_are_owner_only() {
     assert_eq!(mode(&w.path("a.plan")), 0o600, "the overwritten plan file");
     assert_eq!(mode(&state_dir), 0o700, "the state directory");
 
-    faults(&w, json!({"latencyMs": 0})).await;
+    w.faults(json!({"latencyMs": 0})).await;
     let run = w
-        .run_umask0(&[
+        .synlink([
             "plan",
             "-f",
             &w.arg("a.yaml"),
@@ -112,13 +100,15 @@ async fn state_lock_and_plan_files_are_owner_only() {
             "--format",
             "json",
         ])
+        .umask0()
+        .run()
         .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(mode(&w.path("new.plan")), 0o600, "a new plan file");
 
     // A real apply: the state it writes (default path, and a new directory given by --state).
     let run = w
-        .run_umask0(&[
+        .synlink([
             "apply",
             "-f",
             &w.arg("a.yaml"),
@@ -126,14 +116,16 @@ async fn state_lock_and_plan_files_are_owner_only() {
             &w.url(),
             "--auto-approve",
         ])
+        .umask0()
+        .run()
         .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     let state = state_dir.join("state.json");
     assert_eq!(mode(&state), 0o600, "the state file");
     assert_eq!(mode(&state_dir), 0o700, "the state directory");
     let custom = w.path("custom/deeper/state.json");
     let run = w
-        .run_umask0(&[
+        .synlink([
             "apply",
             "-f",
             &w.arg("a.yaml"),
@@ -143,8 +135,10 @@ async fn state_lock_and_plan_files_are_owner_only() {
             "--state",
             &custom.display().to_string(),
         ])
+        .umask0()
+        .run()
         .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(mode(&custom), 0o600, "a state file at --state");
     assert_eq!(
         mode(custom.parent().expect("dir")),
@@ -153,17 +147,19 @@ async fn state_lock_and_plan_files_are_owner_only() {
     );
     // `state rm` rewrites the state: still 0600.
     let run = w
-        .run_umask0(&[
+        .synlink([
             "state",
             "rm",
             "links.main",
             "--state",
             &custom.display().to_string(),
         ])
+        .umask0()
+        .run()
         .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     assert_eq!(mode(&custom), 0o600, "the state after `state rm`");
-    for dir in [w.dir.path(), &state_dir, custom.parent().expect("dir")] {
+    for dir in [w.dir(), &state_dir, custom.parent().expect("dir")] {
         assert_eq!(leftovers(dir), Vec::<String>::new(), "{}", dir.display());
     }
 }
@@ -171,34 +167,13 @@ async fn state_lock_and_plan_files_are_owner_only() {
 // ---------------------------------------------------------------------------
 // The emulator binds loopback only, unless told otherwise.
 
-/// Runs `synlink emulator ARGS…` expecting it to exit at once.
-fn emulator_exits(args: &[&str]) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .arg("emulator")
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "`synlink emulator {}` did not exit: it is serving. stdout: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Runs `synlink emulator ARGS…` expecting it to exit at once: one that serves
+/// fails the test after 20 s.
+fn emulator_exits(args: &[&str]) -> Run {
+    World::offline()
+        .synlink(["emulator"].iter().chain(args))
+        .timeout(Duration::from_secs(20))
+        .run_blocking()
 }
 
 #[test]
@@ -208,14 +183,9 @@ fn emulator_refuses_a_non_loopback_address_without_allow_remote() {
             let mut args = vec!["--listen", listen];
             args.extend_from_slice(extra);
             let out = emulator_exits(&args);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                !out.status.success(),
-                "{args:?}: exit {:?}",
-                out.status.code()
-            );
-            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            let (stderr, stdout) = (&out.stderr, &out.stdout);
+            assert!(out.code != 0, "{args:?}: exit {:?}", out.code);
+            assert_eq!(out.code, 1, "{args:?}: {stderr}");
             assert!(
                 stderr.contains("--allow-remote") && stderr.contains("non-loopback"),
                 "{args:?}: the refusal names the flag: {stderr}"
@@ -244,11 +214,10 @@ async fn emulator_library_refuses_a_non_loopback_address_without_allow_remote() 
 
 #[test]
 fn emulator_binds_a_non_loopback_address_with_allow_remote() {
-    let mut child = Command::new(BIN)
-        .args(["emulator", "--listen", "0.0.0.0:0", "--allow-remote"])
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+    let w = World::offline();
+    let mut child = w
+        .synlink(["emulator", "--listen", "0.0.0.0:0", "--allow-remote"])
+        .command()
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
@@ -272,24 +241,6 @@ fn emulator_binds_a_non_loopback_address_with_allow_remote() {
 
 // ---------------------------------------------------------------------------
 // No token, Authorization header or managed-identity secret anywhere.
-
-/// A token from the emulator's managed-identity endpoint, asked for exactly as
-/// synlink's credential asks (App Service protocol, 2019-08-01).
-async fn mi_token(w: &World, resource: &str) -> String {
-    let v: Value = reqwest::Client::new()
-        .get(format!("{}/_identity/msi", w.url()))
-        .query(&[("resource", resource), ("api-version", "2019-08-01")])
-        .header("X-IDENTITY-HEADER", &w.identity_header)
-        .send()
-        .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("token json");
-    let token = v["access_token"].as_str().expect("access_token").to_owned();
-    assert!(token.starts_with("eyJ"), "a JWT: {token}");
-    token
-}
 
 /// What must never appear in output or files; returns what did.
 fn leaks(text: &str, tokens: &[String], secret: &str) -> Vec<String> {
@@ -331,12 +282,12 @@ fn leaks(text: &str, tokens: &[String], secret: &str) -> Vec<String> {
 #[tokio::test]
 async fn no_token_authorization_header_or_secret_in_any_output_or_file() {
     let secret = format!("mi-secret-{}", uuid::Uuid::new_v4().simple());
-    let w = World::with_identity_header(&secret).await;
+    let w = World::builder().identity_header(&secret).start().await;
     w.write("a.yaml", quickstart());
     let tokens = vec![
-        mi_token(&w, ARM).await,
-        mi_token(&w, "https://management.azure.com").await,
-        mi_token(&w, SYNAPSE).await,
+        w.mi_token(ARM).await,
+        w.mi_token("https://management.azure.com").await,
+        w.mi_token(SYNAPSE).await,
     ];
     let wrong = format!("wrong-secret-{}", uuid::Uuid::new_v4().simple());
 
@@ -425,40 +376,38 @@ async fn no_token_authorization_header_or_secret_in_any_output_or_file() {
 
     // Failures: a wrong managed-identity secret, and ARM refusing the token.
     let run = w
-        .run_env(
-            &w.cloud_args(&["plan", "-vv"], "a.yaml", &[]),
-            &[("IDENTITY_HEADER", &wrong)],
-        )
+        .synlink(w.cloud_args(&["plan", "-vv"], "a.yaml", &[]))
+        .env("IDENTITY_HEADER", &wrong)
+        .run()
         .await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
     let wrong_leaked = run.stdout.contains(&wrong) || run.stderr.contains(&wrong);
     record(
         &mut checked,
         "plan -vv with a wrong IDENTITY_HEADER".to_owned(),
         &run,
     );
-    faults(
-        &w,
+    w.faults(
         json!({"targets": [{"pathContains": "/subscriptions/", "status": 401, "code": "InvalidAuthenticationToken"}]}),
     )
     .await;
     let run = w.run(&w.cloud_args(&["plan", "-vv"], "a.yaml", &[])).await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
     record(&mut checked, "plan -vv refused with 401".to_owned(), &run);
     let run = w
         .run(&w.cloud_args(&["destroy", "-vv"], "a.yaml", &["--auto-approve"]))
         .await;
-    assert_eq!(run.code, 1, "{run:#?}");
+    run.exit(1);
     record(
         &mut checked,
         "destroy -vv refused with 401".to_owned(),
         &run,
     );
-    faults(&w, json!({"targets": []})).await;
+    w.faults(json!({"targets": []})).await;
     let run = w
         .run(&w.cloud_args(&["destroy", "-vv"], "a.yaml", &["--auto-approve"]))
         .await;
-    assert_eq!(run.code, 0, "{run:#?}");
+    run.success();
     record(&mut checked, "destroy -vv".to_owned(), &run);
 
     for file in ["a.plan", "state.json"] {

@@ -1,0 +1,957 @@
+//! The one world every integration test that runs synlink starts from, like just's
+//! `Test`: a temporary directory, a cloud (an in-process emulator, or none), the environment of a run (no developer
+//! credentials: tokens come from the emulator's managed-identity endpoint), the binary
+//! itself, and checks on what a run printed, on the state file and on the emulator's
+//! request log. A test reads as its scenario (a run finds the emulator through
+//! `SYNLINK_ARM_ENDPOINT`, and the spec where synlink looks by default):
+//!
+//! ```ignore
+//! World::new().await.spec(&quickstart())
+//!     .run(["apply", "--auto-approve"]).await
+//!     .success()
+//!     .stderr_contains("Apply complete: 6 created");
+//! ```
+//!
+//! It owns the binary's path, the run environment and the data sources the examples
+//! read. It does not own the emulator's HTTP client (`Api`), its ids or its in-process
+//! start helpers: those are in `emulator_support.rs`, shared with the emulator's own tests.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+use synlink::emulator::{Config, Emulator};
+
+use crate::emulator::support::{self, Api, ARM, IDENTITY_HEADER, SUB, SYNAPSE};
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_synlink");
+
+/// A run that takes longer has hung: the test fails instead of waiting forever.
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Credentials and settings from the developer's own machine that must not reach a
+/// synlink run under test (every `SYNLINK_*` variable goes too).
+const FOREIGN_ENV: [&str; 10] = [
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+];
+
+/// Gives `cmd` the environment every run gets: no backtraces, no colour, nothing of
+/// the developer's credentials or `SYNLINK_*` settings, stdin closed, output captured.
+fn with_test_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    cmd.env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
+        .env("CI", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in FOREIGN_ENV {
+        cmd.env_remove(var);
+    }
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SYNLINK_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// How a world is made: its emulator's managed-identity secret.
+pub struct Builder {
+    identity_header: String,
+}
+
+impl Builder {
+    /// The emulator's managed-identity endpoint expects `secret` (and runs send it).
+    pub fn identity_header(mut self, secret: &str) -> Builder {
+        secret.clone_into(&mut self.identity_header);
+        self
+    }
+
+    /// Makes the directory and starts the emulator.
+    pub async fn start(self) -> World {
+        let mut w = World {
+            dir: tempfile::tempdir().expect("temp dir"),
+            cloud: None,
+            identity_header: self.identity_header,
+        };
+        w.start_emulator().await;
+        w
+    }
+}
+
+/// The emulator a world talks to and the bootstrap principal's client for it.
+struct Cloud {
+    _emulator: Emulator,
+    api: Api,
+    bootstrap: String,
+}
+
+/// A temporary directory, maybe an emulator, and the binary run in between.
+pub struct World {
+    dir: tempfile::TempDir,
+    cloud: Option<Cloud>,
+    identity_header: String,
+}
+
+impl World {
+    /// A world with an in-process emulator with fast knobs (20 ms LROs, no throttling).
+    pub async fn new() -> World {
+        World::builder().start().await
+    }
+
+    /// A world to configure before it starts.
+    pub fn builder() -> Builder {
+        Builder {
+            identity_header: IDENTITY_HEADER.to_owned(),
+        }
+    }
+
+    /// A world without a cloud, for commands that never reach one (validate, graph,
+    /// a refused `synlink emulator`); usable from tests that are not async.
+    pub fn offline() -> World {
+        World {
+            dir: tempfile::tempdir().expect("temp dir"),
+            cloud: None,
+            identity_header: IDENTITY_HEADER.to_owned(),
+        }
+    }
+
+    // -- the emulator ------------------------------------------------------------
+
+    /// Starts the world's emulator.
+    async fn start_emulator(&mut self) {
+        let emulator = Emulator::start(Config {
+            faults: support::fast_faults(),
+            identity_header: self.identity_header.clone(),
+            ..Config::default()
+        })
+        .await
+        .expect("emulator starts");
+        let api = Api {
+            base: emulator.url(),
+            token: None,
+            http: reqwest::Client::new(),
+        };
+        let health = api.get("/_emulator/health").await;
+        assert_eq!(health.status, 200, "{health:?}");
+        let bootstrap = health.body["bootstrapPrincipal"]
+            .as_str()
+            .expect("bootstrap principal")
+            .to_owned();
+        let token = mint(&api, None, ARM).await;
+        self.cloud = Some(Cloud {
+            _emulator: emulator,
+            api: api.with_token(Some(token)),
+            bootstrap,
+        });
+    }
+
+    fn cloud(&self) -> &Cloud {
+        self.cloud.as_ref().expect("this world has an emulator")
+    }
+
+    /// The emulator's base URL.
+    pub fn url(&self) -> String {
+        self.cloud().api.base.clone()
+    }
+
+    /// The bootstrap principal's ARM client (it owns every subscription).
+    pub fn api(&self) -> &Api {
+        &self.cloud().api
+    }
+
+    /// The bootstrap principal's object id.
+    pub fn bootstrap_principal(&self) -> &str {
+        &self.cloud().bootstrap
+    }
+
+    /// A client for `principal` (the bootstrap one by default) with a token for `audience`.
+    pub async fn api_as(&self, principal: Option<&str>, audience: &str) -> Api {
+        let token = mint(self.api(), principal, audience).await;
+        self.api().with_token(Some(token))
+    }
+
+    /// A token from the managed-identity endpoint, asked for exactly as synlink's
+    /// credential asks (App Service protocol, 2019-08-01), for the bootstrap principal.
+    pub async fn mi_token(&self, resource: &str) -> String {
+        let resp = self
+            .api()
+            .http
+            .get(format!("{}/_identity/msi", self.url()))
+            .query(&[("resource", resource), ("api-version", "2019-08-01")])
+            .header("X-IDENTITY-HEADER", &self.identity_header)
+            .send()
+            .await
+            .expect("the MI endpoint answers");
+        assert_eq!(resp.status(), 200);
+        let v: Value = resp.json().await.expect("token json");
+        let token = v["access_token"].as_str().expect("access_token").to_owned();
+        assert!(token.starts_with("eyJ"), "a JWT: {token}");
+        token
+    }
+
+    /// Calls `/_emulator/PATH` (no token) and returns the answer's body.
+    pub async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let a = self
+            .api()
+            .with_token(None)
+            .send(method, &format!("/_emulator/{path}"), body)
+            .await;
+        assert!(a.status < 300, "{method} /_emulator/{path}: {a:?}");
+        a.body
+    }
+
+    /// Changes the emulator's faults at run time.
+    pub async fn faults(&self, body: Value) {
+        self.control("PUT", "faults", Some(body)).await;
+    }
+
+    /// Every fault off, so a checker's own reads go through.
+    pub async fn calm(&self) {
+        self.faults(json!({
+            "failRate": 0.0, "targets": [], "latencyMs": 0, "identityDelayMs": 0,
+            "rbacDelayMs": 0, "amlConflicts": false, "lroMs": 2000,
+            "throttle": {"enabled": false}
+        }))
+        .await;
+    }
+
+    // -- the request log ---------------------------------------------------------
+
+    /// Empties the request log.
+    pub async fn clear_log(&self) {
+        self.control("DELETE", "requests", None).await;
+    }
+
+    /// The cloud requests (ARM and the Synapse data plane; not control or token
+    /// requests) logged since the last clear, in arrival order.
+    pub async fn log(&self) -> Vec<Value> {
+        let mut v: Vec<Value> = self.control("GET", "requests", None).await["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| {
+                let p = str_of(r, "path");
+                !p.starts_with("/_emulator/") && !p.starts_with("/_identity/")
+            })
+            .collect();
+        v.sort_by_key(|r| r["seq"].as_u64().unwrap_or(0));
+        v
+    }
+
+    /// The writes (PUT/PATCH/DELETE) in the log, as `"METHOD" "PATH"`.
+    pub async fn writes(&self) -> Vec<String> {
+        self.log()
+            .await
+            .iter()
+            .filter(|r| is_write(r))
+            .map(|r| format!("{} {}", r["method"], r["path"]))
+            .collect()
+    }
+
+    // -- what the emulator holds -------------------------------------------------
+
+    /// The `value` of a list call that must answer 200.
+    pub async fn list(&self, path: &str) -> Vec<Value> {
+        let a = self.api().get(path).await;
+        assert_eq!(a.status, 200, "{path}: {a:?}");
+        a.body["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every Synapse role assignment of workspace `ws` except the bootstrap
+    /// principal's own, every page.
+    pub async fn synapse_assignments(&self, ws: &str) -> Vec<Value> {
+        let syn = self.api_as(None, SYNAPSE).await;
+        let url = format!(
+            "{}/_synapse/{ws}/roleAssignments?api-version=2020-12-01",
+            self.url()
+        );
+        let mut out = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let mut req = syn
+                .http
+                .get(&url)
+                .bearer_auth(syn.token.as_deref().unwrap_or_default());
+            if let Some(c) = &continuation {
+                req = req.header("x-ms-continuation", c);
+            }
+            let resp = req.send().await.expect("the data plane answers");
+            assert_eq!(resp.status().as_u16(), 200);
+            continuation = resp
+                .headers()
+                .get("x-ms-continuation")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body: Value = resp.json().await.expect("json");
+            out.extend(
+                body["value"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| {
+                        !str_of(a, "principalId").eq_ignore_ascii_case(self.bootstrap_principal())
+                    }),
+            );
+            if continuation.is_none() {
+                return out;
+            }
+        }
+    }
+
+    /// The id of the Synapse role `name` in workspace `ws`.
+    pub async fn synapse_role_id(&self, ws: &str, name: &str) -> String {
+        let syn = self.api_as(None, SYNAPSE).await;
+        let defs = syn
+            .get(&format!(
+                "{}/_synapse/{ws}/roleDefinitions?api-version=2020-12-01",
+                self.url()
+            ))
+            .await;
+        defs.body
+            .as_array()
+            .expect("role definitions")
+            .iter()
+            .find(|d| d["name"] == name)
+            .and_then(|d| d["id"].as_str())
+            .expect("the role exists")
+            .to_owned()
+    }
+
+    /// Everything synlink can manage that the emulator holds, by folded id, with the
+    /// body its list answered. Role assignments are keyed as the state writes them
+    /// (`{workspace id}/roleassignments/{id}`, also their `id` here). Resource groups
+    /// and the bootstrap principal's own Synapse assignments are left out.
+    pub async fn holdings(&self) -> BTreeMap<String, Value> {
+        let mut ids = BTreeMap::new();
+        let mut put = |v: Value| {
+            ids.insert(str_of(&v, "id").to_ascii_lowercase(), v);
+        };
+        let groups = self
+            .list(&format!(
+                "/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"
+            ))
+            .await;
+        for g in groups {
+            let rg = str_of(&g, "name").to_owned();
+            let ml = self
+                .list(&format!(
+                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces?api-version=2024-10-01"
+                ))
+                .await;
+            for w in ml {
+                let id = str_of(&w, "id").to_owned();
+                let (links_url, computes_url) = (
+                    format!("{id}/linkedServices?api-version=2020-09-01-preview"),
+                    format!("{id}/computes?api-version=2023-04-01"),
+                );
+                let (links, computes) =
+                    tokio::join!(self.list(&links_url), self.list(&computes_url));
+                links.into_iter().chain(computes).for_each(&mut put);
+                put(w);
+            }
+            let syns = self
+                .list(&format!(
+                    "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Synapse/workspaces?api-version=2021-06-01"
+                ))
+                .await;
+            for w in syns {
+                let id = str_of(&w, "id").to_owned();
+                self.list(&format!("{id}/bigDataPools?api-version=2021-06-01"))
+                    .await
+                    .into_iter()
+                    .for_each(&mut put);
+                for mut a in self.synapse_assignments(str_of(&w, "name")).await {
+                    a["id"] = json!(format!("{id}/roleassignments/{}", str_of(&a, "id")));
+                    put(a);
+                }
+                put(w);
+            }
+        }
+        ids
+    }
+
+    /// The folded ids of `holdings`.
+    pub async fn inventory(&self) -> BTreeSet<String> {
+        self.holdings().await.into_keys().collect()
+    }
+
+    /// The state matches the emulator: every id in the state exists there, it is a
+    /// data source exactly when the test made it (it is in `baseline`), and everything
+    /// the emulator holds beyond `baseline` is in the state as a managed resource.
+    /// Returns the `holdings` it compared.
+    pub async fn assert_state_matches(
+        &self,
+        baseline: &BTreeSet<String>,
+        step: &str,
+    ) -> BTreeMap<String, Value> {
+        let holdings = self.holdings().await;
+        let held: BTreeSet<String> = holdings.keys().cloned().collect();
+        let state = self.state();
+        let mut in_state = BTreeSet::new();
+        for (address, r) in &state.resources {
+            let id = r.id.to_ascii_lowercase();
+            assert!(
+                held.contains(&id),
+                "{step}: {address} ({}) is in the state but not in the emulator: {held:#?}",
+                r.id
+            );
+            assert_eq!(
+                r.existing,
+                baseline.contains(&id),
+                "{step}: {address} is a data source exactly when the test made it"
+            );
+            in_state.insert(id);
+        }
+        let orphans: Vec<&String> = held
+            .iter()
+            .filter(|id| !baseline.contains(*id) && !in_state.contains(*id))
+            .collect();
+        assert!(
+            orphans.is_empty(),
+            "{step}: the emulator holds resources the state does not know (orphans): {orphans:#?}\nstate: {:#?}",
+            state.resources.keys().collect::<Vec<_>>()
+        );
+        holdings
+    }
+
+    // -- data sources, made over raw HTTP as another tool would ------------------
+
+    /// The data sources of attach-with-identity.yaml.
+    pub async fn vision(&self) {
+        let api = self.api();
+        api.resource_group("rg-analytics").await;
+        api.ml_workspace("rg-analytics", "mlw-vision").await;
+        api.synapse_workspace("rg-analytics", "syn-shared-prod")
+            .await;
+        api.pool("rg-analytics", "syn-shared-prod", "mediumpool")
+            .await;
+    }
+
+    /// The data sources of existing-workspaces.yaml.
+    pub async fn research(&self) {
+        let api = self.api();
+        api.resource_group("rg-analytics").await;
+        api.resource_group("rg-synapse").await;
+        api.ml_workspace("rg-analytics", "mlw-research").await;
+        api.synapse_workspace("rg-synapse", "syn-shared-prod").await;
+        api.pool("rg-synapse", "syn-shared-prod", "smallpool").await;
+        api.pool("rg-synapse", "syn-shared-prod", "largepool").await;
+    }
+
+    /// The data sources of bulk.yaml for these teams (made concurrently), with these pools.
+    pub async fn bulk(&self, teams: &[String], pools: &[&str]) {
+        let api = self.api();
+        api.resource_group("rg-analytics").await;
+        api.synapse_workspace("rg-analytics", "syn-shared-prod")
+            .await;
+        for p in pools {
+            api.pool("rg-analytics", "syn-shared-prod", p).await;
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for t in teams {
+            let api = api.clone();
+            let name = format!("mlw-{t}");
+            set.spawn(async move { api.ml_workspace("rg-analytics", &name).await });
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("workspace made");
+        }
+    }
+
+    // -- files -------------------------------------------------------------------
+
+    /// The temporary directory every run works in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `name` in the directory (an absolute `name` stays as it is).
+    pub fn path(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `path(name)` as an argument.
+    pub fn arg(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    /// Writes a file into the directory.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).expect("write file");
+        p
+    }
+
+    /// The text of `examples/NAME`.
+    pub fn example_text(name: &str) -> String {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        std::fs::read_to_string(&src).expect("example exists")
+    }
+
+    /// Copies `examples/NAME` into the directory under the same name.
+    pub fn example(&self, name: &str) -> PathBuf {
+        self.write(name, Self::example_text(name))
+    }
+
+    /// Writes `text` as the spec, `synlink.yaml`, where synlink looks by default.
+    pub fn spec(self, text: &str) -> World {
+        self.write("synlink.yaml", text);
+        self
+    }
+
+    /// Where `spec` wrote the spec.
+    pub fn spec_path(&self) -> PathBuf {
+        self.path("synlink.yaml")
+    }
+
+    /// Every file under the directory (relative path) with the SHA-256 of its content;
+    /// directories are listed with an empty hash.
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+            for entry in std::fs::read_dir(dir).expect("readable dir") {
+                let path = entry.expect("entry").path();
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .display()
+                    .to_string();
+                if path.is_dir() {
+                    out.insert(format!("{rel}/"), String::new());
+                    walk(root, &path, out);
+                } else {
+                    let bytes = std::fs::read(&path).expect("readable file");
+                    let hash = Sha256::digest(&bytes);
+                    out.insert(rel, format!("{hash:x}"));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(self.dir.path(), self.dir.path(), &mut out);
+        out
+    }
+
+    // -- the state file ----------------------------------------------------------
+
+    /// The state file the cloud commands of `cloud_args` use: `DIR/state.json`.
+    pub fn state_path(&self) -> PathBuf {
+        self.path("state.json")
+    }
+
+    /// The lock file of `state_path`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path("state.json.lock")
+    }
+
+    /// The state file's text, if there is one.
+    pub fn state_text(&self) -> Option<String> {
+        std::fs::read_to_string(self.state_path()).ok()
+    }
+
+    /// The state file, parsed.
+    pub fn state(&self) -> synlink::state::State {
+        let text = self.state_text().expect("a state file");
+        serde_json::from_str(&text).expect("the state file parses")
+    }
+
+    /// Addresses of managed (not `existing`) resources in the state, sorted.
+    pub fn managed_in_state(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .state()
+            .resources
+            .iter()
+            .filter(|(_, r)| !r.existing)
+            .map(|(a, _)| a.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    // -- running synlink ---------------------------------------------------------
+
+    /// `synlink ARGS…` in the directory, to configure before it runs.
+    pub fn synlink<I, S>(&self, args: I) -> Synlink<'_>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Synlink {
+            world: self,
+            args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            env: Vec::new(),
+            principal: None,
+            umask0: false,
+            quiet: false,
+            timeout: RUN_TIMEOUT,
+        }
+    }
+
+    /// Runs `synlink ARGS…` to its end.
+    pub async fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.synlink(args).run().await
+    }
+
+    /// `CMD… -f SPEC --state DIR/state.json --arm-endpoint URL EXTRA…` (a relative
+    /// `spec` is in the directory).
+    pub fn cloud_args(&self, cmd: &[&str], spec: impl AsRef<Path>, extra: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| (*s).to_owned()).collect();
+        v.extend([
+            "-f".to_owned(),
+            self.path(spec).display().to_string(),
+            "--state".to_owned(),
+            self.state_path().display().to_string(),
+            "--arm-endpoint".to_owned(),
+            self.url(),
+        ]);
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    }
+
+    /// `synlink plan` of `spec` (see `cloud_args`).
+    pub async fn plan(&self, spec: impl AsRef<Path>, extra: &[&str]) -> Run {
+        self.run(self.cloud_args(&["plan"], spec, extra)).await
+    }
+
+    /// `synlink apply --auto-approve` of `spec` (see `cloud_args`).
+    pub async fn apply(&self, spec: impl AsRef<Path>, extra: &[&str]) -> Run {
+        let mut all = vec!["--auto-approve"];
+        all.extend_from_slice(extra);
+        self.run(self.cloud_args(&["apply"], spec, &all)).await
+    }
+
+    /// `synlink destroy --auto-approve` of `spec` (see `cloud_args`).
+    pub async fn destroy(&self, spec: impl AsRef<Path>, extra: &[&str]) -> Run {
+        let mut all = vec!["--auto-approve"];
+        all.extend_from_slice(extra);
+        self.run(self.cloud_args(&["destroy"], spec, &all)).await
+    }
+
+    /// `synlink ARGS… --state DIR/state.json`, for the commands that read only the state.
+    pub async fn local(&self, args: &[&str]) -> Run {
+        let state = self.state_path().display().to_string();
+        let mut all = args.to_vec();
+        all.extend(["--state", state.as_str()]);
+        self.run(&all).await
+    }
+}
+
+/// A token from the control endpoint for `principal` (the bootstrap one by default).
+async fn mint(api: &Api, principal: Option<&str>, audience: &str) -> String {
+    let mut body = json!({"audience": audience});
+    if let Some(p) = principal {
+        body["principalId"] = json!(p);
+    }
+    let a = api.with_token(None).post("/_emulator/token", body).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body["accessToken"]
+        .as_str()
+        .expect("accessToken")
+        .to_owned()
+}
+
+/// One run of the binary, configured like a `Command`, then run, run blocking or spawned.
+pub struct Synlink<'w> {
+    world: &'w World,
+    args: Vec<OsString>,
+    env: Vec<(String, String)>,
+    principal: Option<String>,
+    umask0: bool,
+    quiet: bool,
+    timeout: Duration,
+}
+
+impl Synlink<'_> {
+    /// Sets (or overrides) an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Authenticates as `object_id`, named to the managed-identity endpoint.
+    pub fn principal(mut self, object_id: &str) -> Self {
+        self.principal = Some(object_id.to_owned());
+        self
+    }
+
+    /// Runs under `umask 000`, so that any mode narrower than 0666 is synlink's doing.
+    pub fn umask0(mut self) -> Self {
+        self.umask0 = true;
+        self
+    }
+
+    /// Discards stdout and stderr (for a run that is killed, whose output nobody reads).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Fails the test when the run takes longer than this (90 s by default).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The configured command. With an emulator: credentials from its managed-identity
+    /// endpoint and `SYNLINK_ARM_ENDPOINT` set to it.
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = if self.umask0 {
+            let mut sh = std::process::Command::new("sh");
+            sh.args(["-c", "umask 000 && exec \"$0\" \"$@\"", BIN]);
+            sh
+        } else {
+            std::process::Command::new(BIN)
+        };
+        with_test_env(&mut cmd);
+        cmd.current_dir(self.world.dir()).args(&self.args);
+        if let Some(cloud) = &self.world.cloud {
+            let mut endpoint = format!("{}/_identity/msi", cloud.api.base);
+            if let Some(p) = &self.principal {
+                endpoint.push_str(&format!("?principal_id={p}"));
+            }
+            cmd.env("IDENTITY_ENDPOINT", endpoint)
+                .env("IDENTITY_HEADER", &self.world.identity_header)
+                .env("SYNLINK_ARM_ENDPOINT", &cloud.api.base);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        if self.quiet {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        cmd
+    }
+
+    fn describe(&self) -> String {
+        let args: Vec<_> = self.args.iter().map(|a| a.to_string_lossy()).collect();
+        format!("synlink {}", args.join(" "))
+    }
+
+    /// Runs to the end and returns what it printed.
+    pub async fn run(self) -> Run {
+        let started = Instant::now();
+        let mut cmd = tokio::process::Command::from(self.command());
+        cmd.kill_on_drop(true);
+        let out = tokio::time::timeout(self.timeout, cmd.output())
+            .await
+            .unwrap_or_else(|_| panic!("{} finishes within {:?}", self.describe(), self.timeout))
+            .expect("the binary runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("synlink prints UTF-8 on stdout"),
+            stderr: String::from_utf8(out.stderr).expect("synlink prints UTF-8 on stderr"),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// `run` from a test that is not async.
+    pub fn run_blocking(self) -> Run {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(self.run())
+    }
+
+    /// Starts it and returns at once; the process is killed when the handle is dropped.
+    pub fn spawn(self) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::from(self.command());
+        cmd.kill_on_drop(true);
+        cmd.spawn().expect("the binary starts")
+    }
+}
+
+/// What one run of the binary printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Asserts exit code 0.
+    #[track_caller]
+    pub fn success(&self) -> &Run {
+        self.exit(0)
+    }
+
+    /// Asserts this exit code.
+    #[track_caller]
+    pub fn exit(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "{self:#?}");
+        self
+    }
+
+    /// Asserts stdout contains `text`.
+    #[track_caller]
+    pub fn stdout_contains(&self, text: &str) -> &Run {
+        assert!(self.stdout.contains(text), "{}", self.stdout);
+        self
+    }
+
+    /// Asserts stderr contains `text`.
+    #[track_caller]
+    pub fn stderr_contains(&self, text: &str) -> &Run {
+        assert!(self.stderr.contains(text), "{}", self.stderr);
+        self
+    }
+
+    /// Asserts an apply or destroy succeeded with this summary line (see `summary`).
+    #[track_caller]
+    pub fn completes(&self, summary: &str) -> &Run {
+        assert_eq!(self.code, 0, "{self:#?}");
+        assert_eq!(self.summary(), summary, "{}", self.stderr);
+        self
+    }
+
+    /// Asserts a plan (with `--detailed-exitcode`) has nothing to do.
+    #[track_caller]
+    pub fn no_changes(&self, step: &str) -> &Run {
+        assert_eq!(self.code, 0, "{step}: {self:#?}");
+        assert_eq!(self.last_line(), "No changes.", "{step}: {}", self.stdout);
+        self
+    }
+
+    /// The `+`/`~`/`-`/`-/+` lines of the planned actions, whitespace folded (drift,
+    /// shown above the actions, is not an action).
+    pub fn marked(&self) -> Vec<String> {
+        let actions = self
+            .stdout
+            .split_once("synlink will perform the following actions:")
+            .map_or(self.stdout.as_str(), |(_, rest)| rest);
+        actions
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
+            .collect()
+    }
+
+    /// The addresses with a plan block that starts with `symbol`, sorted.
+    pub fn blocks(&self, symbol: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .marked()
+            .iter()
+            .filter_map(|l| {
+                l.strip_prefix(symbol)?
+                    .strip_prefix(' ')?
+                    .strip_suffix(" {")
+                    .map(str::to_owned)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The summary line of an apply or destroy (`Apply complete: …`), without the time.
+    pub fn summary(&self) -> String {
+        let line = self
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| {
+                [
+                    "Apply complete:",
+                    "Destroy complete:",
+                    "Apply failed:",
+                    "Interrupted:",
+                ]
+                .iter()
+                .any(|p| l.starts_with(p))
+            })
+            .unwrap_or_default();
+        line.rsplit_once(" in ")
+            .map_or(line, |(head, _)| head)
+            .to_owned()
+    }
+
+    /// The last line of the plan, before any `Outputs:` block.
+    pub fn last_line_before_outputs(&self) -> &str {
+        let plan = self.stdout.split("\nOutputs:").next().unwrap_or_default();
+        plan.trim_end().lines().last().unwrap_or_default()
+    }
+
+    /// The last line of stdout.
+    pub fn last_line(&self) -> &str {
+        self.stdout.trim_end().lines().last().unwrap_or_default()
+    }
+}
+
+/// The summary line of an apply or destroy with no failure, as `Run::summary` gives it.
+pub fn summary(verb: &str, created: usize, updated: usize, deleted: usize) -> String {
+    format!(
+        "{verb}: {created} created, {updated} updated, 0 replaced, {deleted} deleted, 0 failed, 0 skipped"
+    )
+}
+
+/// quickstart.yaml without its `cloud: local` line (every run names the endpoint).
+pub fn quickstart() -> String {
+    let text = World::example_text("quickstart.yaml");
+    let without: Vec<&str> = text.lines().filter(|l| !l.starts_with("cloud:")).collect();
+    let out = without.join("\n") + "\n";
+    assert!(out.contains("node_size: Small") && !out.contains("cloud: local"));
+    out
+}
+
+/// bulk.yaml's team names: `team01`, `team02`, ….
+pub fn teams(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("team{i:02}")).collect()
+}
+
+/// `--var teams=[…]` for these teams.
+pub fn teams_var(teams: &[String]) -> String {
+    format!("teams=[{}]", teams.join(", "))
+}
+
+/// A string field of a JSON object (a request-log entry), or "".
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_default()
+}
+
+/// A request-log entry that writes: PUT, PATCH or DELETE.
+pub fn is_write(r: &Value) -> bool {
+    matches!(r["method"].as_str(), Some("PUT" | "PATCH" | "DELETE"))
+}
+
+/// Two request-log entries were served at the same time.
+pub fn overlap(a: &Value, b: &Value) -> bool {
+    let (s1, e1) = (
+        a["startMs"].as_u64().unwrap_or(0),
+        a["endMs"].as_u64().unwrap_or(0),
+    );
+    let (s2, e2) = (
+        b["startMs"].as_u64().unwrap_or(0),
+        b["endMs"].as_u64().unwrap_or(0),
+    );
+    s1 < e2 && s2 < e1
+}
+
+/// The AML workspace a request path writes under, folded.
+pub fn aml_workspace_of(path: &str) -> Option<String> {
+    let lower = path.to_ascii_lowercase();
+    let marker = "/providers/microsoft.machinelearningservices/workspaces/";
+    let rest = &lower[lower.find(marker)? + marker.len()..];
+    rest.split(['/', '?']).next().map(str::to_owned)
+}
