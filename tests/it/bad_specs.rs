@@ -4,30 +4,13 @@
 //! sees it (`tests/it/snapshots/bad_specs__*.snap`, the spec in the header).
 
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::world::World;
+
 /// The name the spec is written under, so that messages (and snapshots) are stable.
 pub const SPEC: &str = "spec.yaml";
-
-/// Runs the real binary in `dir` with a clean, colourless, backtrace-free
-/// environment (no inherited `SYNLINK_VAR_*`), plus `env`.
-pub fn synlink(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_synlink"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .env("NO_COLOR", "1");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("SYNLINK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("the synlink binary runs")
-}
 
 /// Removes the common indentation of an indented literal, and its first line
 /// when that is empty, so that specs can be written indented in this file.
@@ -1834,12 +1817,12 @@ struct Ran {
 }
 
 fn run_case(case: Case) -> Ran {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join(SPEC), dedent(case.yaml)).expect("write the spec");
+    let w = World::offline();
+    w.write(SPEC, dedent(case.yaml));
     let mut args = vec!["validate", "-f", SPEC];
     args.extend_from_slice(case.args);
-    let out = synlink(dir.path(), &args, &[]);
-    let mut files_left: Vec<String> = std::fs::read_dir(dir.path())
+    let out = w.synlink(&args).run_blocking();
+    let mut files_left: Vec<String> = std::fs::read_dir(w.dir())
         .expect("read the temp dir")
         .map(|e| {
             e.expect("dir entry")
@@ -1852,9 +1835,9 @@ fn run_case(case: Case) -> Ran {
     files_left.sort();
     Ran {
         case,
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: Some(out.code),
+        stdout: out.stdout,
+        stderr: out.stderr,
         files_left,
     }
 }

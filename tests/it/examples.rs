@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bad_specs::synlink;
+use crate::world::World;
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
@@ -24,10 +24,6 @@ fn examples() -> Vec<PathBuf> {
     files.sort();
     assert!(!files.is_empty(), "no examples found");
     files
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
 }
 
 /// The success summary of `synlink validate`.
@@ -246,23 +242,20 @@ fn render_with_graphviz(dot: &str, name: &str) {
 
 #[test]
 fn every_example_validates() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let w = World::offline();
     for file in examples() {
         let path = file.to_str().expect("UTF-8 path");
-        let out = synlink(dir.path(), &["validate", "-f", path], &[]);
-        assert_eq!(out.status.code(), Some(0), "{path}: {}", text(&out.stderr));
+        let out = w.synlink(["validate", "-f", path]).run_blocking();
+        assert_eq!(out.code, 0, "{path}: {}", out.stderr);
         assert_eq!(
-            text(&out.stderr),
-            "",
+            out.stderr, "",
             "{path}: an example validates without warnings"
         );
-        let s = summary(&text(&out.stdout), path);
+        let s = summary(&out.stdout, path);
         assert!(s.total > 0 && s.edges > 0, "{path}: {s:?}");
     }
     assert_eq!(
-        std::fs::read_dir(dir.path())
-            .expect("read temp dir")
-            .count(),
+        std::fs::read_dir(w.dir()).expect("read temp dir").count(),
         0,
         "validate writes nothing"
     );
@@ -270,19 +263,15 @@ fn every_example_validates() {
 
 #[test]
 fn every_example_graphs_as_well_formed_dot() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let w = World::offline();
     for file in examples() {
         let path = file.to_str().expect("UTF-8 path");
-        let validated = synlink(dir.path(), &["validate", "-f", path], &[]);
-        let s = summary(&text(&validated.stdout), path);
-        let out = synlink(dir.path(), &["graph", "-f", path], &[]);
-        assert_eq!(out.status.code(), Some(0), "{path}: {}", text(&out.stderr));
-        assert_eq!(
-            text(&out.stderr),
-            "",
-            "{path}: graph writes DOT to stdout only"
-        );
-        let dot = text(&out.stdout);
+        let validated = w.synlink(["validate", "-f", path]).run_blocking();
+        let s = summary(&validated.stdout, path);
+        let out = w.synlink(["graph", "-f", path]).run_blocking();
+        assert_eq!(out.code, 0, "{path}: {}", out.stderr);
+        assert_eq!(out.stderr, "", "{path}: graph writes DOT to stdout only");
+        let dot = out.stdout;
         let g = parse_dot(&dot);
         assert_eq!(g.nodes.len(), s.total, "{path}: one node per resource");
         assert_eq!(
@@ -307,14 +296,12 @@ fn every_example_graphs_as_well_formed_dot() {
 
 #[test]
 fn data_sources_are_the_existing_resources() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let w = World::offline();
     let path = examples_dir().join("attach-with-identity.yaml");
-    let out = synlink(
-        dir.path(),
-        &["graph", "-f", path.to_str().expect("UTF-8 path")],
-        &[],
-    );
-    let g = parse_dot(&text(&out.stdout));
+    let out = w
+        .synlink(["graph", "-f", path.to_str().expect("UTF-8 path")])
+        .run_blocking();
+    let g = parse_dot(&out.stdout);
     let expected: BTreeSet<String> = [
         "ml_workspaces.vision",
         "synapse_workspaces.shared",
@@ -332,17 +319,17 @@ fn data_sources_are_the_existing_resources() {
 /// fails with exactly one line on stderr containing `cause`, no panic, nothing
 /// on stdout, and no file left behind other than what `setup` made.
 fn assert_one_line_failure(name: &str, setup: impl FnOnce(&Path), cause: &str) -> Duration {
-    let dir = tempfile::tempdir().expect("temp dir");
-    setup(dir.path());
-    let before: BTreeSet<_> = std::fs::read_dir(dir.path())
+    let w = World::offline();
+    setup(w.dir());
+    let before: BTreeSet<_> = std::fs::read_dir(w.dir())
         .expect("read temp dir")
         .map(|e| e.expect("entry").file_name())
         .collect();
     let start = Instant::now();
-    let out: Output = synlink(dir.path(), &["validate", "-f", name], &[]);
+    let out = w.synlink(["validate", "-f", name]).run_blocking();
     let took = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1, "{name}: {stderr}");
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{name}: one line of cause, got:\n{stderr}");
@@ -356,12 +343,8 @@ fn assert_one_line_failure(name: &str, setup: impl FnOnce(&Path), cause: &str) -
         "{name}: {:?} lacks {cause:?}",
         lines[0]
     );
-    assert!(
-        out.stdout.is_empty(),
-        "{name}: stdout {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let after: BTreeSet<_> = std::fs::read_dir(dir.path())
+    assert!(out.stdout.is_empty(), "{name}: stdout {:?}", out.stdout);
+    let after: BTreeSet<_> = std::fs::read_dir(w.dir())
         .expect("read temp dir")
         .map(|e| e.expect("entry").file_name())
         .collect();
@@ -500,22 +483,17 @@ fn bulk() -> String {
 
 /// Validates bulk.yaml with extra arguments and environment; returns the summary
 /// and the link addresses of its graph.
-fn bulk_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Summary, BTreeSet<String>) {
+fn bulk_with(w: &World, args: &[&str], env: &[(&str, &str)]) -> (Summary, BTreeSet<String>) {
     let path = bulk();
     let mut full = vec!["validate", "-f", path.as_str()];
     full.extend_from_slice(args);
-    let out = synlink(dir, &full, env);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?} {env:?}: {}",
-        text(&out.stderr)
-    );
-    let s = summary(&text(&out.stdout), &path);
+    let out = w.synlink(&full).envs(env).run_blocking();
+    assert_eq!(out.code, 0, "{args:?} {env:?}: {}", out.stderr);
+    let s = summary(&out.stdout, &path);
     full[0] = "graph";
-    let graph = synlink(dir, &full, env);
-    assert_eq!(graph.status.code(), Some(0), "{}", text(&graph.stderr));
-    let links = parse_dot(&text(&graph.stdout))
+    let graph = w.synlink(&full).envs(env).run_blocking();
+    assert_eq!(graph.code, 0, "{}", graph.stderr);
+    let links = parse_dot(&graph.stdout)
         .nodes
         .into_iter()
         .filter(|a| a.starts_with("links."))
@@ -529,8 +507,8 @@ fn links(names: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn var_flag_overrides_a_list() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (s, found) = bulk_with(dir.path(), &["--var", "teams=[a, b]"], &[]);
+    let w = World::offline();
+    let (s, found) = bulk_with(&w, &["--var", "teams=[a, b]"], &[]);
     assert_eq!(found, links(&["a", "b"]));
     let expected: BTreeMap<String, usize> = [
         ("ml_workspaces", 2),
@@ -546,39 +524,39 @@ fn var_flag_overrides_a_list() {
     assert_eq!(s.sections, expected);
     assert_eq!((s.total, s.managed, s.sources), (10, 6, 4));
     // Without overrides, the spec's own 50 teams.
-    let (s, _) = bulk_with(dir.path(), &[], &[]);
+    let (s, _) = bulk_with(&w, &[], &[]);
     assert_eq!(s.sections["links"], 50);
 }
 
 #[test]
 fn env_var_overrides_the_spec() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (s, found) = bulk_with(dir.path(), &[], &[("SYNLINK_VAR_teams", "[fraud]")]);
+    let w = World::offline();
+    let (s, found) = bulk_with(&w, &[], &[("SYNLINK_VAR_teams", "[fraud]")]);
     assert_eq!(found, links(&["fraud"]));
     assert_eq!(s.total, 6);
 }
 
 #[test]
 fn var_file_overrides_the_spec() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("vars.yaml"), "teams: [x, y, z]\n").expect("write vars");
-    let (s, found) = bulk_with(dir.path(), &["--var-file", "vars.yaml"], &[]);
+    let w = World::offline();
+    w.write("vars.yaml", "teams: [x, y, z]\n");
+    let (s, found) = bulk_with(&w, &["--var-file", "vars.yaml"], &[]);
     assert_eq!(found, links(&["x", "y", "z"]));
     assert_eq!(s.sections["links"], 3);
 }
 
 #[test]
 fn flag_beats_file_beats_env() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("vars.yaml"), "teams: [file1, file2]\n").expect("write vars");
-    std::fs::write(dir.path().join("later.yaml"), "teams: [later]\n").expect("write vars");
+    let w = World::offline();
+    w.write("vars.yaml", "teams: [file1, file2]\n");
+    w.write("later.yaml", "teams: [later]\n");
     let env = [("SYNLINK_VAR_teams", "[env]")];
-    let (_, found) = bulk_with(dir.path(), &[], &env);
+    let (_, found) = bulk_with(&w, &[], &env);
     assert_eq!(found, links(&["env"]), "env beats the spec");
-    let (_, found) = bulk_with(dir.path(), &["--var-file", "vars.yaml"], &env);
+    let (_, found) = bulk_with(&w, &["--var-file", "vars.yaml"], &env);
     assert_eq!(found, links(&["file1", "file2"]), "file beats env");
     let (_, found) = bulk_with(
-        dir.path(),
+        &w,
         &[
             "--var-file",
             "vars.yaml",
@@ -593,7 +571,7 @@ fn flag_beats_file_beats_env() {
         "flag beats file and env"
     );
     let (_, found) = bulk_with(
-        dir.path(),
+        &w,
         &["--var", "teams=[flag]", "--var-file", "vars.yaml"],
         &env,
     );
@@ -603,7 +581,7 @@ fn flag_beats_file_beats_env() {
         "flag beats file whatever the order on the command line"
     );
     let (_, found) = bulk_with(
-        dir.path(),
+        &w,
         &["--var-file", "vars.yaml", "--var-file", "later.yaml"],
         &env,
     );
@@ -612,11 +590,7 @@ fn flag_beats_file_beats_env() {
         links(&["later"]),
         "a later file beats an earlier one"
     );
-    let (_, found) = bulk_with(
-        dir.path(),
-        &["--var", "teams=[one]", "--var", "teams=[two]"],
-        &env,
-    );
+    let (_, found) = bulk_with(&w, &["--var", "teams=[one]", "--var", "teams=[two]"], &env);
     assert_eq!(found, links(&["two"]), "a later flag beats an earlier one");
 }
 

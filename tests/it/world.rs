@@ -689,6 +689,14 @@ impl Synlink<'_> {
         self
     }
 
+    /// Sets these environment variables.
+    pub fn envs(mut self, vars: &[(&str, &str)]) -> Self {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
     /// Authenticates as `object_id`, named to the managed-identity endpoint.
     pub fn principal(mut self, object_id: &str) -> Self {
         self.principal = Some(object_id.to_owned());
