@@ -2,21 +2,20 @@
 //! restart with the same `--data`, refusal of non-loopback addresses, and `--tls` with
 //! the printed CA, the managed-identity endpoint and Entra client credentials.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
 use synlink::emulator::{Config, Emulator};
 
-use super::support::{fast_faults, synapse_id, Api, BinaryEmulator, ARM, SUB};
+use super::support::{fast_faults, synapse_id, Api, ARM, SUB};
+use crate::world::World;
 
 #[tokio::test]
 async fn state_survives_a_sigterm_and_restart_with_the_same_data_dir() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().to_str().expect("utf-8 path");
-    let args = ["--data", data, "--lro-ms", "20", "--throttle", "off"];
-    let first = BinaryEmulator::start(&args);
-    assert!(first.url.starts_with("http://127.0.0.1:"));
-    let api = first.api().await;
+    let mut w = World::builder()
+        .emulator_binary(&["--lro-ms", "20", "--throttle", "off"])
+        .start()
+        .await;
+    assert!(w.url().starts_with("http://127.0.0.1:"));
+    let api = w.api();
     let health: Value = api.get("/_emulator/health").await.body;
     let bootstrap = health["bootstrapPrincipal"]
         .as_str()
@@ -38,12 +37,12 @@ async fn state_survives_a_sigterm_and_restart_with_the_same_data_dir() {
         .as_str()
         .expect("mi")
         .to_owned();
-    let status = first.terminate();
+    let status = w.stop_emulator();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
-    assert!(dir.path().join("state.json").exists());
+    assert!(w.emulator_data().join("state.json").exists());
 
-    let second = BinaryEmulator::start(&args);
-    let api = second.api().await;
+    w.start_emulator().await;
+    let api = w.api();
     assert_eq!(
         api.get("/_emulator/health").await.body["bootstrapPrincipal"],
         bootstrap.as_str()
@@ -62,13 +61,13 @@ async fn state_survives_a_sigterm_and_restart_with_the_same_data_dir() {
     );
     assert_eq!(
         ws_again["properties"]["connectivityEndpoints"]["dev"],
-        format!("{}/_synapse/syn-persist", second.url),
+        format!("{}/_synapse/syn-persist", w.url()),
         "the dev endpoint follows the new port"
     );
-    let dev = format!("{}/_synapse/syn-persist", second.url);
-    let syn_token = second.token(None, "https://dev.azuresynapse.net").await;
-    let admins = api
-        .with_token(Some(syn_token))
+    let dev = format!("{}/_synapse/syn-persist", w.url());
+    let admins = w
+        .api_as(None, "https://dev.azuresynapse.net")
+        .await
         .get(&format!("{dev}/roleAssignments?api-version=2020-12-01"))
         .await;
     assert_eq!(
@@ -94,17 +93,16 @@ async fn state_survives_a_sigterm_and_restart_with_the_same_data_dir() {
         ))
         .await;
     assert_eq!(link_again.body["identity"]["principalId"], mi.as_str());
-    assert!(second.terminate().success());
+    assert!(w.stop_emulator().success());
 }
 
 #[test]
 fn a_non_loopback_address_needs_allow_remote() {
-    let out = Command::new(env!("CARGO_BIN_EXE_synlink"))
-        .args(["emulator", "--listen", "0.0.0.0:0"])
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = World::offline()
+        .synlink(["emulator", "--listen", "0.0.0.0:0"])
+        .run_blocking();
+    assert!(out.code != 0);
+    let err = &out.stderr;
     assert!(err.contains("--allow-remote"), "{err}");
 }
 

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::support::BinaryEmulator;
+use crate::world::World;
 
 #[tokio::test]
 async fn official_python_sdks_work_against_the_emulator() {
@@ -23,21 +23,14 @@ async fn official_python_sdks_work_against_the_emulator() {
         );
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().to_str().expect("utf-8");
-    let emu = BinaryEmulator::start(&[
-        "--tls",
-        "--data",
-        data,
-        "--lro-ms",
-        "200",
-        "--throttle",
-        "on",
-    ]);
-    let ca = dir.path().join("tls").join("ca.pem");
+    let mut w = World::builder()
+        .emulator_binary(&["--tls", "--lro-ms", "200", "--throttle", "on"])
+        .start()
+        .await;
+    let ca = w.emulator_data().join("tls").join("ca.pem");
     assert!(ca.exists(), "the CA file is written under --data");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/conformance.py");
-    let emu_url = emu.url.clone();
+    let emu_url = w.url();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
             .arg(script)
@@ -61,5 +54,5 @@ async fn official_python_sdks_work_against_the_emulator() {
         "conformance failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     assert!(stdout.contains("conformance: ok"), "{stdout}");
-    assert!(emu.terminate().success());
+    assert!(w.stop_emulator().success());
 }

@@ -1,16 +1,14 @@
 //! Helpers to drive the emulator over real HTTP in tests: start it in-process
 //! (`start`, `start_with`), a small JSON client that carries a bearer token (`Api`),
 //! LRO polling to the end (`Api::wait_async`, `Api::wait_location`), and the ids and
-//! paths of the resources tests make, and the real `synlink emulator` binary
-//! (`BinaryEmulator`, reading its `listening on` line). Running the engine is `world.rs`'s.
+//! paths of the resources tests make. Running the real binary (the engine or
+//! `synlink emulator`) is `world.rs`'s.
 
 #![allow(
     dead_code,
     reason = "shared helpers: each test module uses a different subset"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -278,86 +276,4 @@ pub fn link_path(rg: &str, ml: &str, name: &str) -> String {
         "{}/linkedServices/{name}?api-version=2020-09-01-preview",
         ml_id(rg, ml)
     )
-}
-
-/// The emulator run as the real `synlink emulator` binary.
-pub struct BinaryEmulator {
-    pub child: Child,
-    pub url: String,
-}
-
-impl BinaryEmulator {
-    /// Starts `synlink emulator --listen 127.0.0.1:0 ARGS…` and reads its ready line.
-    pub fn start(args: &[&str]) -> BinaryEmulator {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_synlink"))
-            .args(["emulator", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("ready line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
-        BinaryEmulator { child, url }
-    }
-
-    /// Sends SIGTERM and waits (5 s at most) for a clean exit.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the emulator did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// A token from the control endpoint.
-    pub async fn token(&self, principal: Option<&str>, audience: &str) -> String {
-        let mut body = json!({"audience": audience});
-        if let Some(p) = principal {
-            body["principalId"] = json!(p);
-        }
-        let v: Value = reqwest::Client::new()
-            .post(format!("{}/_emulator/token", self.url))
-            .json(&body)
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
-        v["accessToken"].as_str().expect("accessToken").to_owned()
-    }
-
-    /// A client for the bootstrap principal.
-    pub async fn api(&self) -> Api {
-        Api {
-            base: self.url.clone(),
-            token: Some(self.token(None, ARM).await),
-            http: reqwest::Client::new(),
-        }
-    }
-}
-
-impl Drop for BinaryEmulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

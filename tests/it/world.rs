@@ -1,5 +1,6 @@
 //! The one world every integration test that runs synlink starts from, like just's
-//! `Test`: a temporary directory, a cloud (an in-process emulator, or none), the environment of a run (no developer
+//! `Test`: a temporary directory, a cloud (an in-process emulator, the real
+//! `synlink emulator` binary, or none), the environment of a run (no developer
 //! credentials: tokens come from the emulator's managed-identity endpoint), the binary
 //! itself, and checks on what a run printed, on the state file and on the emulator's
 //! request log. A test reads as its scenario (a run finds the emulator through
@@ -18,8 +19,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -69,9 +71,17 @@ fn with_test_env(cmd: &mut std::process::Command) -> &mut std::process::Command 
     cmd
 }
 
-/// How a world is made: its emulator's managed-identity secret.
+/// `synlink` with the environment every run gets.
+fn synlink_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    with_test_env(&mut cmd);
+    cmd
+}
+
+/// How a world is made: which emulator, with which managed-identity secret.
 pub struct Builder {
     identity_header: String,
+    binary_flags: Option<Vec<String>>,
 }
 
 impl Builder {
@@ -81,12 +91,20 @@ impl Builder {
         self
     }
 
+    /// The real `synlink emulator` binary with these flags, its data in `DIR/emulator`,
+    /// instead of an in-process emulator with fast knobs.
+    pub fn emulator_binary(mut self, flags: &[&str]) -> Builder {
+        self.binary_flags = Some(flags.iter().map(|f| (*f).to_owned()).collect());
+        self
+    }
+
     /// Makes the directory and starts the emulator.
     pub async fn start(self) -> World {
         let mut w = World {
             dir: tempfile::tempdir().expect("temp dir"),
             cloud: None,
             identity_header: self.identity_header,
+            binary_flags: self.binary_flags,
         };
         w.start_emulator().await;
         w
@@ -95,9 +113,14 @@ impl Builder {
 
 /// The emulator a world talks to and the bootstrap principal's client for it.
 struct Cloud {
-    _emulator: Emulator,
+    process: Process,
     api: Api,
     bootstrap: String,
+}
+
+enum Process {
+    InProcess(#[allow(dead_code, reason = "held so that it serves")] Emulator),
+    Binary(BinaryEmulator),
 }
 
 /// A temporary directory, maybe an emulator, and the binary run in between.
@@ -105,6 +128,7 @@ pub struct World {
     dir: tempfile::TempDir,
     cloud: Option<Cloud>,
     identity_header: String,
+    binary_flags: Option<Vec<String>>,
 }
 
 impl World {
@@ -117,6 +141,7 @@ impl World {
     pub fn builder() -> Builder {
         Builder {
             identity_header: IDENTITY_HEADER.to_owned(),
+            binary_flags: None,
         }
     }
 
@@ -127,24 +152,45 @@ impl World {
             dir: tempfile::tempdir().expect("temp dir"),
             cloud: None,
             identity_header: IDENTITY_HEADER.to_owned(),
+            binary_flags: None,
         }
     }
 
     // -- the emulator ------------------------------------------------------------
 
-    /// Starts the world's emulator.
-    async fn start_emulator(&mut self) {
-        let emulator = Emulator::start(Config {
-            faults: support::fast_faults(),
-            identity_header: self.identity_header.clone(),
-            ..Config::default()
-        })
-        .await
-        .expect("emulator starts");
+    /// Starts the world's emulator (again, after `stop_emulator`, with the same data).
+    pub async fn start_emulator(&mut self) {
+        assert!(self.cloud.is_none(), "the emulator is running");
+        let (process, url) = match &self.binary_flags {
+            None => {
+                let emu = Emulator::start(Config {
+                    faults: support::fast_faults(),
+                    identity_header: self.identity_header.clone(),
+                    ..Config::default()
+                })
+                .await
+                .expect("emulator starts");
+                let url = emu.url();
+                (Process::InProcess(emu), url)
+            }
+            Some(flags) => {
+                let data = self.emulator_data().display().to_string();
+                let mut args = vec!["--data", data.as_str()];
+                args.extend(flags.iter().map(String::as_str));
+                let emu = BinaryEmulator::start(&args);
+                let url = emu.url.clone();
+                (Process::Binary(emu), url)
+            }
+        };
+        let mut http = reqwest::Client::builder();
+        if url.starts_with("https:") {
+            let pem = std::fs::read(self.emulator_data().join("tls/ca.pem")).expect("the CA");
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"));
+        }
         let api = Api {
-            base: emulator.url(),
+            base: url,
             token: None,
-            http: reqwest::Client::new(),
+            http: http.build().expect("client"),
         };
         let health = api.get("/_emulator/health").await;
         assert_eq!(health.status, 200, "{health:?}");
@@ -154,10 +200,18 @@ impl World {
             .to_owned();
         let token = mint(&api, None, ARM).await;
         self.cloud = Some(Cloud {
-            _emulator: emulator,
+            process,
             api: api.with_token(Some(token)),
             bootstrap,
         });
+    }
+
+    /// Stops the real emulator binary with SIGTERM and returns how it exited.
+    pub fn stop_emulator(&mut self) -> ExitStatus {
+        match self.cloud.take().map(|c| c.process) {
+            Some(Process::Binary(emu)) => emu.terminate(),
+            _ => panic!("only the emulator binary stops and starts again"),
+        }
     }
 
     fn cloud(&self) -> &Cloud {
@@ -167,6 +221,11 @@ impl World {
     /// The emulator's base URL.
     pub fn url(&self) -> String {
         self.cloud().api.base.clone()
+    }
+
+    /// The directory the emulator binary keeps its data in.
+    pub fn emulator_data(&self) -> PathBuf {
+        self.path("emulator")
     }
 
     /// The bootstrap principal's ARM client (it owns every subscription).
@@ -962,4 +1021,58 @@ pub fn aml_workspace_of(path: &str) -> Option<String> {
     let marker = "/providers/microsoft.machinelearningservices/workspaces/";
     let rest = &lower[lower.find(marker)? + marker.len()..];
     rest.split(['/', '?']).next().map(str::to_owned)
+}
+
+/// The emulator run as the real `synlink emulator` binary.
+struct BinaryEmulator {
+    child: Child,
+    url: String,
+}
+
+impl BinaryEmulator {
+    /// Starts `synlink emulator --listen 127.0.0.1:0 ARGS…` and reads its ready line.
+    fn start(args: &[&str]) -> BinaryEmulator {
+        let mut child = synlink_command()
+            .args(["emulator", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("ready line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        BinaryEmulator { child, url }
+    }
+
+    /// Sends SIGTERM and waits (5 s at most) for a clean exit.
+    fn terminate(mut self) -> ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the emulator did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for BinaryEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
