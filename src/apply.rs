@@ -1,34 +1,32 @@
 //! The executor: runs a plan's changes, and only those, over a graph built
-//! from them. Creates and updates go in dependency order, deletes in reverse
-//! (dependents first), a replace is a delete then a create. Independent changes
-//! run concurrently under a semaphore; writes under one AML workspace are
-//! serialised (Azure answers 409 to concurrent operations on a workspace).
-//! Values known only after apply (a link's principal id) flow to the grants that
-//! need them. The state is written after every finished change; a failed change
-//! skips only its dependents. The executor never prints: it emits `Event`s.
+//! from the plan alone (each change's `depends_on`, and ids: a child's delete
+//! before its parent's, a freed name's delete before its reuse). It never sees
+//! the spec: the requests, ids and the sources of values known only after
+//! apply are all in the plan, so a saved plan runs exactly as reviewed.
+//!
+//! Creates and updates go in dependency order, deletes in reverse (dependents
+//! first), a replace is a delete then a create. Independent changes run
+//! concurrently under a semaphore; writes that share a provider's write lock
+//! (one AML workspace) are serialised. Outputs of finished changes (a new
+//! link's principal id) fill the requests that wait for them. Reads and
+//! adoptions only write the state. The state is written after every finished
+//! change; a failed change skips only its dependents. The executor never
+//! prints: it emits `Event`s.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::addr::{Address, ResourceKind};
+use crate::addr::{Address, ArmId};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
-use crate::cloud::resources::{
-    attachment, identity_outputs, link, ml_workspace, role_grant, spark_pool, synapse_workspace,
-};
-use crate::graph::Graph;
-use crate::plan::diff::Known;
-use crate::plan::refresh::parent_of;
-use crate::plan::{Action, Change, Plan, Properties};
-use crate::spec::{roles, Body, LoadedSpec};
+use crate::plan::{Action, Change, Plan};
+use crate::provider::{self, ApplyContext, Fill, Outputs, Request};
 use crate::state::writer::StateWriter;
 use crate::state::ResourceState;
 
@@ -102,63 +100,32 @@ pub struct Outcome {
     pub state_error: Option<String>,
 }
 
-/// What every task shares.
-struct Shared {
-    client: Arc<Client>,
-    spec: Arc<LoadedSpec>,
-    options: Options,
-    /// Outputs known so far (principal ids), by address.
-    outputs: Mutex<HashMap<Address, IndexMap<String, Value>>>,
-    /// Synapse data-plane endpoints by workspace id (folded).
-    endpoints: tokio::sync::Mutex<HashMap<String, String>>,
-    /// Resource groups known to exist.
-    groups: tokio::sync::Mutex<HashSet<String>>,
-    /// One lock per AML workspace (folded id): writes under it are serialised.
-    workspace_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    events: Arc<dyn Fn(Event) + Send + Sync>,
-}
-
-/// The id of the AML workspace a change writes under, if any.
-fn ml_workspace_of(change: &Change) -> Option<String> {
-    match change.kind {
-        ResourceKind::Link | ResourceKind::Attachment => change
-            .id
-            .as_deref()
-            .and_then(parent_of)
-            .map(str::to_ascii_lowercase),
-        ResourceKind::MlWorkspace => change.id.as_deref().map(str::to_ascii_lowercase),
-        _ => None,
-    }
-}
-
 /// The dependencies between the plan's own changes, by index: each change
 /// lists the changes that must finish before it starts.
 ///
-/// Creates and updates wait for the changes of what they reference (the spec's
-/// graph), and for deletes of the same kind under the same parent (a freed name
-/// may be reused). A delete waits for the deletes of what depends on it: its
-/// dependents in the graph, and its children by id (for what only the state
-/// still knows). Every rule is per resource, so a thousand teams run side by side.
-fn dependencies(plan: &Plan, graph: &Graph) -> Vec<Vec<usize>> {
+/// Creates and updates wait for the changes of what they depend on, and for
+/// deletes of the same kind under the same parent (a freed name may be
+/// reused). A delete waits for the deletes of what depends on it: the deletes
+/// whose `depends_on` name it, and the deletes of its children by id (for what
+/// only the state still knows). Every rule is per resource, so a thousand teams
+/// run side by side.
+pub fn dependencies(plan: &Plan) -> Vec<Vec<usize>> {
     let index: HashMap<&Address, usize> = plan
         .changes
         .iter()
         .enumerate()
         .map(|(i, c)| (&c.address, i))
         .collect();
-    let folded = |c: &Change| c.id.as_deref().map(str::to_ascii_lowercase);
-    let parent = |c: &Change| {
-        c.id.as_deref()
-            .and_then(parent_of)
-            .map(str::to_ascii_lowercase)
-    };
+    let parent = |c: &Change| c.id.as_ref().and_then(ArmId::parent);
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); plan.changes.len()];
-    let mut deletes_by_id: HashMap<String, usize> = HashMap::new();
-    let mut deletes_by_parent_kind: HashMap<(Option<String>, ResourceKind), Vec<usize>> =
-        HashMap::new();
+    let mut deletes_by_id: HashMap<&ArmId, usize> = HashMap::new();
+    let mut deletes_by_parent_kind: HashMap<
+        (Option<ArmId>, crate::addr::ResourceKind),
+        Vec<usize>,
+    > = HashMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         if c.action == Action::Delete {
-            if let Some(id) = folded(c) {
+            if let Some(id) = &c.id {
                 deletes_by_id.insert(id, i);
             }
             deletes_by_parent_kind
@@ -172,7 +139,7 @@ fn dependencies(plan: &Plan, graph: &Graph) -> Vec<Vec<usize>> {
             Action::Delete => {
                 // `c` must wait until nothing needs what it deletes: for each of
                 // its own dependencies that is deleted too, that delete waits for `c`.
-                for dep in graph.dependencies(&c.address) {
+                for dep in &c.depends_on {
                     if let Some(&d) = index
                         .get(dep)
                         .filter(|&&d| plan.changes[d].action == Action::Delete)
@@ -188,69 +155,217 @@ fn dependencies(plan: &Plan, graph: &Graph) -> Vec<Vec<usize>> {
             }
             Action::Create | Action::Update | Action::Replace => {
                 deps[i].extend(
-                    graph
-                        .dependencies(&c.address)
-                        .into_iter()
+                    c.depends_on
+                        .iter()
                         .filter_map(|a| index.get(a).copied())
+                        .filter(|&d| plan.changes[d].action.writes())
                         .filter(|&d| plan.changes[d].action != Action::Delete),
                 );
                 if let Some(same) = deletes_by_parent_kind.get(&(parent(c), c.kind)) {
                     deps[i].extend(same.iter().copied().filter(|&d| d != i));
                 }
             }
-            Action::Read | Action::NoOp => {}
+            Action::Read | Action::Adopt | Action::NoOp => {}
         }
     }
     deps
 }
 
-/// Runs the plan. `known` carries ids and outputs read during planning;
-/// `cancel` is set by Ctrl-C.
-#[allow(clippy::too_many_arguments)]
+/// What every task shares.
+struct Shared {
+    ctx: ApplyContext,
+    /// Outputs known so far (principal ids), by address.
+    outputs: Mutex<HashMap<Address, Outputs>>,
+    /// One lock per provider write lock (an AML workspace): writes under it are serialised.
+    write_locks: Mutex<HashMap<ArmId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Shared {
+    fn write_lock(&self, id: &ArmId) -> Arc<tokio::sync::Mutex<()>> {
+        self.write_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// The value a fill stands for, now.
+    fn resolve(&self, fill: &Fill) -> Result<Value, String> {
+        match fill {
+            Fill::Output { address, key } => self
+                .outputs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(address)
+                .and_then(|o| o.get(key))
+                .and_then(Value::as_str)
+                .map(|v| Value::String(v.to_ascii_lowercase()))
+                .ok_or_else(|| format!("`{fill}` is not known: {address} reported no {key} (does it have an identity?)")),
+            Fill::Env { var } => std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Value::String)
+                .ok_or_else(|| format!("the environment variable `{var}` is not set (or is empty)")),
+        }
+    }
+}
+
+/// The state's record of a change, once done.
+fn record(
+    change: &Change,
+    id: ArmId,
+    shared: &Shared,
+    outputs: Outputs,
+) -> Result<ResourceState, String> {
+    let mut properties = change.after.clone().unwrap_or_default();
+    for (path, fill) in &change.sources {
+        properties.insert(path.clone(), shared.resolve(fill)?);
+    }
+    Ok(ResourceState {
+        kind: change.kind,
+        id,
+        existing: change.action == Action::Read,
+        properties,
+        outputs,
+        dependencies: change.depends_on.clone(),
+    })
+}
+
+/// The request with its fills done.
+fn filled(request: &Request, shared: &Shared) -> Result<Request, String> {
+    let mut out = request.clone();
+    for (pointer, fill) in &request.fill {
+        let value = shared.resolve(fill)?;
+        if let Some(slot) = out.body.pointer_mut(pointer) {
+            *slot = value;
+            continue;
+        }
+        let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+        let target = if parent.is_empty() {
+            Some(&mut out.body)
+        } else {
+            out.body.pointer_mut(parent)
+        };
+        match target.and_then(Value::as_object_mut) {
+            Some(object) => {
+                object.insert(key.to_owned(), value);
+            }
+            None => return Err(format!("the request has no place for {pointer}")),
+        }
+    }
+    out.fill.clear();
+    Ok(out)
+}
+
+fn unexpected(change: &Change, message: String) -> CloudError {
+    CloudError::Unexpected {
+        path: change.address.to_string(),
+        message,
+    }
+}
+
+/// Runs one change; returns what the state should hold for it afterwards
+/// (`None`: forget it).
+async fn run_change(shared: &Shared, change: &Change) -> Result<Option<ResourceState>, CloudError> {
+    let p = provider::of(change.kind);
+    let id = change
+        .id
+        .clone()
+        .ok_or_else(|| unexpected(change, "the plan gives this change no id".into()))?;
+    let lock = p.write_lock(&id).map(|l| shared.write_lock(&l));
+    let _guard = match &lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    };
+    let ctx = &shared.ctx;
+    if matches!(change.action, Action::Delete | Action::Replace) {
+        p.delete(ctx, &id).await?;
+        if change.action == Action::Delete {
+            return Ok(None);
+        }
+    }
+    let request = change
+        .request
+        .as_ref()
+        .ok_or_else(|| unexpected(change, "the plan gives this change no request".into()))?;
+    let request = filled(request, shared).map_err(|m| unexpected(change, m))?;
+    let target = change.replacement_id.clone().unwrap_or(id);
+    let applied = p.write(ctx, &change.address, &target, &request).await?;
+    if !applied.outputs.is_empty() {
+        shared
+            .outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(change.address.clone(), applied.outputs.clone());
+    }
+    record(change, applied.id, shared, applied.outputs)
+        .map(Some)
+        .map_err(|m| unexpected(change, m))
+}
+
+/// Runs the plan. `cancel` is set by Ctrl-C.
 pub async fn apply(
     client: Arc<Client>,
-    spec: Arc<LoadedSpec>,
-    graph: &Graph,
     plan: &Plan,
-    known: &IndexMap<Address, Known>,
     state: Arc<StateWriter>,
     options: Options,
     events: Arc<dyn Fn(Event) + Send + Sync>,
     cancel: Arc<AtomicBool>,
 ) -> Outcome {
-    let mut outputs: HashMap<Address, IndexMap<String, Value>> = known
+    let waiting = {
+        let events = events.clone();
+        Box::new(move |address: &Address, message: String| {
+            events(Event::Waiting {
+                address: address.clone(),
+                message,
+            });
+        }) as provider::OnWaiting
+    };
+    let outputs: HashMap<Address, Outputs> = plan
+        .changes
         .iter()
-        .filter(|(_, k)| !k.outputs.is_empty())
-        .map(|(a, k)| (a.clone(), k.outputs.clone()))
+        .filter(|c| !c.outputs.is_empty())
+        .map(|c| (c.address.clone(), c.outputs.clone()))
         .collect();
-    for (addr, rs) in &state.snapshot().resources {
-        if let Some(a) = Address::parse(addr) {
-            outputs.entry(a).or_insert_with(|| rs.outputs.clone());
-        }
-    }
     let shared = Arc::new(Shared {
-        client,
-        spec,
-        options: options.clone(),
+        ctx: ApplyContext::new(
+            client,
+            options.propagation_timeout,
+            options.propagation_poll,
+            waiting,
+        ),
         outputs: Mutex::new(outputs),
-        endpoints: tokio::sync::Mutex::new(HashMap::new()),
-        groups: tokio::sync::Mutex::new(HashSet::new()),
-        workspace_locks: Mutex::new(HashMap::new()),
-        events: events.clone(),
+        write_locks: Mutex::new(HashMap::new()),
     });
     let mut outcome = Outcome::default();
-    let deps = dependencies(plan, graph);
-    let work: Vec<usize> = (0..plan.changes.len())
-        .filter(|i| {
-            matches!(
-                plan.changes[*i].action,
-                Action::Create | Action::Update | Action::Replace | Action::Delete
-            )
+
+    // Reads and adoptions touch only the state: recorded first, in one write,
+    // and only what is new (so a run with nothing to do leaves the state, and
+    // its serial that saved plans check, as it is).
+    let current = state.snapshot();
+    let records: Vec<(String, ResourceState)> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Read | Action::Adopt))
+        .filter_map(|c| {
+            let id = c.id.clone()?;
+            let rs = record(c, id, &shared, c.outputs.clone()).ok()?;
+            let address = c.address.to_string();
+            (current.resources.get(&address) != Some(&rs)).then_some((address, rs))
         })
         .collect();
+    if !records.is_empty() {
+        if let Err(e) = state.update(|s| s.resources.extend(records)) {
+            outcome.state_error = Some(e.to_string());
+        }
+    }
+
+    let deps = dependencies(plan);
+    let is_work: Vec<bool> = plan.changes.iter().map(|c| c.action.writes()).collect();
+    let work: Vec<usize> = (0..plan.changes.len()).filter(|&i| is_work[i]).collect();
     // Kahn's algorithm: each change counts what it still waits for, and
     // becomes ready when that reaches zero.
-    let is_work: Vec<bool> = (0..plan.changes.len()).map(|i| work.contains(&i)).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); plan.changes.len()];
     let mut waiting: Vec<usize> = vec![0; plan.changes.len()];
     for &i in &work {
@@ -261,8 +376,7 @@ pub async fn apply(
             }
         }
     }
-    let mut ready: std::collections::VecDeque<usize> =
-        work.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut ready: VecDeque<usize> = work.iter().copied().filter(|&i| waiting[i] == 0).collect();
     let mut settled: HashSet<usize> = HashSet::new();
     let limit = Arc::new(Semaphore::new(options.parallelism.max(1)));
     let mut running: JoinSet<(usize, Duration, Result<Option<ResourceState>, CloudError>)> =
@@ -271,11 +385,15 @@ pub async fn apply(
     loop {
         if !cancel.load(Ordering::SeqCst) && outcome.state_error.is_none() {
             while let Some(i) = ready.pop_front() {
-                let (shared, limit, change) =
-                    (shared.clone(), limit.clone(), plan.changes[i].clone());
+                let (shared, limit, change, events) = (
+                    shared.clone(),
+                    limit.clone(),
+                    plan.changes[i].clone(),
+                    events.clone(),
+                );
                 running.spawn(async move {
                     let _permit = limit.acquire_owned().await;
-                    (shared.events)(Event::Started {
+                    events(Event::Started {
                         address: change.address.clone(),
                         action: change.action,
                     });
@@ -302,13 +420,13 @@ pub async fn apply(
         let change = &plan.changes[i];
         match result {
             Ok(recorded) => {
-                let address = change.address.clone();
+                let address = change.address.to_string();
                 let write = state.update(|s| match recorded {
                     Some(rs) => {
-                        s.resources.insert(address.to_string(), rs);
+                        s.resources.insert(address, rs);
                     }
                     None => {
-                        s.resources.shift_remove(&address.to_string());
+                        s.resources.shift_remove(&address);
                     }
                 });
                 if let Err(e) = write {
@@ -378,456 +496,112 @@ pub async fn apply(
     outcome
 }
 
-impl Shared {
-    /// How long to wait before the next look through the propagation gate:
-    /// the poll interval, but never past the gate's timeout.
-    fn gate_wait(&self, started: Instant) -> Duration {
-        let left = self
-            .options
-            .propagation_timeout
-            .saturating_sub(started.elapsed());
-        self.options
-            .propagation_poll
-            .min(left)
-            .max(Duration::from_millis(10))
+#[cfg(test)]
+mod tests {
+    use super::dependencies;
+    use crate::addr::{Address, ArmId};
+    use crate::plan::{Action, Change, Plan, PlanMode, PLAN_FORMAT_VERSION};
+
+    const ML: &str = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/ml";
+
+    fn change(address: &str, action: Action, id: &str, depends_on: &[&str]) -> Change {
+        Change {
+            id: Some(ArmId::new(id)),
+            depends_on: depends_on
+                .iter()
+                .map(|a| Address::parse(a).expect("address"))
+                .collect(),
+            ..Change::new(Address::parse(address).expect("address"), action)
+        }
     }
 
-    fn emit(&self, e: Event) {
-        (self.events)(e);
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            synlink_version: "0".into(),
+            digest: String::new(),
+            spec_path: String::new(),
+            spec_hash: String::new(),
+            state_lineage: String::new(),
+            state_serial: 0,
+            mode: PlanMode::Normal,
+            targets: Vec::new(),
+            changes,
+            drift: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
-    fn workspace_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.workspace_locks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(id.to_owned())
-            .or_default()
-            .clone()
+    #[test]
+    fn creates_wait_for_what_they_depend_on_and_reads_are_not_waited_for() {
+        let p = plan(vec![
+            change("ml_workspaces.ml", Action::Read, ML, &[]),
+            change(
+                "links.a",
+                Action::Create,
+                &format!("{ML}/linkedServices/a"),
+                &["ml_workspaces.ml"],
+            ),
+            change(
+                "role_grants.a",
+                Action::Create,
+                "/subscriptions/s/w/roleAssignments/1",
+                &["links.a"],
+            ),
+            change(
+                "attachments.a",
+                Action::Create,
+                &format!("{ML}/computes/a"),
+                &["ml_workspaces.ml", "role_grants.a"],
+            ),
+        ]);
+        let deps = dependencies(&p);
+        assert!(deps[0].is_empty());
+        assert!(deps[1].is_empty(), "a read is not work to wait for");
+        assert_eq!(deps[2], vec![1]);
+        assert_eq!(deps[3], vec![2]);
     }
 
-    fn output(&self, address: &Address, key: &str) -> Option<String> {
-        self.outputs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(address)
-            .and_then(|o| o.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+    #[test]
+    fn deletes_go_dependents_first_and_children_before_parents() {
+        let p = plan(vec![
+            change("ml_workspaces.ml", Action::Delete, ML, &[]),
+            change(
+                "links.a",
+                Action::Delete,
+                &format!("{ML}/linkedServices/a"),
+                &["ml_workspaces.ml"],
+            ),
+            // Known only to the state: no depends_on, found by its id.
+            change(
+                "attachments.old",
+                Action::Delete,
+                &format!("{ML}/computes/old"),
+                &[],
+            ),
+        ]);
+        let deps = dependencies(&p);
+        assert!(deps[0].contains(&1), "the workspace waits for its link");
+        assert!(deps[0].contains(&2), "and for its child known by id");
+        assert!(deps[1].is_empty() && deps[2].is_empty());
     }
 
-    /// The Synapse data-plane endpoint of a workspace, read once: concurrent
-    /// grants wait for the first read instead of each sending their own.
-    async fn endpoint(&self, workspace_id: &str) -> Result<String, CloudError> {
-        let key = workspace_id.to_ascii_lowercase();
-        let mut endpoints = self.endpoints.lock().await;
-        if let Some(e) = endpoints.get(&key) {
-            return Ok(e.clone());
-        }
-        let body = self
-            .client
-            .get(workspace_id, synapse_workspace::API_VERSION)
-            .await?
-            .ok_or_else(|| CloudError::Unexpected {
-                path: workspace_id.to_owned(),
-                message: "the Synapse workspace does not exist".into(),
-            })?;
-        let endpoint =
-            synapse_workspace::dev_endpoint(&body).ok_or_else(|| CloudError::Unexpected {
-                path: workspace_id.to_owned(),
-                message: "the Synapse workspace reports no connectivityEndpoints.dev".into(),
-            })?;
-        endpoints.insert(key, endpoint.clone());
-        Ok(endpoint)
+    #[test]
+    fn a_create_waits_for_the_delete_that_frees_its_name() {
+        let p = plan(vec![
+            change(
+                "attachments.old",
+                Action::Delete,
+                &format!("{ML}/computes/old"),
+                &[],
+            ),
+            change(
+                "attachments.new",
+                Action::Create,
+                &format!("{ML}/computes/new"),
+                &[],
+            ),
+        ]);
+        assert_eq!(dependencies(&p)[1], vec![0]);
     }
-
-    /// Creates the resource group of a workspace synlink creates, if missing.
-    async fn ensure_group(
-        &self,
-        subscription: &str,
-        group: &str,
-        location: &str,
-    ) -> Result<(), CloudError> {
-        let path = format!("/subscriptions/{subscription}/resourcegroups/{group}");
-        let mut known = self.groups.lock().await;
-        if known.contains(&path.to_ascii_lowercase()) {
-            return Ok(());
-        }
-        if self.client.get(&path, "2021-04-01").await?.is_none() {
-            self.client
-                .put(
-                    Method::PUT,
-                    &path,
-                    "2021-04-01",
-                    &json!({ "location": location }),
-                )
-                .await?;
-        }
-        known.insert(path.to_ascii_lowercase());
-        Ok(())
-    }
-}
-
-fn record(
-    change: &Change,
-    id: String,
-    properties: Properties,
-    outputs: IndexMap<String, Value>,
-) -> ResourceState {
-    ResourceState {
-        kind: change.kind,
-        id,
-        existing: false,
-        properties,
-        outputs,
-    }
-}
-
-/// Runs one change; returns what the state should hold for it afterwards
-/// (`None`: forget it).
-async fn run_change(shared: &Shared, change: &Change) -> Result<Option<ResourceState>, CloudError> {
-    let lock = ml_workspace_of(change).map(|id| shared.workspace_lock(&id));
-    let _guard = match &lock {
-        Some(l) => Some(l.lock().await),
-        None => None,
-    };
-    match change.action {
-        Action::Delete => {
-            delete(shared, change).await?;
-            Ok(None)
-        }
-        Action::Replace => {
-            delete(shared, change).await?;
-            create_or_update(shared, change, true).await.map(Some)
-        }
-        Action::Create => create_or_update(shared, change, true).await.map(Some),
-        Action::Update => create_or_update(shared, change, false).await.map(Some),
-        Action::Read | Action::NoOp => Ok(None),
-    }
-}
-
-async fn delete(shared: &Shared, change: &Change) -> Result<(), CloudError> {
-    let id = change.id.clone().unwrap_or_default();
-    let client = &shared.client;
-    match change.kind {
-        ResourceKind::MlWorkspace => client.delete(&id, ml_workspace::API_VERSION).await,
-        ResourceKind::SynapseWorkspace => client.delete(&id, synapse_workspace::API_VERSION).await,
-        ResourceKind::SparkPool => client.delete(&id, spark_pool::API_VERSION).await,
-        ResourceKind::Link => client.delete(&id, link::API_VERSION).await,
-        // Never delete the pool through its attachment: detach only.
-        ResourceKind::Attachment => {
-            client
-                .delete(
-                    &format!("{id}?underlyingResourceAction=Detach"),
-                    attachment::API_VERSION,
-                )
-                .await
-        }
-        ResourceKind::RoleGrant => {
-            let workspace = parent_of(&id).unwrap_or_default().to_owned();
-            let assignment = id.rsplit('/').next().unwrap_or_default();
-            let endpoint = shared.endpoint(&workspace).await?;
-            match client
-                .data_plane(
-                    Method::DELETE,
-                    &format!("{endpoint}/roleAssignments/{assignment}"),
-                    role_grant::API_VERSION,
-                    None,
-                )
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_not_found() => Ok(()),
-                Err(e) => Err(e),
-            }
-        }
-    }
-}
-
-async fn create_or_update(
-    shared: &Shared,
-    change: &Change,
-    create: bool,
-) -> Result<ResourceState, CloudError> {
-    let spec = &shared.spec;
-    let r = spec
-        .resources
-        .get(&change.address)
-        .ok_or_else(|| CloudError::Unexpected {
-            path: change.address.to_string(),
-            message: "the resource is not in the spec".into(),
-        })?;
-    let mut props = change.after.clone().unwrap_or_default();
-    let id = change.id.clone().unwrap_or_default();
-    let client = &shared.client;
-    let method = if create { Method::PUT } else { Method::PATCH };
-    let (id, outputs) = match &r.body {
-        Body::MlWorkspace(w) => {
-            if create {
-                shared
-                    .ensure_group(
-                        &r.placement.subscription,
-                        &r.placement.resource_group,
-                        &r.placement.location,
-                    )
-                    .await?;
-            }
-            let body = client
-                .put(
-                    Method::PUT,
-                    &id,
-                    ml_workspace::API_VERSION,
-                    &ml_workspace::body(&props, w),
-                )
-                .await?;
-            (id, identity_outputs(&body))
-        }
-        Body::SynapseWorkspace(w) => {
-            let body = if create {
-                shared
-                    .ensure_group(
-                        &r.placement.subscription,
-                        &r.placement.resource_group,
-                        &r.placement.location,
-                    )
-                    .await?;
-                client
-                    .put(
-                        Method::PUT,
-                        &id,
-                        synapse_workspace::API_VERSION,
-                        &synapse_workspace::body(&props, w),
-                    )
-                    .await?
-            } else {
-                client
-                    .put(
-                        method,
-                        &id,
-                        synapse_workspace::API_VERSION,
-                        &synapse_workspace::patch_body(&props, w),
-                    )
-                    .await?
-            };
-            (id, identity_outputs(&body))
-        }
-        Body::SparkPool(_) => {
-            let body = client
-                .put(
-                    Method::PUT,
-                    &id,
-                    spark_pool::API_VERSION,
-                    &spark_pool::body(&props),
-                )
-                .await?;
-            let _ = body;
-            (id, IndexMap::new())
-        }
-        Body::Link(l) => {
-            let ml = spec
-                .get(ResourceKind::MlWorkspace, &l.ml_workspace)
-                .map(|m| m.placement.location.clone())
-                .unwrap_or_default();
-            let syn = spec
-                .get(ResourceKind::SynapseWorkspace, &l.synapse_workspace)
-                .map(synapse_workspace::id)
-                .unwrap_or_default();
-            let body = client
-                .put(
-                    Method::PUT,
-                    &id,
-                    link::API_VERSION,
-                    &link::body(&r.name, &ml, &syn),
-                )
-                .await?;
-            (id, identity_outputs(&body))
-        }
-        Body::Attachment(a) => {
-            let pool = spec.get(ResourceKind::SparkPool, &a.spark_pool);
-            let pool_id = pool
-                .and_then(|p| match &p.body {
-                    Body::SparkPool(sp) => spec
-                        .get(ResourceKind::SynapseWorkspace, &sp.synapse_workspace)
-                        .map(|w| spark_pool::id(&synapse_workspace::id(w), &p.name)),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            // The plan was made from a fresh read, so the compute is absent (or was
-            // just detached by a replace): a PUT cannot overwrite another. Its identity
-            // is read back only when it has one.
-            let read_back = !matches!(a.identity, None | Some(crate::spec::model::Identity::None));
-            let body = client
-                .put_with(
-                    Method::PUT,
-                    &id,
-                    attachment::API_VERSION,
-                    &attachment::body(&props, a, &pool_id),
-                    read_back,
-                )
-                .await?;
-            (id, identity_outputs(&body))
-        }
-        Body::RoleGrant(g) => {
-            let principal = match (
-                &g.principal.link,
-                &g.principal.attachment,
-                &g.principal.object_id,
-            ) {
-                (Some(l), _, _) => {
-                    shared.output(&Address::new(ResourceKind::Link, l), "principal_id")
-                }
-                (_, Some(a), _) => {
-                    shared.output(&Address::new(ResourceKind::Attachment, a), "principal_id")
-                }
-                (_, _, Some(o)) => Some(o.clone()),
-                _ => None,
-            }
-            .ok_or_else(|| CloudError::Unexpected {
-                path: change.address.to_string(),
-                message: "the principal's id is not known (its link or attachment has no identity)"
-                    .into(),
-            })?;
-            props.insert("principal_id".into(), json!(principal.to_ascii_lowercase()));
-            let workspace = spec
-                .get(ResourceKind::SynapseWorkspace, &g.synapse_workspace)
-                .map(synapse_workspace::id)
-                .unwrap_or_default();
-            let aid = grant(shared, change, &workspace, &props, roles::find(&g.role)).await?;
-            (
-                format!("{}/roleAssignments/{aid}", workspace.to_ascii_lowercase()),
-                IndexMap::new(),
-            )
-        }
-    };
-    if !outputs.is_empty() {
-        shared
-            .outputs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(change.address.clone(), outputs.clone());
-    }
-    Ok(record(change, id, props, outputs))
-}
-
-/// Writes a Synapse role assignment, adopting an identical one that exists,
-/// then waits (bounded) until it takes effect for Spark roles.
-async fn grant(
-    shared: &Shared,
-    change: &Change,
-    workspace: &str,
-    props: &Properties,
-    role: Option<&roles::SynapseRole>,
-) -> Result<String, CloudError> {
-    let endpoint = shared.endpoint(workspace).await?;
-    let client = &shared.client;
-    let s = |k: &str| {
-        props
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let (role_id, principal, scope) = (s("role_id"), s("principal_id"), s("scope"));
-    let wanted = (scope.clone(), role_id.clone(), principal.clone());
-    // The plan was made from a fresh read of the assignments: the grant is new.
-    // Should it exist after all (another client raced us), it is adopted.
-    let aid = {
-        let aid = uuid::Uuid::new_v4().to_string();
-        let body = role_grant::body(props);
-        let started = Instant::now();
-        loop {
-            match client
-                .data_plane(
-                    Method::PUT,
-                    &format!("{endpoint}/roleAssignments/{aid}"),
-                    role_grant::API_VERSION,
-                    Some(&body),
-                )
-                .await
-            {
-                Ok(_) => break aid,
-                Err(e) if e.code() == Some("RoleAssignmentAlreadyExists") => {
-                    let list_url = format!("{endpoint}/roleAssignments?roleId={role_id}&principalId={principal}");
-                    let existing = client.data_plane_list(&list_url, role_grant::API_VERSION).await?;
-                    let found = existing
-                        .iter()
-                        .find(|a| role_grant::tuple_of(a).as_ref() == Some(&wanted))
-                        .and_then(|a| a.get("id"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    break found.unwrap_or(aid);
-                }
-                Err(e)
-                    if e.code() == Some("PrincipalNotFound")
-                        && started.elapsed() < shared.options.propagation_timeout =>
-                {
-                    shared.emit(Event::Waiting {
-                        address: change.address.clone(),
-                        message: format!(
-                            "waiting for identity {principal} to propagate ({}s so far)",
-                            started.elapsed().as_secs()
-                        ),
-                    });
-                    tokio::time::sleep(shared.gate_wait(started)).await;
-                }
-                Err(e) if e.code() == Some("PrincipalNotFound") => {
-                    return Err(CloudError::Unexpected {
-                        path: change.address.to_string(),
-                        message: format!(
-                            "identity {principal} did not propagate within {}s (--propagation-timeout): {e}",
-                            shared.options.propagation_timeout.as_secs()
-                        ),
-                    })
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    // The grant is written; Synapse RBAC takes minutes to apply. A Spark role is
-    // checked until it allows using pools, so the attachment after it works.
-    if role.is_some_and(|r| {
-        r.api_name == "Apache Spark Administrator" || r.api_name == "Synapse Administrator"
-    }) {
-        let check = json!({
-            "subject": { "principalId": principal, "groupIds": [] },
-            "actions": [{ "id": "Microsoft.Synapse/workspaces/bigDataPools/useCompute/action", "isDataAction": true }],
-            "scope": scope,
-        });
-        let started = Instant::now();
-        loop {
-            let r = client
-                .data_plane(
-                    Method::POST,
-                    &format!("{endpoint}/checkAccessSynapseRbac"),
-                    role_grant::API_VERSION,
-                    Some(&check),
-                )
-                .await?;
-            let allowed = r
-                .body
-                .pointer("/accessDecisions/0/accessDecision")
-                .and_then(Value::as_str)
-                == Some("Allowed");
-            if allowed {
-                break;
-            }
-            if started.elapsed() >= shared.options.propagation_timeout {
-                return Err(CloudError::Unexpected {
-                    path: change.address.to_string(),
-                    message: format!(
-                        "the role assignment was written but did not take effect within {}s (Synapse RBAC propagation); re-run apply later",
-                        shared.options.propagation_timeout.as_secs()
-                    ),
-                });
-            }
-            shared.emit(Event::Waiting {
-                address: change.address.clone(),
-                message: format!(
-                    "waiting for the Synapse role to take effect ({}s so far)",
-                    started.elapsed().as_secs()
-                ),
-            });
-            tokio::time::sleep(shared.gate_wait(started)).await;
-        }
-    }
-    Ok(aid)
 }

@@ -50,14 +50,9 @@ pub enum Command {
 /// Where the spec is and how its variables are set.
 #[derive(Debug, Clone, Args)]
 pub struct SpecArgs {
-    /// The spec file.
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "SPEC",
-        default_value = "synlink.yaml"
-    )]
-    pub file: PathBuf,
+    /// The spec file [default: synlink.yaml; for `apply PLANFILE`, the spec the plan was made from].
+    #[arg(short = 'f', long = "file", value_name = "SPEC")]
+    pub file: Option<PathBuf>,
 
     /// Set a variable: NAME=VALUE, the value parsed as YAML (repeatable; wins over
     /// `--var-file`, `SYNLINK_VAR_<NAME>` and the spec's own defaults).
@@ -67,6 +62,15 @@ pub struct SpecArgs {
     /// A YAML file of variables (a map of NAME: VALUE; repeatable, later files win).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
+}
+
+impl SpecArgs {
+    /// The spec file: `-f`, else `synlink.yaml`.
+    pub fn path(&self) -> PathBuf {
+        self.file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("synlink.yaml"))
+    }
 }
 
 /// Where the cloud is and how the state is kept.
@@ -88,7 +92,7 @@ pub struct CloudArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub lock_timeout: u64,
 
-    /// Requests in flight at once while reading Azure.
+    /// Requests on the wire at once (reads and writes alike; operations waiting on Azure hold none).
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallelism: u64,
 }

@@ -31,9 +31,8 @@ pub struct Options {
     pub operation_timeout: Duration,
     /// Retry backoff.
     pub backoff: Backoff,
-    /// The fewest and most seconds between two polls of an operation when
-    /// Azure gives no `Retry-After` (Azure's clients default to long waits; the
-    /// emulator answers in milliseconds).
+    /// Polls of a long-running operation follow the server's `Retry-After`
+    /// (as Azure's own clients do), capped at `.1`; without one, `.0`.
     pub poll_interval: (Duration, Duration),
     /// Multiplies the throttle's refill rate (1.0 for Azure).
     pub throttle_rate_scale: f64,
@@ -51,7 +50,7 @@ impl Options {
             request_timeout: Duration::from_secs(60),
             operation_timeout: Duration::from_secs(30 * 60),
             backoff: Backoff::default(),
-            poll_interval: (Duration::from_secs(1), Duration::from_secs(10)),
+            poll_interval: (Duration::from_secs(1), Duration::from_secs(60)),
             throttle_rate_scale: 1.0,
             logger: None,
             max_in_flight: None,
@@ -472,8 +471,8 @@ impl Client {
                     waited: started.elapsed(),
                 });
             }
-            let (min, max) = self.options.poll_interval;
-            tokio::time::sleep(retry_after.unwrap_or(min).clamp(min, max)).await;
+            let (fallback, max) = self.options.poll_interval;
+            tokio::time::sleep(retry_after.map_or(fallback, |r| r.min(max))).await;
             if let Some(url) = &async_op {
                 let r = self
                     .send(Method::GET, url, None, None, ARM_SCOPE, &[])

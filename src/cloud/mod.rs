@@ -1,11 +1,10 @@
-//! Talking to Azure: credentials (`auth`), the HTTP client with retries,
-//! throttling and long-running operations (`client`), and one file per
-//! resource kind under `resources` (URL, api-version, body ⇄ properties,
-//! fields that force replacement, outputs).
+//! Talking to Azure, transport only: credentials (`auth`), the HTTP client
+//! (`client`) with its retry policy (`retry`), client-side throttling
+//! (`throttle`) and long-running operations, and its errors. What each kind
+//! of resource means lives in `provider`.
 
 pub mod auth;
 pub mod client;
 pub mod error;
-pub mod resources;
 pub mod retry;
 pub mod throttle;

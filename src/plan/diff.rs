@@ -1,24 +1,24 @@
 //! The diff: a pure function of (spec, graph, what Azure holds, state) → plan.
-//! Desired properties are computed in dependency order so that values known
-//! only after apply (a link's principal id) are marked as such; a role grant is
-//! matched by its (scope, role id, principal) tuple so that an identical
-//! assignment that exists is adopted, not duplicated.
+//! It is a loop over the resources in dependency order that asks each one's
+//! provider for its id, desired properties and request, and never matches on
+//! the kind. Values known only after apply (a new link's principal id) are
+//! marked as such with where they come from; a resource found by its
+//! provider's key (a role assignment's scope, role and principal) is adopted,
+//! not duplicated; a resource that ended `Failed` is planned for repair; every
+//! change carries what apply needs, so that apply reads nothing else.
 
 use std::collections::{HashMap, HashSet};
 
+use globset::{Glob, GlobMatcher};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::addr::{Address, ResourceKind};
-use crate::cloud::resources::{
-    attachment, fold_id, identity_outputs, link, ml_workspace, path_matches, role_grant,
-    spark_pool, synapse_workspace,
-};
+use crate::addr::{Address, ArmId, Properties};
 use crate::graph::Graph;
-use crate::plan::refresh::{parent_of, Observed};
-use crate::plan::{Action, Change, Plan, PlanMode, Properties, PLAN_FORMAT_VERSION};
-use crate::spec::model::GrantScope;
-use crate::spec::{roles, Body, LoadedSpec, Resource};
+use crate::plan::refresh::Observed;
+use crate::plan::{Action, Change, Plan, PlanMode, PLAN_FORMAT_VERSION};
+use crate::provider::{self, Desired, Known, Lookup, Outputs, Repair, Status};
+use crate::spec::{LoadedSpec, Resource};
 use crate::state::{ResourceState, State};
 
 /// A problem that stops a plan.
@@ -43,38 +43,54 @@ pub struct DiffOptions {
     pub spec_hash: String,
 }
 
-/// What the diff knows about a resource after reading Azure: its id and outputs.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Known {
-    /// ARM id (or for grants `{workspace id}/roleAssignments/{id}`).
-    pub id: String,
-    /// Outputs (principal ids).
-    pub outputs: IndexMap<String, Value>,
-    /// Desired properties (for the state after apply).
-    pub desired: Properties,
-    /// Exists in Azure now.
-    pub exists: bool,
-}
-
 /// The result of a diff.
 #[derive(Debug, Clone)]
 pub struct Diff {
-    /// The plan.
+    /// The plan (sealed: its digest is set).
     pub plan: Plan,
-    /// Per address: id, outputs, desired properties (apply and state use them).
-    pub known: IndexMap<Address, Known>,
     /// Problems that make the plan unusable.
     pub errors: Vec<PlanError>,
 }
 
-struct Ctx<'a> {
-    spec: &'a LoadedSpec,
-    observed: &'a Observed,
-    state: &'a State,
-    known: IndexMap<Address, Known>,
-    /// Addresses whose resource will be (re)created: their outputs are unknown.
-    pending: HashSet<Address>,
-    errors: Vec<PlanError>,
+/// The namespace of the ids synlink chooses for new Synapse role assignments.
+const ASSIGNMENT_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5d1c_0b1e_7a3e_4c52_9c1f_2a61_8e0d_4b7a);
+
+/// What the diff has learnt about one address, for the ones after it.
+struct Seen {
+    /// The id it owns (found in Azure, derived, or chosen for a new assignment).
+    id: Option<ArmId>,
+    /// What Azure holds, when it exists and stays.
+    body: Option<Value>,
+    /// Its outputs are known only after apply (created or replaced).
+    pending: bool,
+}
+
+struct Ctx {
+    seen: HashMap<Address, Seen>,
+}
+
+impl Lookup for Ctx {
+    fn id(&self, address: &Address) -> Option<ArmId> {
+        self.seen.get(address).and_then(|s| s.id.clone())
+    }
+
+    fn body(&self, address: &Address) -> Option<&Value> {
+        self.seen.get(address).and_then(|s| s.body.as_ref())
+    }
+
+    fn output(&self, address: &Address, key: &str) -> Known {
+        let Some(seen) = self.seen.get(address) else {
+            return Known::Absent;
+        };
+        if seen.pending {
+            return Known::AfterApply;
+        }
+        seen.body
+            .as_ref()
+            .and_then(|body| provider::of(address.kind).outputs(body).get(key).cloned())
+            .map_or(Known::Absent, Known::Now)
+    }
 }
 
 fn err(address: &Address, message: impl Into<String>, hint: Option<String>) -> PlanError {
@@ -85,255 +101,19 @@ fn err(address: &Address, message: impl Into<String>, hint: Option<String>) -> P
     }
 }
 
-/// Matches a simple glob (`*` any run of characters).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            let Some(pos) = rest.find(part) else {
-                return false;
-            };
-            rest = &rest[pos + part.len()..];
-        }
-    }
-    true
+/// A `--target` glob (`*` any run of characters).
+pub fn glob(pattern: &str) -> Option<GlobMatcher> {
+    Glob::new(pattern).ok().map(|g| g.compile_matcher())
 }
 
-impl Ctx<'_> {
-    fn id_of(&self, kind: ResourceKind, key: &str) -> Option<String> {
-        self.known
-            .get(&Address::new(kind, key))
-            .map(|k| k.id.clone())
-    }
-
-    fn state_of(&self, address: &Address) -> Option<&ResourceState> {
-        self.state.resources.get(&address.to_string())
-    }
-
-    /// The principal id a grant's principal resolves to, `None` when only
-    /// known after apply.
-    fn principal(&self, r: &Resource) -> Option<(Option<String>, &'static str)> {
-        let Body::RoleGrant(g) = &r.body else {
-            return None;
-        };
-        if let Some(id) = &g.principal.object_id {
-            let t = match g.principal.principal_type.as_deref() {
-                Some("User") => "User",
-                Some("Group") => "Group",
-                _ => "ServicePrincipal",
-            };
-            return Some((Some(id.to_ascii_lowercase()), t));
-        }
-        let target = match (&g.principal.link, &g.principal.attachment) {
-            (Some(l), _) => Address::new(ResourceKind::Link, l),
-            (_, Some(a)) => Address::new(ResourceKind::Attachment, a),
-            _ => return None,
-        };
-        if self.pending.contains(&target) {
-            return Some((None, "ServicePrincipal"));
-        }
-        let id = self
-            .known
-            .get(&target)
-            .and_then(|k| k.outputs.get("principal_id"))
-            .and_then(Value::as_str)
-            .map(str::to_ascii_lowercase);
-        Some((id, "ServicePrincipal"))
-    }
-}
-
-/// What `evaluate` finds for one resource: its id, desired properties, the
-/// properties Azure holds (if it exists), the paths that force replacement and
-/// the paths known only after apply.
-type Evaluated = (
-    String,
-    Properties,
-    Option<Properties>,
-    &'static [&'static str],
-    Vec<String>,
-);
-
-/// Computes desired properties, id and observed state of one spec resource.
-fn evaluate(ctx: &mut Ctx<'_>, r: &Resource) -> Option<Evaluated> {
-    let spec = ctx.spec;
-    let (id, desired, observed_body, replace): (
-        String,
-        Properties,
-        Option<&Value>,
-        &'static [&'static str],
-    ) = match &r.body {
-        Body::MlWorkspace(w) => {
-            let id = ml_workspace::id(r);
-            let body = ctx.observed.get(&id);
-            (
-                id,
-                ml_workspace::desired(r, w, spec),
-                body,
-                ml_workspace::REPLACE,
-            )
-        }
-        Body::SynapseWorkspace(w) => {
-            let id = synapse_workspace::id(r);
-            let body = ctx.observed.get(&id);
-            (
-                id,
-                synapse_workspace::desired(r, w, spec),
-                body,
-                synapse_workspace::REPLACE,
-            )
-        }
-        Body::SparkPool(p) => {
-            let id = spark_pool::id(
-                &ctx.id_of(ResourceKind::SynapseWorkspace, &p.synapse_workspace)?,
-                &r.name,
-            );
-            let body = ctx.observed.get(&id);
-            (
-                id,
-                spark_pool::desired(r, p, spec),
-                body,
-                spark_pool::REPLACE,
-            )
-        }
-        Body::Link(l) => {
-            let id = link::id(
-                &ctx.id_of(ResourceKind::MlWorkspace, &l.ml_workspace)?,
-                &r.name,
-            );
-            let syn = ctx.id_of(ResourceKind::SynapseWorkspace, &l.synapse_workspace)?;
-            let body = ctx.observed.get(&id);
-            (id, link::desired(&syn), body, link::REPLACE)
-        }
-        Body::Attachment(a) => {
-            let id = attachment::id(
-                &ctx.id_of(ResourceKind::MlWorkspace, &a.ml_workspace)?,
-                &r.name,
-            );
-            let pool_id = ctx.id_of(ResourceKind::SparkPool, &a.spark_pool)?;
-            let body = ctx
-                .observed
-                .get(&id)
-                .filter(|b| attachment::is_synapse_spark(b));
-            (
-                id,
-                attachment::desired(a, &pool_id, &r.placement.location, spec),
-                body,
-                attachment::REPLACE,
-            )
-        }
-        Body::RoleGrant(g) => return evaluate_grant(ctx, r, g),
-    };
-    let observed = observed_body.map(|b| match &r.body {
-        Body::MlWorkspace(_) => ml_workspace::observed(b),
-        Body::SynapseWorkspace(_) => synapse_workspace::observed(b),
-        Body::SparkPool(_) => spark_pool::observed(b),
-        Body::Link(_) => link::observed(b),
-        _ => attachment::observed(b),
-    });
-    let outputs = observed_body.map(identity_outputs).unwrap_or_default();
-    ctx.known.insert(
-        r.address.clone(),
-        Known {
-            id: id.clone(),
-            outputs,
-            desired: desired.clone(),
-            exists: observed_body.is_some(),
-        },
-    );
-    Some((id, desired, observed, replace, Vec::new()))
-}
-
-fn evaluate_grant(
-    ctx: &mut Ctx<'_>,
-    r: &Resource,
-    g: &crate::spec::model::RoleGrant,
-) -> Option<Evaluated> {
-    let ws_res = ctx
-        .spec
-        .get(ResourceKind::SynapseWorkspace, &g.synapse_workspace)?;
-    let ws_id = fold_id(&ctx.id_of(ResourceKind::SynapseWorkspace, &g.synapse_workspace)?);
-    let rbac = ctx.observed.synapse.get(&ws_id);
-    // Resolve the role through the workspace's own definitions when we have them.
-    let builtin = roles::find(&g.role);
-    let role_id = match (rbac, builtin) {
-        (Some(rbac), _) if !rbac.role_definitions.is_empty() => {
-            let wanted = g.role.trim().to_ascii_lowercase();
-            let by_name = rbac.role_definitions.iter().find(|(id, name)| {
-                *id == wanted
-                    || name.eq_ignore_ascii_case(&wanted)
-                    || builtin.is_some_and(|b| {
-                        b.id == id.as_str() || b.api_name.eq_ignore_ascii_case(name)
-                    })
-            });
-            let Some((id, _)) = by_name else {
-                ctx.errors.push(err(
-                    &r.address,
-                    format!(
-                        "the Synapse workspace `{}` has no role `{}`",
-                        ws_res.name, g.role
-                    ),
-                    Some(
-                        "list the roles with Synapse Studio or `az synapse role definition list`"
-                            .into(),
-                    ),
-                ));
-                return None;
-            };
-            id.clone()
-        }
-        (_, Some(b)) => b.id.to_owned(),
-        (_, None) => return None,
-    };
-    let pool = if let Some(GrantScope::SparkPool(p)) = &g.scope {
-        ctx.spec
-            .get(ResourceKind::SparkPool, p)
-            .map(|p| p.name.clone())
-    } else {
-        None
-    };
-    let scope = role_grant::scope(&ws_res.name, pool.as_deref());
-    let (principal, ptype) = ctx.principal(r)?;
-    let desired = role_grant::desired(&role_id, principal.as_deref(), &scope, ptype);
-    let mut unknown = Vec::new();
-    if principal.is_none() {
-        unknown.push("principal_id".to_owned());
-    }
-    let wanted_tuple = principal
-        .as_ref()
-        .map(|p| (scope.to_ascii_lowercase(), role_id.clone(), p.clone()));
-    let found = rbac.and_then(|rbac| {
-        let by_tuple = wanted_tuple.as_ref().and_then(|t| rbac.find_tuple(t));
-        // Without a known principal, the assignment recorded in state (if still there) is what exists.
-        by_tuple.or_else(|| rbac.find_id(ctx.state_of(&r.address)?.id.rsplit('/').next()?))
-    });
-    let observed = found.map(|a| role_grant::observed(a, ptype));
-    let id = match found.and_then(|a| a.get("id")).and_then(Value::as_str) {
-        Some(aid) => format!("{ws_id}/roleAssignments/{aid}"),
-        None => ctx
-            .state_of(&r.address)
-            .map_or_else(|| format!("{ws_id}/roleAssignments/"), |s| s.id.clone()),
-    };
-    ctx.known.insert(
-        r.address.clone(),
-        Known {
-            id: id.clone(),
-            outputs: IndexMap::new(),
-            desired: desired.clone(),
-            exists: found.is_some(),
-        },
-    );
-    Some((id, desired, observed, role_grant::REPLACE, unknown))
+/// Whether `path` is ignored by one of `ignore` (a path or a prefix of one).
+fn ignored(ignore: &[String], path: &str) -> bool {
+    ignore.iter().any(|i| {
+        path == i
+            || path
+                .strip_prefix(i.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+    })
 }
 
 /// The paths whose observed value differs from the desired one, honouring
@@ -344,20 +124,13 @@ fn differing(
     ignore: &[String],
     unknown: &[String],
 ) -> Vec<String> {
-    let ignored = |p: &str| {
-        ignore.iter().any(|i| {
-            p == i
-                || p.strip_prefix(i.as_str())
-                    .is_some_and(|r| r.starts_with('.'))
-        })
-    };
     let mut paths: Vec<String> = desired
         .iter()
-        .filter(|(k, v)| !ignored(k) && observed.get(*k).unwrap_or(&Value::Null) != *v)
+        .filter(|(k, v)| !ignored(ignore, k) && observed.get(*k).unwrap_or(&Value::Null) != *v)
         .map(|(k, _)| k.clone())
         .collect();
     for u in unknown {
-        if !ignored(u) && !paths.contains(u) {
+        if !ignored(ignore, u) && !paths.contains(u) {
             paths.push(u.clone());
         }
     }
@@ -365,54 +138,84 @@ fn differing(
     paths.extend(
         observed
             .keys()
-            .filter(|k| k.starts_with("tags.") && !desired.contains_key(*k) && !ignored(k))
+            .filter(|k| k.starts_with("tags.") && !desired.contains_key(*k) && !ignored(ignore, k))
             .cloned(),
     );
     paths
 }
 
+/// The lifecycle settings of a resource.
 fn lifecycle(r: &Resource) -> (&[String], bool) {
-    let l = match &r.body {
-        Body::MlWorkspace(x) => &x.lifecycle,
-        Body::SynapseWorkspace(x) => &x.lifecycle,
-        Body::SparkPool(x) => &x.lifecycle,
-        Body::Link(x) => &x.lifecycle,
-        Body::RoleGrant(x) => &x.lifecycle,
-        Body::Attachment(x) => &x.lifecycle,
-    };
+    let l = r.lifecycle();
     (&l.ignore_changes, l.prevent_destroy)
 }
 
-/// Deletion order of kinds: dependents first.
-fn delete_rank(kind: ResourceKind) -> u8 {
-    match kind {
-        ResourceKind::RoleGrant => 0,
-        ResourceKind::Attachment => 1,
-        ResourceKind::Link => 2,
-        ResourceKind::SparkPool => 3,
-        ResourceKind::MlWorkspace | ResourceKind::SynapseWorkspace => 4,
+/// What Azure holds for `r`: found by its id, by its provider's key among its
+/// parent's children, or by the id the state recorded.
+fn find<'o>(
+    r: &Resource,
+    spec: &LoadedSpec,
+    observed: &'o Observed,
+    desired: &Desired,
+    recorded: Option<&ResourceState>,
+) -> Option<(ArmId, &'o Value)> {
+    let p = provider::of(r.address.kind);
+    if let Some(id) = p.id(r, spec) {
+        return observed.get(&id).map(|b| (id, b));
     }
+    let parent = p.parent_id(r, spec)?;
+    let by_key = p
+        .key_of_desired(&desired.properties)
+        .and_then(|key| observed.find_key(r.address.kind, &parent, &key))
+        .map(|(id, body)| (id.clone(), body));
+    // Without a known key (its principal is not created yet), what the state
+    // recorded under this parent, if still there, is what exists.
+    by_key.or_else(|| {
+        let id = &recorded?.id;
+        (id.parent().as_ref() == Some(&parent))
+            .then(|| observed.get(id).map(|b| (id.clone(), b)))
+            .flatten()
+    })
 }
 
-fn observed_by_state(kind: ResourceKind, body: &Value) -> Properties {
-    match kind {
-        ResourceKind::MlWorkspace => ml_workspace::observed(body),
-        ResourceKind::SynapseWorkspace => synapse_workspace::observed(body),
-        ResourceKind::SparkPool => spark_pool::observed(body),
-        ResourceKind::Link => link::observed(body),
-        ResourceKind::Attachment => attachment::observed(body),
-        ResourceKind::RoleGrant => role_grant::observed(body, "ServicePrincipal"),
-    }
+/// The id a new resource that Azure does not name gets: chosen by the plan,
+/// the same for every plan made against the same state, so a fresh plan made
+/// to check a saved one agrees with it.
+fn planned_id(
+    r: &Resource,
+    spec: &LoadedSpec,
+    state: &State,
+    desired: &Properties,
+) -> Option<ArmId> {
+    let p = provider::of(r.address.kind);
+    p.id(r, spec).or_else(|| {
+        // A state not written yet gets a new lineage each time it is read: it
+        // names nothing then, and a plan made against it must name the same ids.
+        let lineage = if state.serial == 0 && state.resources.is_empty() {
+            ""
+        } else {
+            state.lineage.as_str()
+        };
+        let seed = format!(
+            "{lineage}/{}/{}/{}",
+            state.serial,
+            r.address,
+            serde_json::to_string(desired).unwrap_or_default()
+        );
+        let name = uuid::Uuid::new_v5(&ASSIGNMENT_NAMESPACE, seed.as_bytes());
+        Some(
+            p.parent_id(r, spec)?
+                .child(p.collection(), &name.to_string()),
+        )
+    })
 }
 
-/// Finds what Azure holds for a state entry that the spec no longer has.
-fn observe_state_entry(observed: &Observed, rs: &ResourceState) -> Option<Value> {
-    if rs.kind == ResourceKind::RoleGrant {
-        let parent = fold_id(parent_of(&rs.id)?);
-        let aid = rs.id.rsplit('/').next()?;
-        return observed.synapse.get(&parent)?.find_id(aid).cloned();
+/// A change with the fields every action shares.
+fn change(address: &Address, action: Action, id: Option<ArmId>) -> Change {
+    Change {
+        id,
+        ..Change::new(address.clone(), action)
     }
-    observed.get(&rs.id).cloned()
 }
 
 /// Computes the plan.
@@ -424,48 +227,67 @@ pub fn diff(
     options: &DiffOptions,
 ) -> Diff {
     let mut ctx = Ctx {
-        spec,
-        observed,
-        state,
-        known: IndexMap::new(),
-        pending: HashSet::new(),
-        errors: Vec::new(),
+        seen: HashMap::new(),
     };
+    let mut errors: Vec<PlanError> = Vec::new();
     let mut changes: Vec<Change> = Vec::new();
     let mut drift: Vec<Change> = Vec::new();
     let mut deletes: Vec<Change> = Vec::new();
     let mut warnings = Vec::new();
+    let mut owners: HashMap<ArmId, Address> = HashMap::new();
     let destroy = options.mode == PlanMode::Destroy;
 
     for address in graph.order() {
         let Some(r) = spec.resources.get(&address) else {
             continue;
         };
-        let Some((id, desired, observed_props, replace, unknown)) = evaluate(&mut ctx, r) else {
-            continue;
-        };
-        let (ignore, prevent_destroy) = lifecycle(r);
-        let in_state = ctx.state_of(&address).cloned();
-        let base = Change {
-            address: address.clone(),
-            kind: address.kind,
-            action: Action::NoOp,
-            id: Some(id.clone()).filter(|i| !i.ends_with('/')),
-            before: observed_props.clone(),
-            after: Some(desired.clone()),
-            after_unknown: unknown.clone(),
-            reasons: Vec::new(),
-            replace_paths: Vec::new(),
-        };
-        if r.existing {
-            match observed_props {
-                None => ctx.errors.push(err(&address, format!("data source not found in Azure: {id}"), Some("create it, fix its name or placement, or drop `existing: true` to let synlink create it".into()))),
-                Some(obs) => changes.push(Change { action: Action::Read, before: Some(obs.clone()), after: Some(obs), after_unknown: Vec::new(), ..base }),
+        let p = provider::of(address.kind);
+        let desired = p.desired(r, spec, &ctx);
+        let recorded = state.resources.get(&address.to_string());
+        let found = find(r, spec, observed, &desired, recorded);
+        let id = found
+            .as_ref()
+            .map(|(id, _)| id.clone())
+            .or_else(|| planned_id(r, spec, state, &desired.properties));
+        if let Some(id) = &id {
+            if let Some(other) = owners.insert(id.clone(), address.clone()) {
+                errors.push(err(
+                    &address,
+                    format!("`{other}` and `{address}` describe the same Azure resource: {id}"),
+                    Some("give each address its own resource (name, workspace, or role and principal)".into()),
+                ));
             }
+        }
+        let body = found.as_ref().map(|(_, b)| *b);
+        let before = body.map(|b| p.observed(b, Some(&desired.properties)));
+        let outputs: Outputs = body.map(|b| p.outputs(b)).unwrap_or_default();
+        let (ignore, prevent_destroy) = lifecycle(r);
+        let mut base = change(&address, Action::NoOp, id.clone());
+        base.before.clone_from(&before);
+        base.after = Some(desired.properties.clone());
+        base.after_unknown = desired.unknown.keys().cloned().collect();
+        base.depends_on = graph.dependencies(&address).into_iter().cloned().collect();
+        for (path, fill) in &desired.unknown {
+            if let Some(fill) = fill {
+                base.sources.insert(path.clone(), fill.clone());
+            }
+        }
+        let mut seen = Seen {
+            id: id.clone(),
+            body: body.cloned(),
+            pending: false,
+        };
+
+        if r.existing {
+            match &before {
+                None => errors.push(err(&address, format!("data source not found in Azure: {}", id.map(|i| i.to_string()).unwrap_or_default()), Some("create it, fix its name or placement, or drop `existing: true` to let synlink create it".into()))),
+                Some(obs) => changes.push(Change { action: Action::Read, before: Some(obs.clone()), after: Some(obs.clone()), after_unknown: Vec::new(), sources: IndexMap::new(), outputs, ..base }),
+            }
+            ctx.seen.insert(address, seen);
             continue;
         }
         // Drift: gone from Azure since the last apply.
-        if let (None, Some(rs)) = (&observed_props, &in_state) {
+        if let (None, Some(rs)) = (&before, recorded) {
             drift.push(Change {
                 action: Action::Delete,
                 before: Some(rs.properties.clone()),
@@ -476,7 +298,7 @@ pub fn diff(
             });
         }
         // Drift: Azure differs from what was last applied.
-        if let (Some(obs), Some(rs)) = (&observed_props, &in_state) {
+        if let (Some(obs), Some(rs)) = (&before, recorded) {
             let drifted = differing(&rs.properties, obs, ignore, &[]);
             if !drifted.is_empty() {
                 drift.push(Change {
@@ -493,9 +315,9 @@ pub fn diff(
             }
         }
         if destroy {
-            if observed_props.is_some() {
+            if before.is_some() {
                 if prevent_destroy {
-                    ctx.errors.push(err(
+                    errors.push(err(
                         &address,
                         "lifecycle.prevent_destroy forbids destroying this resource",
                         Some("remove prevent_destroy first, or leave it out with --target".into()),
@@ -505,110 +327,156 @@ pub fn diff(
                     action: Action::Delete,
                     after: None,
                     after_unknown: Vec::new(),
+                    sources: IndexMap::new(),
                     reasons: vec!["destroy".into()],
                     ..base
                 });
             }
+            ctx.seen.insert(address, seen);
             continue;
         }
-        match observed_props {
-            None => {
-                ctx.pending.insert(address.clone());
-                // A new link or a new attachment with its own identity gets a principal only once created.
-                let mints_identity = match &r.body {
-                    Body::Link(_) => true,
-                    Body::Attachment(a) => matches!(
-                        a.identity,
-                        Some(crate::spec::model::Identity::SystemAssigned)
-                    ),
-                    _ => false,
-                };
-                let base = if mints_identity {
-                    let mut b = base;
-                    b.after_unknown.push("principal_id".into());
-                    b
-                } else {
-                    base
-                };
-                let reason = if in_state.is_some() {
+        let planned = match (&before, body.map(|b| p.status(b))) {
+            (None, _) => {
+                seen.pending = true;
+                // A new resource that mints an identity gets a principal only once created.
+                if p.mints_identity(r) && !base.after_unknown.iter().any(|u| u == "principal_id") {
+                    base.after_unknown.push("principal_id".into());
+                }
+                if let Some(w) = p.creation_warning() {
+                    warnings.push(format!("{address}: {w}"));
+                }
+                let reason = if recorded.is_some() {
                     "recorded in state but gone from Azure: will be created again"
                 } else {
                     "not found in Azure"
                 };
-                if address.kind == ResourceKind::Link {
-                    warnings.push(format!(
-                        "{address}: Azure no longer registers new linked services for new Synapse workspaces; the recommended path is an attachment with `identity: system_assigned` and a role grant to it (see examples/attach-with-identity.yaml)"
-                    ));
-                }
-                changes.push(Change {
+                Change {
                     action: Action::Create,
                     before: None,
                     reasons: vec![reason.into()],
                     ..base
-                });
+                }
             }
-            Some(obs) => {
-                let paths = differing(&desired, &obs, ignore, &unknown);
-                if paths.is_empty() {
-                    let reason = if in_state.is_none() {
-                        "exists in Azure and matches the spec: adopted into state"
-                    } else {
-                        "up to date"
-                    };
-                    changes.push(Change {
-                        reasons: vec![reason.into()],
-                        ..base
-                    });
-                    continue;
-                }
-                let forcing: Vec<String> = paths
-                    .iter()
-                    .filter(|p| path_matches(p, replace))
-                    .cloned()
-                    .collect();
-                // Properties ignored by lifecycle keep Azure's value.
-                let mut after = desired.clone();
-                for (k, v) in &obs {
-                    if ignore.iter().any(|i| {
-                        k == i
-                            || k.strip_prefix(i.as_str())
-                                .is_some_and(|r| r.starts_with('.'))
-                    }) {
-                        after.insert(k.clone(), v.clone());
-                    }
-                }
-                let mut reasons: Vec<String> = paths
-                    .iter()
-                    .filter(|p| !forcing.contains(p))
-                    .map(|p| format!("`{p}` differs from the spec"))
-                    .collect();
-                if forcing.is_empty() {
-                    changes.push(Change {
-                        action: Action::Update,
-                        after: Some(after),
-                        reasons,
-                        ..base
-                    });
-                } else {
+            (Some(obs), Some(Status::Failed(state_name))) => {
+                let words = p.words();
+                let (action, reason) = match p.repair() {
+                    Repair::Update => (
+                        Action::Update,
+                        format!("its provisioning state is {state_name}: it will be written again"),
+                    ),
+                    Repair::Replace => (
+                        Action::Replace,
+                        format!(
+                            "its provisioning state is {state_name}: it will be {} and {} again",
+                            words.destroyed, words.created
+                        ),
+                    ),
+                };
+                if action == Action::Replace {
+                    seen.pending = true;
                     if prevent_destroy {
-                        ctx.errors.push(err(&address, format!("lifecycle.prevent_destroy forbids replacing this resource (forced by {})", forcing.join(", ")), Some("change the spec back, or remove prevent_destroy".into())));
+                        errors.push(err(&address, format!("lifecycle.prevent_destroy forbids replacing this resource (its provisioning state is {state_name})"), Some("repair it by hand, or remove prevent_destroy".into())));
                     }
-                    ctx.pending.insert(address.clone());
-                    reasons.extend(
-                        forcing
-                            .iter()
-                            .map(|p| format!("`{p}` cannot change in place")),
-                    );
-                    changes.push(Change {
-                        action: Action::Replace,
-                        after: Some(after),
-                        reasons,
-                        replace_paths: forcing,
-                        ..base
-                    });
+                }
+                Change {
+                    action,
+                    after: Some(keep_ignored(&desired.properties, obs, ignore)),
+                    reasons: vec![reason],
+                    ..base
                 }
             }
+            (Some(_), Some(Status::Running(state_name))) => {
+                errors.push(err(
+                    &address,
+                    format!("Azure still reports it as {state_name}"),
+                    Some("wait for the operation to finish, then plan again".into()),
+                ));
+                base
+            }
+            (Some(obs), _) => {
+                let unknown = base.after_unknown.clone();
+                let paths = differing(&desired.properties, obs, ignore, &unknown);
+                if paths.is_empty() {
+                    if recorded.is_none_or(|rs| Some(&rs.id) != id.as_ref()) {
+                        Change {
+                            action: Action::Adopt,
+                            outputs,
+                            reasons: vec![
+                                "exists in Azure and matches the spec: adopted into the state"
+                                    .into(),
+                            ],
+                            ..base
+                        }
+                    } else {
+                        base
+                    }
+                } else {
+                    let forcing: Vec<String> = paths
+                        .iter()
+                        .filter(|path| provider::path_matches(path, p.replace_paths()))
+                        .cloned()
+                        .collect();
+                    let mut reasons: Vec<String> = paths
+                        .iter()
+                        .filter(|path| !forcing.contains(path))
+                        .map(|path| format!("`{path}` differs from the spec"))
+                        .collect();
+                    let after = Some(keep_ignored(&desired.properties, obs, ignore));
+                    if forcing.is_empty() {
+                        Change {
+                            action: Action::Update,
+                            after,
+                            reasons,
+                            ..base
+                        }
+                    } else {
+                        if prevent_destroy {
+                            errors.push(err(&address, format!("lifecycle.prevent_destroy forbids replacing this resource (forced by {})", forcing.join(", ")), Some("change the spec back, or remove prevent_destroy".into())));
+                        }
+                        seen.pending = true;
+                        reasons.extend(
+                            forcing
+                                .iter()
+                                .map(|path| format!("`{path}` cannot change in place")),
+                        );
+                        Change {
+                            action: Action::Replace,
+                            after,
+                            reasons,
+                            replace_paths: forcing,
+                            ..base
+                        }
+                    }
+                }
+            }
+        };
+        let mut planned = planned;
+        if matches!(
+            planned.action,
+            Action::Create | Action::Update | Action::Replace
+        ) {
+            if planned.action == Action::Replace && p.id(r, spec).is_none() {
+                // Azure never reuses an assignment id: the new one gets its own.
+                planned.replacement_id = planned_id(r, spec, state, &desired.properties);
+            }
+            let after = Desired {
+                properties: planned.after.clone().unwrap_or_default(),
+                unknown: desired.unknown.clone(),
+            };
+            let request = p.request(r, spec, &ctx, &after, planned.action != Action::Update);
+            for var in request.env_vars() {
+                if std::env::var(var).map_or(true, |v| v.is_empty()) {
+                    errors.push(err(
+                        &address,
+                        format!("the environment variable `{var}` is not set (or is empty); this change sends the secret it holds"),
+                        Some(format!("set {var} before running synlink (the spec names it; its value is never written to a plan or the state)")),
+                    ));
+                }
+            }
+            planned.request = Some(request);
         }
+        ctx.seen.insert(address, seen);
+        changes.push(planned);
     }
 
     // Whatever the state manages that the spec no longer has (or everything, for destroy).
@@ -616,28 +484,20 @@ pub fn diff(
         let Some(address) = Address::parse(addr_text) else {
             continue;
         };
-        if rs.existing
-            || (spec.resources.contains_key(&address) && !destroy)
-            || (destroy && spec.resources.contains_key(&address))
-        {
+        if rs.existing || spec.resources.contains_key(&address) {
             continue;
         }
-        if let Some(body) = observe_state_entry(observed, rs) {
-            deletes.push(Change {
-                address: address.clone(),
-                kind: rs.kind,
-                action: Action::Delete,
-                id: Some(rs.id.clone()),
-                before: Some(observed_by_state(rs.kind, &body)),
-                after: None,
-                after_unknown: Vec::new(),
-                reasons: vec![if destroy {
-                    "destroy".into()
-                } else {
-                    "removed from the spec".into()
-                }],
-                replace_paths: Vec::new(),
-            });
+        let p = provider::of(rs.kind);
+        if let Some(body) = observed.get(&rs.id) {
+            let mut c = change(&address, Action::Delete, Some(rs.id.clone()));
+            c.before = Some(p.observed(body, Some(&rs.properties)));
+            c.depends_on.clone_from(&rs.dependencies);
+            c.reasons = vec![if destroy {
+                "destroy".into()
+            } else {
+                "removed from the spec".into()
+            }];
+            deletes.push(c);
         }
     }
     let order: HashMap<&Address, usize> = graph
@@ -648,7 +508,7 @@ pub fn diff(
         .collect();
     deletes.sort_by_key(|c| {
         (
-            delete_rank(c.kind),
+            provider::of(c.kind).delete_rank(),
             order.get(&c.address).copied().unwrap_or(usize::MAX),
             c.address.clone(),
         )
@@ -660,15 +520,14 @@ pub fn diff(
         changes.into_iter().chain(deletes).collect()
     };
     if !options.targets.is_empty() {
+        let globs: Vec<GlobMatcher> = options.targets.iter().filter_map(|t| glob(t)).collect();
         let mut keep: HashSet<Address> = HashSet::new();
         let mut stack: Vec<Address> = all
             .iter()
             .map(|c| c.address.clone())
             .filter(|a| {
-                options
-                    .targets
-                    .iter()
-                    .any(|t| glob_match(t, &a.to_string()))
+                let text = a.to_string();
+                globs.iter().any(|g| g.is_match(&text))
             })
             .collect();
         while let Some(a) = stack.pop() {
@@ -680,20 +539,31 @@ pub fn diff(
         drift.retain(|c| keep.contains(&c.address));
     }
     all.retain(|c| c.action != Action::NoOp);
-    let (state_lineage, state_serial) = (state.lineage.clone(), state.serial);
-    Diff {
-        plan: Plan {
-            format_version: PLAN_FORMAT_VERSION,
-            synlink_version: env!("CARGO_PKG_VERSION").to_owned(),
-            spec_hash: options.spec_hash.clone(),
-            state_lineage,
-            state_serial,
-            mode: options.mode,
-            changes: all,
-            drift,
-            warnings,
-        },
-        known: ctx.known,
-        errors: ctx.errors,
+    let mut plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        synlink_version: env!("CARGO_PKG_VERSION").to_owned(),
+        digest: String::new(),
+        spec_path: spec.file.path.display().to_string(),
+        spec_hash: options.spec_hash.clone(),
+        state_lineage: state.lineage.clone(),
+        state_serial: state.serial,
+        mode: options.mode,
+        targets: options.targets.clone(),
+        changes: all,
+        drift,
+        warnings,
+    };
+    plan.seal();
+    Diff { plan, errors }
+}
+
+/// The desired properties, where lifecycle ignores a path keeping Azure's value.
+fn keep_ignored(desired: &Properties, observed: &Properties, ignore: &[String]) -> Properties {
+    let mut after = desired.clone();
+    for (k, v) in observed {
+        if ignored(ignore, k) {
+            after.insert(k.clone(), v.clone());
+        }
     }
+    after
 }

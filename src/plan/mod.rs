@@ -1,12 +1,22 @@
 //! A plan: what synlink will do to make Azure match the spec, change by change,
-//! with before/after per property. `refresh` reads Azure (concurrently);
-//! `diff` is a pure function of (desired, observed, state) → `Plan`. Rendering
-//! lives in `render::plan`; applying in `apply`.
+//! with before/after per property, and everything apply needs to do it: each
+//! change carries its ARM id, the exact request, its dependencies by address and,
+//! for each value known only after apply, where it comes from. Apply reads
+//! nothing else, so a saved plan is applied exactly as reviewed; its digest
+//! (sha256 of the canonical content) ties a file to a rendered plan.
+//!
+//! `refresh` reads Azure (concurrently); `diff` is a pure function of (spec,
+//! observed, state) → `Plan`; `verify` compares a saved plan with a fresh one.
+//! Rendering lives in `render::plan`; applying in `apply`.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::addr::{Address, ResourceKind};
+use crate::addr::{Address, ArmId, ResourceKind};
+use crate::provider::{Fill, Request};
+
+pub use crate::addr::Properties;
 
 /// The version of the plan file and JSON format.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -37,6 +47,9 @@ pub enum Action {
     Delete,
     /// `<=` read a data source.
     Read,
+    /// `<=` adopt: the resource exists and matches the spec; only the state
+    /// records it.
+    Adopt,
     /// Nothing to do (not printed).
     NoOp,
 }
@@ -49,7 +62,7 @@ impl Action {
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
-            Action::Read => "<=",
+            Action::Read | Action::Adopt => "<=",
             Action::NoOp => "",
         }
     }
@@ -58,11 +71,15 @@ impl Action {
     pub fn is_destructive(self) -> bool {
         matches!(self, Action::Replace | Action::Delete)
     }
-}
 
-/// The properties of a resource, flattened to dotted paths (`autoscale.min`),
-/// in a stable order. Values are JSON.
-pub type Properties = IndexMap<String, serde_json::Value>;
+    /// Whether the change writes to Azure.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Replace | Action::Delete
+        )
+    }
+}
 
 /// One change of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -75,9 +92,10 @@ pub struct Change {
     pub kind: ResourceKind,
     /// What the change does.
     pub action: Action,
-    /// The resource's id: an ARM id, or for a role grant the Synapse assignment
-    /// id when it exists. `None` when not yet known.
-    pub id: Option<String>,
+    /// The ARM id the change acts on (for a role grant, its workspace's id with
+    /// `/roleAssignments/{assignment id}`, the id chosen at plan time when new).
+    #[schemars(with = "Option<String>")]
+    pub id: Option<ArmId>,
     /// The properties Azure holds now (`None` when the resource does not exist).
     pub before: Option<Properties>,
     /// The properties after the change (`None` for a delete).
@@ -93,9 +111,51 @@ pub struct Change {
     /// For a replace: the properties that force it.
     #[serde(default)]
     pub replace_paths: Vec<String>,
+    /// The addresses this resource depends on (its references and
+    /// `depends_on`); apply orders the plan's changes by them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub depends_on: Vec<Address>,
+    /// For each path of `after_unknown` that another change produces, where it
+    /// comes from (`principal_id` ← `links.x.principal_id`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub sources: IndexMap<String, Fill>,
+    /// The write apply sends (creates, updates, replaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    /// Outputs Azure reports (principal ids), recorded in the state for reads
+    /// and adoptions.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(with = "IndexMap<String, Value>")]
+    pub outputs: IndexMap<String, Value>,
+    /// For a replace whose new resource gets another id than the old one (a
+    /// Synapse role assignment): the new id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub replacement_id: Option<ArmId>,
 }
 
 impl Change {
+    /// A change of `address` doing `action`, with nothing else known yet.
+    pub fn new(address: Address, action: Action) -> Change {
+        Change {
+            kind: address.kind,
+            address,
+            action,
+            id: None,
+            before: None,
+            after: None,
+            after_unknown: Vec::new(),
+            reasons: Vec::new(),
+            replace_paths: Vec::new(),
+            depends_on: Vec::new(),
+            sources: IndexMap::new(),
+            request: None,
+            outputs: IndexMap::new(),
+            replacement_id: None,
+        }
+    }
+
     /// The paths whose value differs between before and after (all paths for a
     /// create or delete), in `after`'s order then `before`'s.
     pub fn changed_paths(&self) -> Vec<String> {
@@ -140,6 +200,9 @@ pub struct Summary {
     pub destroy: usize,
     /// Data sources read.
     pub read: usize,
+    /// Existing resources adopted into the state.
+    #[serde(default)]
+    pub adopt: usize,
 }
 
 /// A reviewed (or reviewable) set of changes.
@@ -149,6 +212,14 @@ pub struct Plan {
     pub format_version: u32,
     /// The synlink version that made the plan.
     pub synlink_version: String,
+    /// SHA-256 of the canonical content of everything else in the plan, hex:
+    /// shown in every rendering, and checked when a saved plan is applied.
+    #[serde(default)]
+    pub digest: String,
+    /// The spec the plan was made from (apply of a saved plan reads it to
+    /// re-plan and compare; `-f` overrides).
+    #[serde(default)]
+    pub spec_path: String,
     /// SHA-256 of the spec text and the effective variables, hex.
     pub spec_hash: String,
     /// The lineage of the state the plan was made against.
@@ -157,6 +228,10 @@ pub struct Plan {
     pub state_serial: u64,
     /// `plan`, `destroy` or `refresh_only`.
     pub mode: PlanMode,
+    /// The `--target` globs the plan was limited to (a fresh plan made to
+    /// check a saved one uses the same).
+    #[serde(default)]
+    pub targets: Vec<String>,
     /// Every change that does something, dependencies first (deletes last,
     /// dependents first); no-ops are left out.
     pub changes: Vec<Change>,
@@ -192,6 +267,7 @@ impl Plan {
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.destroy += 1,
                 Action::Read => s.read += 1,
+                Action::Adopt => s.adopt += 1,
                 Action::NoOp => {}
             }
         }
@@ -200,9 +276,68 @@ impl Plan {
 
     /// Whether applying would change anything in Azure.
     pub fn has_changes(&self) -> bool {
-        self.changes
+        self.changes.iter().any(|c| c.action.writes())
+    }
+
+    /// The sha256 of the plan's canonical content (every field but `digest`,
+    /// object keys sorted, no whitespace), hex.
+    pub fn compute_digest(&self) -> String {
+        use sha2::Digest as _;
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(o) = value.as_object_mut() {
+            o.remove("digest");
+        }
+        let mut text = String::new();
+        canonical(&value, &mut text);
+        sha2::Sha256::digest(text.as_bytes())
             .iter()
-            .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+            .fold(String::with_capacity(64), |mut s, b| {
+                use std::fmt::Write as _;
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    }
+
+    /// Sets `digest` to the plan's digest; called once a plan is final.
+    pub fn seal(&mut self) {
+        self.digest = self.compute_digest();
+    }
+
+    /// The first 12 hex digits of the digest, as renderings show it.
+    pub fn short_digest(&self) -> &str {
+        self.digest.get(..12).unwrap_or(&self.digest)
+    }
+}
+
+/// Writes `value` as JSON with object keys sorted and no whitespace, so that
+/// equal content always gives equal text.
+fn canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -219,3 +354,61 @@ pub mod file;
 pub mod import;
 pub mod preflight;
 pub mod refresh;
+pub mod verify;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{canonical, Action, Change, Plan, PlanMode, PLAN_FORMAT_VERSION};
+    use crate::addr::{Address, ArmId};
+
+    fn plan() -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            synlink_version: "0".into(),
+            digest: String::new(),
+            spec_path: "s.yaml".into(),
+            spec_hash: "h".into(),
+            state_lineage: "l".into(),
+            state_serial: 1,
+            mode: PlanMode::Normal,
+            changes: vec![Change {
+                id: Some(ArmId::new("/subscriptions/s/x/linkedServices/a")),
+                ..Change::new(Address::parse("links.a").expect("address"), Action::Delete)
+            }],
+            drift: Vec::new(),
+            warnings: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_digest_covers_every_field_but_itself() {
+        let mut a = plan();
+        a.seal();
+        assert_eq!(a.digest.len(), 64);
+        assert_eq!(
+            a.compute_digest(),
+            a.digest,
+            "sealing does not change the content"
+        );
+        let mut b = a.clone();
+        b.changes[0].id = Some(ArmId::new("/subscriptions/s/x/linkedServices/b"));
+        assert_ne!(b.compute_digest(), a.digest);
+        let mut c = a.clone();
+        c.mode = PlanMode::Destroy;
+        assert_ne!(c.compute_digest(), a.digest);
+        assert_eq!(a.short_digest().len(), 12);
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let mut out = String::new();
+        canonical(
+            &json!({ "b": [ { "z": 1, "a": "x" } ], "a": null }),
+            &mut out,
+        );
+        assert_eq!(out, r#"{"a":null,"b":[{"a":"x","z":1}]}"#);
+    }
+}

@@ -1,120 +1,149 @@
 //! Preflight: before anything is written, check the caller may do what the
-//! plan asks. Creating a link needs Owner on the Synapse workspace (ARM
-//! `permissions`); writing Synapse role assignments needs Synapse Administrator
-//! on the workspace or Azure Owner. Every failure is reported, together.
+//! plan asks. Each change's provider says which rights it needs
+//! ([`Need`]): Owner on a Synapse workspace to create a link to it (ARM
+//! `permissions`), Synapse Administrator there or Azure Owner to write Synapse
+//! role assignments. Resources that do not exist yet are skipped: their
+//! creator becomes their Synapse Administrator and inherits Owner from the
+//! resource group. Every missing right is reported, together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// Synapse workspaces (folded ARM ids) and the addresses that need a right there.
-pub type Needs = BTreeMap<String, Vec<String>>;
-
+use globset::GlobBuilder;
 use serde_json::Value;
 
-use crate::addr::ResourceKind;
-use crate::cloud::resources::{fold_id, permissions, role_grant};
-use crate::plan::diff::{Known, PlanError};
-use crate::plan::refresh::{parent_of, Observed};
-use crate::plan::{Action, Plan};
-use crate::spec::roles;
+use crate::addr::{ArmId, ResourceKind};
+use crate::plan::diff::PlanError;
+use crate::plan::refresh::Observed;
+use crate::plan::Plan;
+use crate::provider::{self, role_grant, Need};
 
-/// What preflight needs to read: the Synapse workspaces (folded ARM ids)
-/// where links will be created or grants written.
-pub fn workspaces_to_check(
-    plan: &Plan,
-    known: &indexmap::IndexMap<crate::addr::Address, Known>,
-    link_targets: &dyn Fn(&crate::addr::Address) -> Option<String>,
-) -> (Needs, Needs) {
-    let mut for_links = Needs::new();
-    let mut for_grants = Needs::new();
-    for c in &plan.changes {
-        if !matches!(c.action, Action::Create | Action::Replace | Action::Delete) {
+/// Each right the plan needs, with the addresses that need it.
+pub type Needs = BTreeMap<Need, Vec<String>>;
+
+/// The rights the plan's writes need.
+pub fn needs(plan: &Plan) -> Needs {
+    let mut needs = Needs::new();
+    for c in plan.changes.iter().filter(|c| c.action.writes()) {
+        let Some(id) = c.replacement_id.as_ref().or(c.id.as_ref()) else {
             continue;
-        }
-        match c.kind {
-            ResourceKind::Link if c.action != Action::Delete => {
-                if let Some(ws) = link_targets(&c.address) {
-                    for_links
-                        .entry(fold_id(&ws))
-                        .or_default()
-                        .push(c.address.to_string());
-                }
-            }
-            ResourceKind::RoleGrant => {
-                let id =
-                    c.id.clone()
-                        .or_else(|| known.get(&c.address).map(|k| k.id.clone()))
-                        .unwrap_or_default();
-                if let Some(parent) = parent_of(&id) {
-                    for_grants
-                        .entry(fold_id(parent))
-                        .or_default()
-                        .push(c.address.to_string());
-                }
-            }
-            _ => {}
+        };
+        for need in provider::of(c.kind).needs(id, c.request.as_ref()) {
+            needs.entry(need).or_default().push(c.address.to_string());
         }
     }
-    (for_links, for_grants)
+    needs
 }
 
-/// Whether `caller` holds Synapse Administrator at the workspace scope.
-fn is_synapse_admin(observed: &Observed, workspace_id: &str, caller: &str) -> bool {
-    let Some(rbac) = observed.synapse.get(workspace_id) else {
-        return false;
-    };
-    let admin = roles::find("Synapse Administrator")
-        .map(|r| r.id)
-        .unwrap_or_default();
-    let ws_name = workspace_id.rsplit('/').next().unwrap_or_default();
-    let ws_scope = role_grant::scope(ws_name, None);
-    rbac.assignments.iter().any(|a| {
-        role_grant::tuple_of(a).is_some_and(|(scope, role, principal)| {
-            scope == ws_scope && role == admin && principal.eq_ignore_ascii_case(caller)
+/// The existing resources whose ARM permissions preflight must read.
+pub fn to_read(needs: &Needs, observed: &Observed) -> Vec<ArmId> {
+    let mut ids: Vec<ArmId> = needs
+        .keys()
+        .map(|n| match n {
+            Need::Owner(id) | Need::SynapseRbacWriter(id) => id.clone(),
         })
+        .filter(|id| observed.exists(id))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Whether the ARM action pattern `pattern` (with `*`) covers `action`.
+fn covers(pattern: &str, action: &str) -> bool {
+    GlobBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
+        .is_ok_and(|g| g.compile_matcher().is_match(action))
+}
+
+/// Whether the permission sets allow `action` (allowed by some `actions`
+/// entry and not removed by that entry's `notActions`).
+pub fn allows(permissions: &[Value], action: &str) -> bool {
+    let list = |p: &Value, key: &str| -> Vec<String> {
+        p.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    permissions.iter().any(|p| {
+        list(p, "actions").iter().any(|a| covers(a, action))
+            && !list(p, "notActions").iter().any(|n| covers(n, action))
     })
 }
 
-/// Checks the caller's rights; every missing right is one error. Workspaces
-/// that do not exist yet are skipped: their creator becomes their Synapse
-/// Administrator and inherits Owner from the resource group. `names` maps a
-/// folded workspace id to its address, for messages.
+/// Whether the permissions amount to Owner: everything, including writing role assignments.
+pub fn is_owner(permissions: &[Value]) -> bool {
+    allows(permissions, "Microsoft.Authorization/roleAssignments/write")
+        && allows(permissions, "Microsoft.Synapse/workspaces/write")
+}
+
+/// Checks the caller's rights; every missing right is one error. `names`
+/// maps a resource id to its address, for messages.
 pub fn check(
     observed: &Observed,
-    for_links: &Needs,
-    for_grants: &Needs,
+    needs: &Needs,
     caller: Option<&str>,
-    names: &std::collections::HashMap<String, String, impl std::hash::BuildHasher>,
+    names: &HashMap<ArmId, String, impl std::hash::BuildHasher>,
 ) -> Vec<PlanError> {
     let mut errors = Vec::new();
-    let exists = |ws: &String| observed.resources.contains_key(ws);
-    let name = |ws: &String| names.get(ws).cloned().unwrap_or_else(|| ws.clone());
-    let owner = |ws: &str| {
+    let name = |id: &ArmId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let owner = |id: &ArmId| {
         observed
             .permissions
-            .get(ws)
-            .is_some_and(|p: &Vec<Value>| permissions::is_owner(p))
+            .get(id)
+            .is_some_and(|p: &Vec<Value>| is_owner(p))
     };
     let who = caller.map_or_else(
         || "the caller".to_owned(),
         |c| format!("the caller (object id {c})"),
     );
-    for (ws, addresses) in for_links.iter().filter(|(ws, _)| exists(ws)) {
-        if !owner(ws) {
-            errors.push(PlanError {
+    for (need, addresses) in needs {
+        match need {
+            Need::Owner(ws) if observed.exists(ws) && !owner(ws) => errors.push(PlanError {
                 address: addresses.join(", "),
                 message: format!("{who} is not Owner on Synapse workspace `{}`; creating a link needs Owner", name(ws)),
-                hint: Some(format!("ask for the Owner role on {ws} (Contributor can only use existing links), or attach pools with their own identity instead")),
-            });
-        }
-    }
-    for (ws, addresses) in for_grants.iter().filter(|(ws, _)| exists(ws)) {
-        if !owner(ws) && !caller.is_some_and(|c| is_synapse_admin(observed, ws, c)) {
-            errors.push(PlanError {
-                address: addresses.join(", "),
-                message: format!("{who} may not write Synapse role assignments in `{}`: neither Synapse Administrator there nor Owner of it", name(ws)),
-                hint: Some("ask a Synapse Administrator of the workspace to grant you Synapse Administrator, or an Owner of it".into()),
-            });
+                hint: Some(format!("ask for the Owner role on {} (Contributor can only use existing links), or attach pools with their own identity instead", ws.folded())),
+            }),
+            Need::SynapseRbacWriter(ws) if observed.exists(ws) && !owner(ws) => {
+                let admin = caller.is_some_and(|c| {
+                    observed
+                        .find_key(ResourceKind::RoleGrant, ws, &role_grant::admin_key(ws.name(), c))
+                        .is_some()
+                });
+                if !admin {
+                    errors.push(PlanError {
+                        address: addresses.join(", "),
+                        message: format!("{who} may not write Synapse role assignments in `{}`: neither Synapse Administrator there nor Owner of it", name(ws)),
+                        hint: Some("ask a Synapse Administrator of the workspace to grant you Synapse Administrator, or an Owner of it".into()),
+                    });
+                }
+            }
+            _ => {}
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{allows, is_owner};
+
+    #[test]
+    fn owner_has_everything_contributor_lacks_role_assignments() {
+        let owner = [json!({ "actions": ["*"], "notActions": [] })];
+        let contributor = [
+            json!({ "actions": ["*"], "notActions": ["Microsoft.Authorization/*/Write", "Microsoft.Authorization/*/Delete"] }),
+        ];
+        assert!(is_owner(&owner));
+        assert!(!is_owner(&contributor));
+        assert!(allows(&contributor, "Microsoft.Synapse/workspaces/write"));
+        assert!(!is_owner(&[json!({ "actions": ["*/read"] })]));
+    }
 }

@@ -1,380 +1,277 @@
 //! Refresh: reads what Azure holds for every resource the spec or the state
-//! names, concurrently with bounded parallelism. Children are read with one
-//! list call per parent (links and computes per AML workspace, pools per
-//! Synapse workspace, Synapse role assignments per workspace with paging)
-//! rather than one GET each, so a refresh costs about three requests per AML
-//! workspace plus a constant. Nothing here decides anything: `diff` does.
+//! names, concurrently with bounded parallelism, through each kind's provider.
+//! Top-level resources (workspaces) are read with one GET each; every other
+//! kind with one list call per parent (links and computes per AML workspace,
+//! pools and role assignments per Synapse workspace), so a refresh costs about
+//! three requests per AML workspace plus a constant, however many children
+//! there are. A resource named by the spec or the state that Azure reports as
+//! still running (`Creating`, `Updating`, `Deleting`) is read again until it
+//! settles, so a plan is never made from a half-finished resource. Nothing here
+//! decides anything: `diff` does.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::addr::ResourceKind;
+use crate::addr::{ArmId, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
-use crate::cloud::resources::{
-    attachment, fold_id, link, ml_workspace, permissions, role_grant, spark_pool, synapse_workspace,
-};
-use crate::spec::{Body, LoadedSpec};
+use crate::provider::{self, Status, PERMISSIONS_API_VERSION};
+use crate::spec::LoadedSpec;
 use crate::state::State;
 
-/// What a Synapse workspace's data plane holds.
-#[derive(Debug, Clone, Default)]
-pub struct SynapseRbac {
-    /// `connectivityEndpoints.dev`.
-    pub endpoint: String,
-    /// Role definitions: (id, name), folded ids.
-    pub role_definitions: Vec<(String, String)>,
-    /// Every role assignment (raw).
-    pub assignments: Vec<Value>,
-    /// Index of `assignments` by (scope, role id, principal), folded.
-    pub by_tuple: HashMap<(String, String, String), usize>,
-    /// Index of `assignments` by assignment id, folded.
-    pub by_id: HashMap<String, usize>,
-}
-
-impl SynapseRbac {
-    /// Builds the indexes, so that a thousand grants are matched in linear time.
-    pub fn new(
-        endpoint: String,
-        role_definitions: Vec<(String, String)>,
-        assignments: Vec<Value>,
-    ) -> SynapseRbac {
-        let by_tuple = assignments
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| role_grant::tuple_of(a).map(|t| (t, i)))
-            .collect();
-        let by_id = assignments
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                a.get("id")
-                    .and_then(Value::as_str)
-                    .map(|id| (id.to_ascii_lowercase(), i))
-            })
-            .collect();
-        SynapseRbac {
-            endpoint,
-            role_definitions,
-            assignments,
-            by_tuple,
-            by_id,
-        }
-    }
-
-    /// The assignment with this (scope, role id, principal), folded.
-    pub fn find_tuple(&self, tuple: &(String, String, String)) -> Option<&Value> {
-        self.by_tuple.get(tuple).map(|i| &self.assignments[*i])
-    }
-
-    /// The assignment with this id.
-    pub fn find_id(&self, id: &str) -> Option<&Value> {
-        self.by_id
-            .get(&id.to_ascii_lowercase())
-            .map(|i| &self.assignments[*i])
-    }
-}
-
-/// Everything read, keyed by folded ARM id.
+/// Everything read.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
-    /// Resources found (workspaces, pools, links, computes), by folded ARM id.
-    pub resources: HashMap<String, Value>,
-    /// Ids looked up and not found (or whose parent does not exist).
-    pub missing: BTreeSet<String>,
-    /// The data plane of each Synapse workspace that role grants touch, by folded workspace id.
-    pub synapse: HashMap<String, SynapseRbac>,
-    /// The caller's effective ARM permissions on a Synapse workspace, by folded id (preflight).
-    pub permissions: HashMap<String, Vec<Value>>,
+    /// Resources found (workspaces, pools, links, computes, role assignments), by id.
+    resources: HashMap<ArmId, Value>,
+    /// Children by their provider's key other than the id: (kind, parent, key) → id.
+    by_key: HashMap<(ResourceKind, ArmId, String), ArmId>,
+    /// The caller's effective ARM permissions on a resource (preflight).
+    pub permissions: HashMap<ArmId, Vec<Value>>,
 }
 
 impl Observed {
-    /// The resource at an id, if found.
-    pub fn get(&self, id: &str) -> Option<&Value> {
-        self.resources.get(&fold_id(id))
+    /// What Azure holds at an id, if anything.
+    pub fn get(&self, id: &ArmId) -> Option<&Value> {
+        self.resources.get(id)
+    }
+
+    /// Whether the resource exists.
+    pub fn exists(&self, id: &ArmId) -> bool {
+        self.resources.contains_key(id)
+    }
+
+    /// A child of `parent` found by its provider's key.
+    pub fn find_key(
+        &self,
+        kind: ResourceKind,
+        parent: &ArmId,
+        key: &str,
+    ) -> Option<(&ArmId, &Value)> {
+        let id = self.by_key.get(&(kind, parent.clone(), key.to_owned()))?;
+        self.resources.get_key_value(id)
+    }
+
+    /// Records a resource (tests and refresh).
+    pub fn insert(&mut self, kind: ResourceKind, id: ArmId, body: Value) {
+        if let (Some(key), Some(parent)) = (provider::of(kind).key_of_body(&body), id.parent()) {
+            self.by_key.insert((kind, parent, key), id.clone());
+        }
+        self.resources.insert(id, body);
     }
 }
 
-/// The ARM ids refresh must read, gathered from the spec and the state.
+/// What refresh must read, gathered from the spec and the state.
 #[derive(Debug, Default)]
 struct Wanted {
-    ml_workspaces: BTreeSet<String>,
-    synapse_workspaces: BTreeSet<String>,
-    /// Synapse workspaces whose pools are listed.
-    pool_parents: BTreeSet<String>,
-    /// AML workspaces whose links and computes are listed.
-    ml_children: BTreeSet<String>,
-    /// Synapse workspaces whose RBAC is read.
-    rbac: BTreeSet<String>,
+    /// Top-level resources, read with a GET.
+    top: BTreeSet<(ResourceKind, ArmId)>,
+    /// (child kind, parent id): one list call each.
+    children: BTreeSet<(ResourceKind, ArmId)>,
+    /// Every id the spec or the state names, with its kind (waited for while running).
+    named: HashMap<ArmId, ResourceKind>,
 }
 
-/// The id of a resource's parent workspace, from its own id.
-pub fn parent_of(id: &str) -> Option<&str> {
-    [
-        "/linkedServices/",
-        "/computes/",
-        "/bigDataPools/",
-        "/roleAssignments/",
-    ]
-    .iter()
-    .find_map(|marker| {
-        let lower = id.to_ascii_lowercase();
-        lower.find(&marker.to_ascii_lowercase()).map(|i| &id[..i])
-    })
+impl Wanted {
+    fn child(&mut self, kind: ResourceKind, parent: ArmId) {
+        if let Some(parent_kind) = provider::of(kind).parent_kind() {
+            self.top.insert((parent_kind, parent.clone()));
+        }
+        self.children.insert((kind, parent));
+    }
 }
 
 fn wanted(spec: &LoadedSpec, state: &State) -> Wanted {
     let mut w = Wanted::default();
     for r in spec.resources.values() {
-        match &r.body {
-            Body::MlWorkspace(_) => {
-                w.ml_workspaces.insert(fold_id(&ml_workspace::id(r)));
-            }
-            Body::SynapseWorkspace(_) => {
-                w.synapse_workspaces
-                    .insert(fold_id(&synapse_workspace::id(r)));
-            }
-            Body::SparkPool(_) | Body::Link(_) | Body::Attachment(_) | Body::RoleGrant(_) => {
-                let parent = match &r.body {
-                    Body::SparkPool(p) => spec
-                        .get(ResourceKind::SynapseWorkspace, &p.synapse_workspace)
-                        .map(synapse_workspace::id),
-                    Body::RoleGrant(g) => spec
-                        .get(ResourceKind::SynapseWorkspace, &g.synapse_workspace)
-                        .map(synapse_workspace::id),
-                    Body::Link(l) => spec
-                        .get(ResourceKind::MlWorkspace, &l.ml_workspace)
-                        .map(ml_workspace::id),
-                    Body::Attachment(a) => spec
-                        .get(ResourceKind::MlWorkspace, &a.ml_workspace)
-                        .map(ml_workspace::id),
-                    _ => None,
-                };
-                let Some(parent) = parent.map(|p| fold_id(&p)) else {
-                    continue;
-                };
-                match r.address.kind {
-                    ResourceKind::SparkPool => w.pool_parents.insert(parent),
-                    ResourceKind::RoleGrant => w.rbac.insert(parent),
-                    _ => w.ml_children.insert(parent),
-                };
+        let p = provider::of(r.address.kind);
+        if let Some(id) = p.id(r, spec) {
+            w.named.insert(id.clone(), r.address.kind);
+            if p.parent_kind().is_none() {
+                w.top.insert((r.address.kind, id));
             }
         }
-    }
-    for (_, rs) in &state.resources {
-        let id = fold_id(&rs.id);
-        match rs.kind {
-            ResourceKind::MlWorkspace => {
-                w.ml_workspaces.insert(id);
-            }
-            ResourceKind::SynapseWorkspace => {
-                w.synapse_workspaces.insert(id);
-            }
-            kind => {
-                if let Some(parent) = parent_of(&id).map(str::to_owned) {
-                    match kind {
-                        ResourceKind::SparkPool => w.pool_parents.insert(parent),
-                        ResourceKind::RoleGrant => w.rbac.insert(parent),
-                        _ => w.ml_children.insert(parent),
-                    };
-                }
-            }
+        if let Some(parent) = p.parent_id(r, spec) {
+            w.child(r.address.kind, parent);
         }
     }
-    // A child's parent workspace must be read first (for its existence and,
-    // for Synapse, its data-plane endpoint).
-    w.ml_workspaces.extend(w.ml_children.iter().cloned());
-    w.synapse_workspaces.extend(w.pool_parents.iter().cloned());
-    w.synapse_workspaces.extend(w.rbac.iter().cloned());
+    for rs in state.resources.values() {
+        w.named.insert(rs.id.clone(), rs.kind);
+        if provider::of(rs.kind).parent_kind().is_none() {
+            w.top.insert((rs.kind, rs.id.clone()));
+        } else if let Some(parent) = rs.id.parent() {
+            w.child(rs.kind, parent);
+        }
+    }
     w
 }
 
-/// One parent's listing.
-enum Listed {
-    Children(String, Vec<Value>),
-    Rbac(String, SynapseRbac),
+/// How refresh reports a resource it waits for.
+pub type OnWait<'a> = &'a (dyn Fn(&ArmId, &str) + Sync);
+
+/// Settings of a refresh.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Requests in flight at once.
+    pub parallelism: usize,
+    /// The longest wait for resources that are still being created, updated or deleted.
+    pub settle_timeout: Duration,
 }
 
-/// Reads everything the spec and state name. `parallelism` bounds the requests in flight.
+/// Reads everything the spec and state name.
 pub async fn refresh(
     client: Arc<Client>,
     spec: &LoadedSpec,
     state: &State,
-    parallelism: usize,
+    options: Options,
+    on_wait: OnWait<'_>,
 ) -> Result<Observed, Vec<CloudError>> {
     let w = wanted(spec, state);
-    let limit = Arc::new(Semaphore::new(parallelism.max(1)));
+    let limit = Arc::new(Semaphore::new(options.parallelism.max(1)));
     let mut observed = Observed::default();
     let mut errors = Vec::new();
 
-    // Phase 1: the workspaces.
+    // Phase 1: top-level resources (and the parents of every child).
     let mut set = JoinSet::new();
-    for (id, api) in w
-        .ml_workspaces
-        .iter()
-        .map(|id| (id.clone(), ml_workspace::API_VERSION))
-        .chain(
-            w.synapse_workspaces
-                .iter()
-                .map(|id| (id.clone(), synapse_workspace::API_VERSION)),
-        )
-    {
-        let (client, limit) = (client.clone(), limit.clone());
+    for (kind, id) in &w.top {
+        let (client, limit, kind, id) = (client.clone(), limit.clone(), *kind, id.clone());
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            (id.clone(), client.get(&id, api).await)
+            let found = provider::of(kind).read(&client, &id, None).await;
+            (kind, id, found)
         });
     }
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((id, Ok(Some(body)))) => {
-                observed.resources.insert(id, body);
-            }
-            Ok((id, Ok(None))) => {
-                observed.missing.insert(id);
-            }
-            Ok((_, Err(e))) => errors.push(e),
-            Err(e) => errors.push(CloudError::Unexpected {
-                path: String::new(),
-                message: e.to_string(),
-            }),
+            Ok((kind, id, Ok(Some(body)))) => observed.insert(kind, id, body),
+            Ok((_, _, Ok(None))) => {}
+            Ok((_, _, Err(e))) => errors.push(e),
+            Err(e) => errors.push(joined_error(&e)),
         }
     }
 
     // Phase 2: children, one list per parent that exists.
-    let mut set: JoinSet<Result<Listed, CloudError>> = JoinSet::new();
-    let exists = |id: &String| observed.resources.contains_key(id);
-    for parent in w.ml_children.iter().filter(|id| exists(id)) {
-        for (suffix, api) in [
-            ("linkedServices", link::API_VERSION),
-            ("computes", attachment::API_VERSION),
-        ] {
-            let (client, limit, parent) = (client.clone(), limit.clone(), parent.clone());
-            set.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let items = client.list(&format!("{parent}/{suffix}"), api).await?;
-                Ok(Listed::Children(parent, items))
-            });
-        }
-    }
-    for parent in w.pool_parents.iter().filter(|id| exists(id)) {
-        let (client, limit, parent) = (client.clone(), limit.clone(), parent.clone());
-        set.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let items = client
-                .list(&format!("{parent}/bigDataPools"), spark_pool::API_VERSION)
-                .await?;
-            Ok(Listed::Children(parent, items))
-        });
-    }
-    for parent in w.rbac.iter().filter(|id| exists(id)) {
-        let Some(endpoint) = observed
-            .resources
-            .get(parent)
-            .and_then(synapse_workspace::dev_endpoint)
-        else {
-            errors.push(CloudError::Unexpected {
-                path: parent.clone(),
-                message: "the Synapse workspace reports no connectivityEndpoints.dev".into(),
-            });
+    let mut set = JoinSet::new();
+    for (kind, parent) in &w.children {
+        let Some(parent_body) = observed.get(parent).cloned() else {
             continue;
         };
-        let (client, limit, parent) = (client.clone(), limit.clone(), parent.clone());
+        let (client, limit, kind, parent) = (client.clone(), limit.clone(), *kind, parent.clone());
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let defs = client
-                .data_plane(
-                    Method::GET,
-                    &format!("{endpoint}/roleDefinitions"),
-                    role_grant::API_VERSION,
-                    None,
-                )
-                .await?;
-            let role_definitions = match &defs.body {
-                Value::Array(items) => items.clone(),
-                other => other
-                    .get("value")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-            }
-            .iter()
-            .filter_map(|d| {
-                Some((
-                    d.get("id")?.as_str()?.to_ascii_lowercase(),
-                    d.get("name")?.as_str()?.to_owned(),
-                ))
-            })
-            .collect();
-            let assignments = client
-                .data_plane_list(
-                    &format!("{endpoint}/roleAssignments"),
-                    role_grant::API_VERSION,
-                )
-                .await?;
-            Ok(Listed::Rbac(
-                parent,
-                SynapseRbac::new(endpoint, role_definitions, assignments),
-            ))
+            let items = provider::of(kind)
+                .list(&client, &parent, &parent_body)
+                .await;
+            (kind, items)
         });
     }
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok(Ok(Listed::Children(parent, items))) => {
-                for item in items {
-                    if let Some(id) = item.get("id").and_then(Value::as_str) {
-                        let id = fold_id(id);
-                        // Keep only what is under the parent we listed (defensive against odd ids).
-                        if id.starts_with(&parent) {
-                            observed.resources.insert(id, item);
-                        }
-                    }
+            Ok((kind, Ok(items))) => {
+                for (id, body) in items {
+                    observed.insert(kind, id, body);
                 }
             }
-            Ok(Ok(Listed::Rbac(parent, rbac))) => {
-                observed.synapse.insert(parent, rbac);
-            }
-            Ok(Err(e)) => errors.push(e),
-            Err(e) => errors.push(CloudError::Unexpected {
-                path: String::new(),
-                message: e.to_string(),
-            }),
+            Ok((_, Err(e))) => errors.push(e),
+            Err(e) => errors.push(joined_error(&e)),
         }
     }
-    if errors.is_empty() {
-        Ok(observed)
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    settle(&client, &mut observed, &w, options, on_wait)
+        .await
+        .map_err(|e| vec![e])?;
+    Ok(observed)
+}
+
+/// Reads again, with growing pauses, every named resource Azure reports as
+/// still running, until each has settled (or is gone) or the time is up.
+async fn settle(
+    client: &Client,
+    observed: &mut Observed,
+    w: &Wanted,
+    options: Options,
+    on_wait: OnWait<'_>,
+) -> Result<(), CloudError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let running: Vec<(ArmId, ResourceKind, String)> = w
+            .named
+            .iter()
+            .filter_map(
+                |(id, kind)| match provider::of(*kind).status(observed.get(id)?) {
+                    Status::Running(s) => Some((id.clone(), *kind, s)),
+                    _ => None,
+                },
+            )
+            .collect();
+        if running.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() >= options.settle_timeout {
+            let (id, _, s) = &running[0];
+            return Err(CloudError::OperationTimeout {
+                path: format!("{id} (still {s})"),
+                waited: started.elapsed(),
+            });
+        }
+        for (id, _, s) in &running {
+            on_wait(id, s);
+        }
+        tokio::time::sleep(pause.min(options.settle_timeout.saturating_sub(started.elapsed())))
+            .await;
+        pause = (pause * 2).min(Duration::from_secs(15));
+        for (id, kind, _) in running {
+            let parent = id.parent().and_then(|p| observed.get(&p).cloned());
+            match provider::of(kind)
+                .read(client, &id, parent.as_ref())
+                .await?
+            {
+                Some(body) => observed.insert(kind, id, body),
+                None => {
+                    observed.resources.remove(&id);
+                }
+            }
+        }
     }
 }
 
-/// Reads the caller's permissions on Synapse workspaces (preflight), concurrently.
+fn joined_error(e: &tokio::task::JoinError) -> CloudError {
+    CloudError::Unexpected {
+        path: String::new(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads the caller's permissions on resources (preflight), concurrently.
 pub async fn read_permissions(
     client: Arc<Client>,
-    workspace_ids: &[String],
+    ids: &[ArmId],
     observed: &mut Observed,
 ) -> Result<(), CloudError> {
     let mut set = JoinSet::new();
-    for id in workspace_ids {
+    for id in ids {
         let (client, id) = (client.clone(), id.clone());
         set.spawn(async move {
             let items = client
-                .list(&permissions::path(&id), permissions::API_VERSION)
+                .list(
+                    &format!("{id}/providers/Microsoft.Authorization/permissions"),
+                    PERMISSIONS_API_VERSION,
+                )
                 .await;
             (id, items)
         });
     }
     while let Some(joined) = set.join_next().await {
-        let (id, items) = joined.map_err(|e| CloudError::Unexpected {
-            path: String::new(),
-            message: e.to_string(),
-        })?;
-        observed.permissions.insert(fold_id(&id), items?);
+        let (id, items) = joined.map_err(|e| joined_error(&e))?;
+        observed.permissions.insert(id, items?);
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! Only this module (and `main`) writes to the terminal.
 
 pub mod diagnostic;
+pub mod error;
 pub mod plan;
 pub mod progress;
 pub mod summary;

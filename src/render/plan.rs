@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use crate::addr::ResourceKind;
-use crate::plan::{Action, Change, Plan, PlanMode, Properties};
+use crate::addr::Properties;
+use crate::plan::{Action, Change, Plan, PlanMode};
+use crate::provider;
 
 /// The most a markdown plan may hold (GitHub refuses comments over 65,536
 /// characters; the margin leaves room for a bot's own header). Counted in
@@ -53,6 +54,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
             }
         }
         out.push('\n');
+    }
+    if has_content(plan) {
+        let _ = writeln!(out, "Plan digest: sha256:{}", plan.digest);
     }
     out.push_str(&paint.bold(&summary_line(plan)));
     out.push('\n');
@@ -134,6 +138,11 @@ fn shown_changes(plan: &Plan) -> impl Iterator<Item = &Change> {
     })
 }
 
+/// Whether the plan has anything to apply or report (its digest is shown then).
+fn has_content(plan: &Plan) -> bool {
+    plan.has_changes() || !plan.drift.is_empty() || plan.summary().adopt > 0
+}
+
 /// The last line of the text plan.
 fn summary_line(plan: &Plan) -> String {
     if plan.mode == PlanMode::RefreshOnly {
@@ -143,38 +152,41 @@ fn summary_line(plan: &Plan) -> String {
             n => format!("Drift: {n} resources changed outside synlink."),
         };
     }
-    if !plan.has_changes() && plan.drift.is_empty() {
+    let s = plan.summary();
+    if !plan.has_changes() && plan.drift.is_empty() && s.adopt == 0 {
         return "No changes.".to_owned();
     }
-    let s = plan.summary();
+    let adopt = if s.adopt > 0 {
+        format!(", {} to adopt", s.adopt)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy{adopt}.",
         s.add, s.change, s.replace, s.destroy
     )
 }
 
 /// What happens to the resource, after its address: "will be created".
-fn verb_phrase(change: &Change, drift: bool) -> &'static str {
+fn verb_phrase(change: &Change, drift: bool) -> String {
     if drift {
         return match change.action {
-            Action::Create => "has been created",
-            Action::Delete => "has been deleted",
-            Action::Replace => "has been replaced",
-            Action::Update | Action::Read | Action::NoOp => "has changed",
+            Action::Create => "has been created".to_owned(),
+            Action::Delete => "has been deleted".to_owned(),
+            Action::Replace => "has been replaced".to_owned(),
+            Action::Update | Action::Read | Action::Adopt | Action::NoOp => {
+                "has changed".to_owned()
+            }
         };
     }
     match change.action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in place",
-        Action::Replace => "must be replaced",
-        Action::Delete => match change.kind {
-            ResourceKind::Attachment => "will be detached",
-            ResourceKind::Link => "will be unregistered",
-            ResourceKind::RoleGrant => "will be revoked",
-            _ => "will be destroyed",
-        },
-        Action::Read => "will be read",
-        Action::NoOp => "will not change",
+        Action::Create => "will be created".to_owned(),
+        Action::Update => "will be updated in place".to_owned(),
+        Action::Replace => "must be replaced".to_owned(),
+        Action::Delete => format!("will be {}", provider::of(change.kind).words().destroyed),
+        Action::Read => "will be read".to_owned(),
+        Action::Adopt => "will be adopted into the state".to_owned(),
+        Action::NoOp => "will not change".to_owned(),
     }
 }
 
@@ -184,13 +196,9 @@ fn action_word(change: &Change) -> &'static str {
         Action::Create => "create",
         Action::Update => "update",
         Action::Replace => "replace",
-        Action::Delete => match change.kind {
-            ResourceKind::Attachment => "detach",
-            ResourceKind::Link => "unregister",
-            ResourceKind::RoleGrant => "revoke",
-            _ => "delete",
-        },
+        Action::Delete => provider::of(change.kind).words().delete,
         Action::Read => "read",
+        Action::Adopt => "adopt",
         Action::NoOp => "none",
     }
 }
@@ -237,7 +245,7 @@ fn rows(change: &Change) -> (Vec<Row>, usize) {
                 mark: Mark::Plain,
                 path: path.clone(),
                 old: None,
-                new: Some(value_text(value)),
+                new: Some(described(change, path, value)),
                 forces: false,
                 lines: multiline(None, Some(value)),
             })
@@ -268,11 +276,14 @@ fn rows(change: &Change) -> (Vec<Row>, usize) {
         rows.push(Row {
             mark,
             path: path.clone(),
-            old: shown_old.map(value_text),
+            old: shown_old.map(|v| described(change, path, v)),
             new: if unknown {
-                Some(UNKNOWN.to_owned())
+                Some(match change.sources.get(path) {
+                    Some(source) => format!("{UNKNOWN} ← {source}"),
+                    None => UNKNOWN.to_owned(),
+                })
             } else {
-                new.map(value_text)
+                new.map(|v| described(change, path, v))
             },
             forces: change.action == Action::Replace && change.replace_paths.contains(path),
             lines,
@@ -286,6 +297,16 @@ fn rows(change: &Change) -> (Vec<Row>, usize) {
         0
     };
     (rows, hidden)
+}
+
+/// A value on one line, with what its provider says it means (a role id gets
+/// its role's name).
+fn described(change: &Change, path: &str, value: &Value) -> String {
+    let text = value_text(value);
+    match provider::of(change.kind).describe(path, value) {
+        Some(meaning) => format!("{text} ({meaning})"),
+        None => text,
+    }
 }
 
 /// A value on one line: JSON, so strings are quoted and escaped.
@@ -346,6 +367,9 @@ fn text_block(out: &mut String, change: &Change, drift: bool, paint: Paint) {
     );
     for reason in &change.reasons {
         let _ = writeln!(out, "  # reason: {reason}");
+    }
+    if let Some(id) = shown_id(change, drift) {
+        let _ = writeln!(out, "  # id: {id}");
     }
     let _ = writeln!(
         out,
@@ -419,7 +443,15 @@ impl MarkdownDoc {
             .or_else(|| counts.strip_prefix("Drift: "))
             .unwrap_or(&counts)
             .trim_end_matches('.');
-        let title = format!("## {what}: {counts}\n\n");
+        let mut title = format!("## {what}: {counts}\n\n");
+        if has_content(plan) {
+            let _ = write!(
+                title,
+                "<sub>`{}` · plan digest `sha256:{}`</sub>\n\n",
+                plan.spec_path.replace('`', "'"),
+                plan.short_digest()
+            );
+        }
 
         // The table lists the changes, or for a refresh-only plan the drift;
         // destructive ones first, the plan's order kept otherwise.
@@ -440,7 +472,7 @@ impl MarkdownDoc {
                 let word = if *drift {
                     verb_phrase(c, true)
                 } else {
-                    action_word(c)
+                    action_word(c).to_owned()
                 };
                 format!(
                     "| `{}` | {word} | `{}` | {} | {} |\n",
@@ -560,11 +592,21 @@ fn html(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The id a reviewer must see: what a delete or a replace removes.
+fn shown_id(change: &Change, drift: bool) -> Option<&crate::addr::ArmId> {
+    (!drift && change.action.is_destructive())
+        .then_some(change.id.as_ref())
+        .flatten()
+}
+
 /// One change folded in `<details>`, its properties in a `diff` code block.
 fn details_block(change: &Change, drift: bool) -> String {
     let mut body = String::new();
     for reason in &change.reasons {
         let _ = writeln!(body, "# reason: {reason}");
+    }
+    if let Some(id) = shown_id(change, drift) {
+        let _ = writeln!(body, "# id: {id}");
     }
     let (rows, hidden) = rows(change);
     let width = name_width(&rows);
@@ -680,7 +722,7 @@ impl Paint {
             Action::Update => "33",
             Action::Delete => "31",
             Action::Replace => "35",
-            Action::Read => "36",
+            Action::Read | Action::Adopt => "36",
             Action::NoOp => return text.to_owned(),
         };
         self.wrap(code, text)
@@ -705,33 +747,27 @@ mod tests {
 
     /// A change of `address` (`section.key`) with nothing filled in yet.
     fn change(action: Action, address: &str) -> Change {
-        let address = Address::parse(address).expect("test address");
-        Change {
-            kind: address.kind,
-            address,
-            action,
-            id: None,
-            before: None,
-            after: None,
-            after_unknown: Vec::new(),
-            reasons: Vec::new(),
-            replace_paths: Vec::new(),
-        }
+        Change::new(Address::parse(address).expect("test address"), action)
     }
 
     fn plan(mode: PlanMode, changes: Vec<Change>) -> Plan {
-        Plan {
+        let mut plan = Plan {
             format_version: PLAN_FORMAT_VERSION,
             synlink_version: "0.1.0".to_owned(),
+            digest: String::new(),
+            spec_path: "synlink.yaml".to_owned(),
             spec_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
                 .to_owned(),
             state_lineage: "6f1c2f9e-3d0a-4f5e-9a43-6b1b8d1f0c11".to_owned(),
             state_serial: 7,
             mode,
+            targets: Vec::new(),
             changes,
             drift: Vec::new(),
             warnings: Vec::new(),
-        }
+        };
+        plan.seal();
+        plan
     }
 
     fn pool_props(node_count: u64) -> Properties {
@@ -874,7 +910,7 @@ mod tests {
     #[test]
     fn read_text() {
         let mut read = change(Action::Read, "ml_workspaces.team-a");
-        read.id = Some("/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-analytics/providers/Microsoft.MachineLearningServices/workspaces/mlw-team-a".to_owned());
+        read.id = Some(crate::addr::ArmId::new("/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-analytics/providers/Microsoft.MachineLearningServices/workspaces/mlw-team-a"));
         read.after = Some(props(&[
             ("name", json!("mlw-team-a")),
             ("resource_group", json!("rg-analytics")),

@@ -19,23 +19,18 @@ pub struct Progress {
 }
 
 fn verb(action: Action, kind: crate::addr::ResourceKind, done: bool) -> &'static str {
-    use crate::addr::ResourceKind as K;
-    match (action, kind, done) {
-        (Action::Create, _, false) => "creating",
-        (Action::Create, _, true) => "created",
-        (Action::Update, _, false) => "updating",
-        (Action::Update, _, true) => "updated",
-        (Action::Replace, _, false) => "replacing",
-        (Action::Replace, _, true) => "replaced",
-        (Action::Delete, K::Attachment, false) => "detaching",
-        (Action::Delete, K::Attachment, true) => "detached",
-        (Action::Delete, K::Link, false) => "unregistering",
-        (Action::Delete, K::Link, true) => "unregistered",
-        (Action::Delete, K::RoleGrant, false) => "revoking",
-        (Action::Delete, K::RoleGrant, true) => "revoked",
-        (Action::Delete, _, false) => "deleting",
-        (Action::Delete, _, true) => "deleted",
-        (Action::Read | Action::NoOp, _, _) => "reading",
+    let words = crate::provider::of(kind).words();
+    match (action, done) {
+        (Action::Create, false) => "creating",
+        (Action::Create, true) => "created",
+        (Action::Update, false) => "updating",
+        (Action::Update, true) => "updated",
+        (Action::Replace, false) => "replacing",
+        (Action::Replace, true) => "replaced",
+        (Action::Delete, false) => words.deleting,
+        (Action::Delete, true) => words.deleted,
+        (Action::Adopt, _) => "adopting",
+        (Action::Read | Action::NoOp, _) => "reading",
     }
 }
 

@@ -97,6 +97,18 @@ impl Resource {
         }
     }
 
+    /// Its `lifecycle` settings.
+    pub fn lifecycle(&self) -> &model::Lifecycle {
+        match &self.body {
+            Body::MlWorkspace(r) => &r.lifecycle,
+            Body::SynapseWorkspace(r) => &r.lifecycle,
+            Body::SparkPool(r) => &r.lifecycle,
+            Body::Link(r) => &r.lifecycle,
+            Body::RoleGrant(r) => &r.lifecycle,
+            Body::Attachment(r) => &r.lifecycle,
+        }
+    }
+
     /// The references this resource makes to others by key: `(field, kind, key)`.
     pub fn references(&self) -> Vec<(&'static str, ResourceKind, &str)> {
         match &self.body {

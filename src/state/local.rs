@@ -453,7 +453,16 @@ fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
             found: u32::try_from(header.version).unwrap_or(u32::MAX),
         });
     }
-    serde_json::from_slice(bytes).map_err(corrupt)
+    let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if let Some((first, second, id)) = state.shared_id() {
+        return Err(StateError::SharedId {
+            path: path.to_owned(),
+            first: first.to_owned(),
+            second: second.to_owned(),
+            id: id.to_string(),
+        });
+    }
+    Ok(state)
 }
 
 /// Writes `bytes` to a new temp file beside `path`, syncs it and renames it

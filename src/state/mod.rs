@@ -9,8 +9,7 @@ pub mod writer;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::addr::ResourceKind;
-use crate::plan::Properties;
+use crate::addr::{Address, ArmId, Properties, ResourceKind};
 
 /// The version of the state file format this synlink writes and reads.
 pub const STATE_FORMAT_VERSION: u32 = 1;
@@ -35,9 +34,9 @@ pub struct State {
 pub struct ResourceState {
     /// Its kind.
     pub kind: ResourceKind,
-    /// Its id: the ARM id, or for a role grant the Synapse data-plane
-    /// assignment id.
-    pub id: String,
+    /// Its ARM id (for a role grant, its workspace's id with
+    /// `/roleAssignments/{assignment id}`).
+    pub id: ArmId,
     /// A data source (read only).
     #[serde(default)]
     pub existing: bool,
@@ -47,9 +46,42 @@ pub struct ResourceState {
     /// Outputs: `principal_id`, `tenant_id`, ...
     #[serde(default)]
     pub outputs: IndexMap<String, serde_json::Value>,
+    /// What it depends on, so that a later delete (once it left the spec)
+    /// still goes after its dependents'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Address>,
+}
+
+impl Default for ResourceState {
+    fn default() -> ResourceState {
+        ResourceState {
+            kind: ResourceKind::MlWorkspace,
+            id: ArmId::new(""),
+            existing: false,
+            properties: Properties::new(),
+            outputs: IndexMap::new(),
+            dependencies: Vec::new(),
+        }
+    }
 }
 
 impl State {
+    /// Two addresses that record one id: the state would let a change of one
+    /// act on the other's resource. `(first, second, id)`.
+    pub fn shared_id(&self) -> Option<(&str, &str, &ArmId)> {
+        let mut owners: std::collections::HashMap<&ArmId, &str> =
+            std::collections::HashMap::with_capacity(self.resources.len());
+        for (address, rs) in &self.resources {
+            if rs.id.as_str().is_empty() {
+                continue;
+            }
+            if let Some(first) = owners.insert(&rs.id, address) {
+                return Some((first, address, &rs.id));
+            }
+        }
+        None
+    }
+
     /// A new, empty state with a fresh lineage.
     pub fn new() -> State {
         State {
@@ -154,6 +186,18 @@ pub enum StateError {
         path: std::path::PathBuf,
         /// Its version.
         found: u32,
+    },
+    /// Two addresses record the same Azure resource.
+    #[error("{path}: `{first}` and `{second}` both record {id}; one address owns one resource")]
+    SharedId {
+        /// The file.
+        path: std::path::PathBuf,
+        /// One address.
+        first: String,
+        /// The other.
+        second: String,
+        /// The id.
+        id: String,
     },
     /// Any I/O failure.
     #[error("{path}: {source}")]

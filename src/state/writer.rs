@@ -162,10 +162,8 @@ mod tests {
                         format!("links.l{i}"),
                         ResourceState {
                             kind: crate::addr::ResourceKind::Link,
-                            id: format!("/x/{i}"),
-                            existing: false,
-                            properties: indexmap::IndexMap::default(),
-                            outputs: indexmap::IndexMap::default(),
+                            id: crate::addr::ArmId::new(format!("/x/{i}")),
+                            ..ResourceState::default()
                         },
                     );
                 })

@@ -263,7 +263,7 @@ async fn assert_converged(w: &World, teams: &[String], baseline: &BTreeSet<Strin
         assert!(
             grant
                 .id
-                .to_ascii_lowercase()
+                .folded()
                 .ends_with(&format!("/roleassignments/{}", str_of(a, "id")).to_ascii_lowercase()),
             "{step}: role_grants.{t}-spark names {} in state, the emulator holds {a:#}",
             grant.id

@@ -141,14 +141,29 @@ fn plan_line(add: usize, change: usize, replace: usize, destroy: usize) -> Strin
     format!("Plan: {add} to add, {change} to change, {replace} to replace, {destroy} to destroy.")
 }
 
+/// The count line of a plan that also adopts existing resources into the state.
+fn plan_line_adopting(add: usize, change: usize, destroy: usize, adopt: usize) -> String {
+    format!("Plan: {add} to add, {change} to change, 0 to replace, {destroy} to destroy, {adopt} to adopt.")
+}
+
 /// Asserts a fresh plan: exit 0, the exact count line, one `+` block per address.
 fn assert_creates(run: &Run, addresses: &[String]) {
+    assert_creates_adopting(run, addresses, &[]);
+}
+
+/// As `assert_creates`, for a plan that also adopts `adopted` (what exists
+/// and matches the spec but is not in the state): a `<= adopt` each, counted.
+fn assert_creates_adopting(run: &Run, addresses: &[String], adopted: &[&str]) {
     run.success();
-    assert_eq!(
-        run.last_line(),
-        plan_line(addresses.len(), 0, 0, 0),
-        "{run:#?}"
-    );
+    let line = if adopted.is_empty() {
+        plan_line(addresses.len(), 0, 0, 0)
+    } else {
+        plan_line_adopting(addresses.len(), 0, 0, adopted.len())
+    };
+    assert_eq!(run.last_line(), line, "{run:#?}");
+    let mut want_adopted = strings(adopted);
+    want_adopted.sort();
+    assert_eq!(run.adopted(), want_adopted, "{}", run.stdout);
     let mut created = run.blocks("+");
     created.sort();
     let mut want = addresses.to_vec();
@@ -263,9 +278,10 @@ async fn hand_made_link_attachment_and_grant_are_adopted() {
     let spec = w.example("existing-workspaces.yaml");
     let run = plan(&w, &spec, &[]).await;
     // The link and the small attachment exist as the spec says: adopted, not created.
-    assert_creates(
+    assert_creates_adopting(
         &run,
         &strings(&["role_grants.research-spark", "attachments.research-large"]),
+        &["attachments.research-small", "links.research"],
     );
     // Now the link's identity is known, its grant shows it, not (known after apply).
     run.stdout_contains(&principal);
@@ -281,7 +297,15 @@ async fn hand_made_link_attachment_and_grant_are_adopted() {
     )
     .await;
     let run = plan(&w, &spec, &[]).await;
-    assert_creates(&run, &strings(&["attachments.research-large"]));
+    assert_creates_adopting(
+        &run,
+        &strings(&["attachments.research-large"]),
+        &[
+            "attachments.research-small",
+            "links.research",
+            "role_grants.research-spark",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -413,12 +437,13 @@ async fn hand_made_grant_to_an_object_id_is_not_created_again() {
     .await;
     let spec = w.example("attach-with-identity.yaml");
     let run = plan(&w, &spec, &[]).await;
-    assert_creates(
+    assert_creates_adopting(
         &run,
         &strings(&[
             "attachments.vision-medium",
             "role_grants.vision-medium-spark",
         ]),
+        &["role_grants.data-team-users"],
     );
 }
 
@@ -433,7 +458,8 @@ async fn everything_made_by_hand_is_no_changes_then_a_pool_resize_exits_2() {
     w.clear_log().await;
     let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
     run.success();
-    assert_eq!(run.last_line(), "No changes.", "{run:#?}");
+    // Nothing to change in Azure; what exists is adopted into the state, visibly.
+    assert_eq!(run.last_line(), plan_line_adopting(0, 0, 0, 4), "{run:#?}");
     assert_eq!(run.marked(), Vec::<String>::new(), "{}", run.stdout);
     assert_eq!(w.writes().await, Vec::<String>::new());
 
@@ -456,7 +482,7 @@ async fn everything_made_by_hand_is_no_changes_then_a_pool_resize_exits_2() {
         "{}",
         run.stdout
     );
-    assert_eq!(run.last_line(), plan_line(0, 1, 0, 0));
+    assert_eq!(run.last_line(), plan_line_adopting(0, 1, 0, 3));
     // Without --detailed-exitcode a plan with changes is a success.
     let run = plan(&w, &spec, &[]).await;
     run.success();
@@ -706,7 +732,30 @@ fn mask_uuids(text: &str) -> String {
 
 /// Replaces what differs from run to run (or with the version or the example's
 /// text) by placeholders.
+/// `text` with plan digests (full, and the 12-digit short form) masked.
+fn mask_digests(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("sha256:").or_else(|| rest.find("\"digest\": \"")) {
+        let head = if rest[i..].starts_with("sha256:") {
+            7
+        } else {
+            11
+        };
+        out.push_str(&rest[..i + head]);
+        rest = &rest[i + head..];
+        let hex = rest.chars().take_while(char::is_ascii_hexdigit).count();
+        if hex >= 12 {
+            out.push_str("[DIGEST]");
+        }
+        rest = &rest[hex..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn stable(text: &str, w: &World, spec_hash: &str) -> String {
+    let text = mask_digests(text);
     let mut out = text
         .replace(&w.url(), "[URL]")
         .replace(&w.dir().display().to_string(), "[DIR]")
@@ -1020,6 +1069,12 @@ async fn a_no_op_plan_with_data_sources_prints_only_no_changes() {
     let w = World::new().await;
     vision_by_hand(&w).await;
     let spec = w.write("synlink.yaml", vision_spec());
+    // The first plan adopts what was made by hand; data sources are not shown.
+    let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
+    run.success();
+    assert!(!run.stdout.contains("will be read"), "{run:#?}");
+    assert_eq!(run.last_line(), plan_line_adopting(0, 0, 0, 4), "{run:#?}");
+    w.apply(&spec, &[]).await.success();
     let run = plan(&w, &spec, &["--detailed-exitcode"]).await;
     run.success();
     assert_eq!(run.stdout.trim(), "No changes.", "{run:#?}");

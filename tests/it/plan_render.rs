@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde_json::json;
-use synlink::addr::Address;
+use synlink::addr::{Address, ArmId};
 use synlink::plan::{Action, Change, Plan, PlanMode, Properties, PLAN_FORMAT_VERSION};
 use synlink::render::plan::{json as render_json, markdown, text, MARKDOWN_LIMIT};
 
@@ -21,18 +21,7 @@ fn sample_plan(creates: usize) -> Plan {
             .collect()
     };
     let change = |action: Action, address: &str| {
-        let address = Address::parse(address).expect("address");
-        Change {
-            kind: address.kind,
-            address,
-            action,
-            id: None,
-            before: None,
-            after: None,
-            after_unknown: Vec::new(),
-            reasons: Vec::new(),
-            replace_paths: Vec::new(),
-        }
+        Change::new(Address::parse(address).expect("address"), action)
     };
     let mut changes = Vec::new();
     for i in 0..creates {
@@ -46,7 +35,7 @@ fn sample_plan(creates: usize) -> Plan {
         changes.push(c);
     }
     let mut update = change(Action::Update, "spark_pools.small");
-    update.id = Some("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/w/bigDataPools/small".to_owned());
+    update.id = Some(ArmId::new("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/w/bigDataPools/small"));
     update.before = Some(props(&[
         ("node_count", json!(3)),
         ("spark_version", json!("3.4")),
@@ -70,17 +59,22 @@ fn sample_plan(creates: usize) -> Plan {
     let mut drift = change(Action::Update, "spark_pools.small");
     drift.before = Some(props(&[("auto_pause_minutes", json!(15))]));
     drift.after = Some(props(&[("auto_pause_minutes", json!(60))]));
-    Plan {
+    let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         synlink_version: env!("CARGO_PKG_VERSION").to_owned(),
+        digest: String::new(),
+        spec_path: "synlink.yaml".to_owned(),
         spec_hash: "00".repeat(32),
         state_lineage: "lineage".to_owned(),
         state_serial: 1,
         mode: PlanMode::Normal,
+        targets: Vec::new(),
         changes,
         drift: vec![drift],
         warnings: vec!["links create deprecated linked services".to_owned()],
-    }
+    };
+    plan.seal();
+    plan
 }
 
 // Named with `schema` so that `SYNLINK_UPDATE_SCHEMAS=1 cargo test --test it schema`

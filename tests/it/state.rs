@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use indexmap::IndexMap;
-use synlink::addr::ResourceKind;
+use synlink::addr::{ArmId, ResourceKind};
 use synlink::state::local::LocalStore;
 use synlink::state::{LockInfo, ResourceState, State, StateError, STATE_FORMAT_VERSION};
 
@@ -29,15 +29,16 @@ fn mode(path: &Path) -> u32 {
 fn resource(n: usize) -> ResourceState {
     ResourceState {
         kind: ResourceKind::Link,
-        id: format!(
+        id: ArmId::new(format!(
             "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ml/linkedServices/link{n}"
-        ),
+        )),
         existing: false,
         properties: IndexMap::from([("name".to_owned(), serde_json::json!(format!("link{n}")))]),
         outputs: IndexMap::from([(
             "principal_id".to_owned(),
             serde_json::json!(format!("{n:08}-0000-0000-0000-000000000000")),
         )]),
+        dependencies: Vec::new(),
     }
 }
 

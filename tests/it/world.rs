@@ -465,7 +465,7 @@ impl World {
         let state = self.state();
         let mut in_state = BTreeSet::new();
         for (address, r) in &state.resources {
-            let id = r.id.to_ascii_lowercase();
+            let id = r.id.folded();
             assert!(
                 held.contains(&id),
                 "{step}: {address} ({}) is in the state but not in the emulator: {held:#?}",
@@ -914,6 +914,22 @@ impl Run {
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
             .collect()
+    }
+
+    /// The addresses a plan adopts into the state (`<= adopt`), sorted.
+    pub fn adopted(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("# ")?
+                    .strip_suffix(" will be adopted into the state")
+                    .map(str::to_owned)
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// The addresses with a plan block that starts with `symbol`, sorted.

@@ -1,0 +1,151 @@
+//! The one top-level error of the binary: every failure a command can end
+//! with, as data from the layer it came from. Each variant knows its exit code
+//! and its hint; `render::error` turns it into text in one place, and `app`
+//! prints it once. Errors that already carry their own detail (spec
+//! diagnostics, plan problems) keep it as data so the renderer can lay it out.
+
+use std::path::PathBuf;
+
+use crate::cloud::error::CloudError;
+use crate::plan::diff::PlanError;
+use crate::plan::file::PlanFileError;
+use crate::plan::import::ImportError;
+use crate::plan::verify::Stale;
+use crate::spec::diagnostic::Diagnostic;
+use crate::spec::source::SourceFile;
+use crate::spec::SpecError;
+use crate::state::StateError;
+
+/// How a command ends, when it does not end with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Exit 0.
+    Success,
+    /// Exit 2: `--detailed-exitcode` and the plan has changes.
+    Changes,
+    /// Exit 1, with the reason already shown (an apply's summary lists its failures).
+    Failed,
+    /// Exit 130: Ctrl-C stopped an apply (its state saved).
+    Interrupted,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Changes => 2,
+            Exit::Interrupted => 130,
+        }
+    }
+}
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec could not be read or is invalid (every problem kept).
+    #[error("{0}")]
+    Spec(#[from] SpecError),
+    /// `--var`, `--var-file` or `SYNLINK_VAR_*` values are wrong.
+    #[error("invalid variables")]
+    Variables(Vec<Diagnostic>),
+    /// The dependency graph has cycles.
+    #[error("dependency cycles")]
+    Cycles {
+        /// The spec, for snippets.
+        file: SourceFile,
+        /// One diagnostic per cycle.
+        cycles: Vec<Diagnostic>,
+    },
+    /// The state could not be locked, read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Azure could not be read, so nothing was planned.
+    #[error("could not read what Azure holds; nothing was planned")]
+    Refresh(Vec<CloudError>),
+    /// A call to Azure failed outside a plan or an apply.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    /// The plan has problems (every one kept); nothing was written.
+    #[error("the plan failed: {} problem{}; nothing was written", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    Plan(Vec<PlanError>),
+    /// A plan file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    PlanFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: PlanFileError,
+    },
+    /// A plan could not be saved.
+    #[error("{}: cannot save the plan: {source}", path.display())]
+    SavePlan {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: PlanFileError,
+    },
+    /// A saved plan may no longer be applied.
+    #[error("{}: the saved plan cannot be applied: {why}", path.display())]
+    StalePlan {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: Stale,
+    },
+    /// `synlink import` refused or failed.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// A text that is not an address.
+    #[error("`{0}` is not an address (section.key)")]
+    NotAnAddress(String),
+    /// An address the spec does not have.
+    #[error("`{address}` is not in {}", spec.display())]
+    NotInSpec {
+        /// The address.
+        address: String,
+        /// The spec.
+        spec: PathBuf,
+    },
+    /// An address the state does not have.
+    #[error("`{address}` is not in the state ({})", state.display())]
+    NotInState {
+        /// The address.
+        address: String,
+        /// The state file.
+        state: PathBuf,
+    },
+    /// Approval was refused or could not be asked for.
+    #[error("{0}")]
+    NotApproved(String),
+    /// The local cloud or the async runtime could not start.
+    #[error("{0}")]
+    Start(String),
+    /// The standalone emulator failed.
+    #[error(transparent)]
+    Emulator(#[from] crate::emulator::EmulatorError),
+}
+
+impl Error {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+
+    /// What to do about it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        use StateError as S;
+        match self {
+            Error::State(S::Locked { .. }) => Some("wait for that run to finish, or pass --lock-timeout SECONDS to wait for it".into()),
+            Error::State(S::StaleLock { .. } | S::UnreadableLock { .. }) => Some("no synlink process holds it any more; if that is so, delete the lock file named above and run again".into()),
+            Error::State(S::Corrupt { .. }) => Some("restore the state from a backup or version control; synlink never writes a partial state file".into()),
+            Error::State(S::TooNew { .. }) => Some("use the synlink version that wrote it, or a newer one".into()),
+            Error::State(S::SharedId { .. }) => Some("remove the wrong address with `synlink state rm ADDR`, then `synlink import` it with its own id".into()),
+            Error::StalePlan { .. } => Some("run `synlink plan --out PLANFILE` again and review the new plan".into()),
+            Error::Import(ImportError::WrongId { .. } | ImportError::Mismatch { .. }) => Some("import the resource the spec describes at that address, or change the spec to describe this one".into()),
+            Error::Import(ImportError::Taken { .. }) => Some("one Azure resource belongs to one address; `synlink state rm` the other address first if it is wrong".into()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! What a command that talks to Azure opens once, in this order: the spec and
+//! its graph, the state lock and the state, the async runtime, and the
+//! connection (the one client, and the in-process emulator for the local
+//! cloud). Commands are short functions over an [`Invocation`]; nothing here
+//! decides what to plan or apply.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{CloudArgs, SpecArgs};
+use crate::cloud::auth::{self, TokenSource};
+use crate::cloud::client::{self, Client};
+use crate::emulator;
+use crate::error::Error;
+use crate::graph::Graph;
+use crate::render;
+use crate::spec::model::{Cloud, CloudName};
+use crate::spec::variables::Overrides;
+use crate::spec::{self, LoadedSpec};
+use crate::state::local::{LocalStore, StateLock};
+use crate::state::{LockInfo, State};
+
+/// Loads a spec and its graph; the spec's warnings are shown.
+pub fn load(args: &SpecArgs, path: &Path, color: bool) -> Result<(LoadedSpec, Graph), Error> {
+    let overrides = Overrides::collect(std::env::vars(), &args.var_files, &args.vars)
+        .map_err(Error::Variables)?;
+    let spec = spec::load(path, &overrides)?;
+    if !spec.warnings.is_empty() {
+        render::diagnostic::emit(&render::diagnostic::render(
+            &spec.file,
+            &spec.warnings,
+            color,
+        ));
+    }
+    match Graph::build(&spec) {
+        Ok(graph) => Ok((spec, graph)),
+        Err(cycles) => Err(Error::Cycles {
+            file: spec.file.clone(),
+            cycles,
+        }),
+    }
+}
+
+/// The state file: `--state`, else `.synlink/state.json` beside the spec.
+pub fn state_path(spec_path: &Path, state: Option<&PathBuf>) -> PathBuf {
+    state
+        .cloned()
+        .unwrap_or_else(|| spec::data_dir(spec_path).join("state.json"))
+}
+
+/// Takes the state lock, waiting up to `timeout_secs`. A lock left behind by a
+/// process of this host that is gone (a crash, a SIGKILL) is taken over: the
+/// store guarantees a single taker.
+pub fn lock_state(path: PathBuf, command: &str, timeout_secs: u64) -> Result<StateLock, Error> {
+    Ok(LocalStore::new(path).lock(
+        LockInfo::current(command),
+        Duration::from_secs(timeout_secs),
+        true,
+    )?)
+}
+
+/// A connection to the cloud the spec targets: the client, and the in-process
+/// emulator when the target is the local cloud.
+pub struct Connection {
+    /// The one client.
+    pub client: Arc<Client>,
+    local: Option<Arc<emulator::Emulator>>,
+}
+
+impl Connection {
+    /// Stops the local cloud, if this connection started one.
+    pub async fn close(self) {
+        drop(self.client);
+        if let Some(e) = self.local.and_then(|e| Arc::try_unwrap(e).ok()) {
+            if let Err(err) = e.shutdown().await {
+                render::diagnostic::error_line(&format!(
+                    "the local cloud did not stop cleanly: {err}"
+                ));
+            }
+        }
+    }
+}
+
+fn logger(verbose: u8) -> Option<client::Logger> {
+    (verbose > 0)
+        .then(|| Arc::new(|line: &str| render::diagnostic::info_line(line)) as client::Logger)
+}
+
+/// Resolves where to talk to: `--arm-endpoint`/`SYNLINK_ARM_ENDPOINT`, then
+/// `--cloud`, then the spec's `cloud`. The local cloud starts the emulator in
+/// this process, with its data beside the spec. Every endpoint gets the same
+/// client settings: the engine never knows whether it talks to Azure.
+pub async fn connect(
+    spec: &LoadedSpec,
+    args: &CloudArgs,
+    verbose: u8,
+) -> Result<Connection, Error> {
+    let local = match (&args.arm_endpoint, args.cloud.as_deref(), &spec.cloud) {
+        (None, Some(c), _) => c == "local",
+        (None, None, Cloud::Named(CloudName::Local)) => true,
+        _ => false,
+    };
+    let http = client::http_client(Duration::from_secs(60));
+    let (endpoint, tokens, emulator): (String, Arc<dyn TokenSource>, _) = if local {
+        let dir = spec::data_dir(&spec.file.path).join("local-cloud");
+        // The local cloud is for trying things: long-running operations take a
+        // fraction of a second rather than Azure's minutes.
+        let config = emulator::Config {
+            data_dir: Some(dir.clone()),
+            faults: emulator::Faults {
+                lro_ms: 300,
+                ..emulator::Faults::default()
+            },
+            ..emulator::Config::default()
+        };
+        let emu = emulator::Emulator::start(config).await.map_err(|e| {
+            Error::Start(format!(
+                "cannot start the local cloud in {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let emu = Arc::new(emu);
+        let minter = emu.clone();
+        let tokens: Arc<dyn TokenSource> = Arc::new(auth::StaticTokens::new(
+            "the local cloud's bootstrap principal",
+            move |scope| {
+                minter.mint_token(
+                    &minter.bootstrap_principal(),
+                    scope.trim_end_matches("/.default"),
+                )
+            },
+        ));
+        (emu.url(), tokens, Some(emu))
+    } else {
+        let endpoint = args
+            .arm_endpoint
+            .clone()
+            .or_else(|| match &spec.cloud {
+                Cloud::Endpoint(e) if args.cloud.is_none() => Some(e.arm_endpoint.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "https://management.azure.com".to_owned());
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let transport =
+            azure_core::http::Transport::new(Arc::new(auth::ReqwestTransport(http.clone())));
+        let tokens: Arc<dyn TokenSource> = Arc::new(auth::Chain::from_env(&env, Some(&transport)));
+        (endpoint, tokens, None)
+    };
+    let mut options = client::Options::new(&endpoint);
+    options.logger = logger(verbose);
+    options.max_in_flight = usize::try_from(args.parallelism).ok();
+    Ok(Connection {
+        client: Arc::new(Client::with_http(http, tokens, options)),
+        local: emulator,
+    })
+}
+
+/// Everything a command that talks to Azure opens, once.
+pub struct Invocation {
+    /// The spec.
+    pub spec: Arc<LoadedSpec>,
+    /// Its dependency graph.
+    pub graph: Graph,
+    /// The state as read under the lock.
+    pub state: State,
+    /// The lock, held until the invocation ends (or handed to the state writer).
+    pub lock: StateLock,
+    /// The async runtime.
+    pub runtime: tokio::runtime::Runtime,
+    /// The connection.
+    pub conn: Connection,
+}
+
+impl Invocation {
+    /// Loads the spec at `path`, locks and reads the state, starts the runtime
+    /// and connects.
+    pub fn open(
+        spec_args: &SpecArgs,
+        path: &Path,
+        cloud: &CloudArgs,
+        command: &str,
+        verbose: u8,
+        color: bool,
+    ) -> Result<Invocation, Error> {
+        let (spec, graph) = load(spec_args, path, color)?;
+        let runtime = tokio::runtime::Runtime::new()
+            .map_err(|e| Error::Start(format!("cannot start the async runtime: {e}")))?;
+        let lock = lock_state(
+            state_path(&spec.file.path, cloud.state.as_ref()),
+            command,
+            cloud.lock_timeout,
+        )?;
+        let state = lock.read()?;
+        let conn = runtime.block_on(connect(&spec, cloud, verbose))?;
+        Ok(Invocation {
+            spec: Arc::new(spec),
+            graph,
+            state,
+            lock,
+            runtime,
+            conn,
+        })
+    }
+
+    /// Ends the invocation: stops the local cloud, if one was started.
+    pub fn close(runtime: &tokio::runtime::Runtime, conn: Connection) {
+        runtime.block_on(conn.close());
+    }
+}

@@ -1,0 +1,238 @@
+//! `Microsoft.MachineLearningServices/workspaces/linkedServices`, the AML ⇄
+//! Synapse link (azure-rest.md §3): listed per AML workspace; a PUT answers
+//! 200 with the link's new system-assigned identity (no long-running
+//! operation); removal is an unregister. Creating one needs Owner on the
+//! Synapse workspace, and Azure no longer registers links for new Synapse
+//! workspaces, which the plan says.
+
+use indexmap::IndexMap;
+use serde_json::{json, Value};
+
+use crate::addr::{Address, ArmId, Properties, ResourceKind};
+use crate::cloud::client::Client;
+use crate::cloud::error::CloudError;
+use crate::provider::{
+    arm_get, arm_list, fold_id, id_of, method, str_at, Applied, ApplyContext, Desired, Lookup,
+    Need, Provider, Request, Words,
+};
+use crate::spec::model::Link;
+use crate::spec::{Body, LoadedSpec, Resource};
+
+/// The only published api-version of linked services.
+pub const API_VERSION: &str = "2020-09-01-preview";
+
+/// The provider.
+pub struct Links;
+
+fn settings(r: &Resource) -> &Link {
+    match &r.body {
+        Body::Link(l) => l,
+        _ => unreachable!("the link provider is only given links"),
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Links {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::Link
+    }
+
+    fn parent_kind(&self) -> Option<ResourceKind> {
+        Some(ResourceKind::MlWorkspace)
+    }
+
+    fn collection(&self) -> &'static str {
+        "linkedServices"
+    }
+
+    fn id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
+        Some(self.parent_id(r, spec)?.child(self.collection(), &r.name))
+    }
+
+    fn parent_id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
+        id_of(spec, ResourceKind::MlWorkspace, &settings(r).ml_workspace)
+    }
+
+    fn desired(&self, r: &Resource, spec: &LoadedSpec, _lookup: &dyn Lookup) -> Desired {
+        let mut p = Properties::new();
+        if let Some(syn) = id_of(
+            spec,
+            ResourceKind::SynapseWorkspace,
+            &settings(r).synapse_workspace,
+        ) {
+            p.insert("synapse_workspace_id".into(), json!(syn.folded()));
+        }
+        Desired {
+            properties: p,
+            unknown: IndexMap::new(),
+        }
+    }
+
+    /// The PUT body, as azureml-core sends it. The location is the AML
+    /// workspace's, as Azure reports it when it exists.
+    fn request(
+        &self,
+        r: &Resource,
+        spec: &LoadedSpec,
+        lookup: &dyn Lookup,
+        _desired: &Desired,
+        _create: bool,
+    ) -> Request {
+        let l = settings(r);
+        let ml = Address::new(ResourceKind::MlWorkspace, &l.ml_workspace);
+        let location = lookup
+            .body(&ml)
+            .and_then(|b| str_at(b, "/location"))
+            .map(str::to_owned)
+            .or_else(|| {
+                spec.resources
+                    .get(&ml)
+                    .map(|m| m.placement.location.clone())
+            })
+            .unwrap_or_default();
+        let syn = id_of(spec, ResourceKind::SynapseWorkspace, &l.synapse_workspace)
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        Request::new(
+            "PUT",
+            API_VERSION,
+            json!({
+                "name": r.name,
+                "location": location,
+                "identity": { "type": "SystemAssigned" },
+                "properties": { "linkedServiceResourceId": syn, "linkType": "Synapse" },
+            }),
+        )
+    }
+
+    fn observed(&self, body: &Value, _desired: Option<&Properties>) -> Properties {
+        let mut p = Properties::new();
+        if let Some(id) = str_at(body, "/properties/linkedServiceResourceId") {
+            p.insert("synapse_workspace_id".into(), json!(fold_id(id)));
+        }
+        p
+    }
+
+    fn replace_paths(&self) -> &'static [&'static str] {
+        // A link cannot be pointed at another Synapse workspace.
+        &["synapse_workspace_id"]
+    }
+
+    fn mints_identity(&self, _r: &Resource) -> bool {
+        true
+    }
+
+    fn delete_rank(&self) -> u8 {
+        2
+    }
+
+    fn words(&self) -> Words {
+        Words {
+            delete: "unregister",
+            deleting: "unregistering",
+            deleted: "unregistered",
+            destroyed: "unregistered",
+            created: "registered",
+        }
+    }
+
+    fn write_lock(&self, id: &ArmId) -> Option<ArmId> {
+        id.parent()
+    }
+
+    fn needs(&self, _id: &ArmId, request: Option<&Request>) -> Vec<Need> {
+        request
+            .and_then(|r| str_at(&r.body, "/properties/linkedServiceResourceId"))
+            .map(|ws| vec![Need::Owner(ArmId::new(ws))])
+            .unwrap_or_default()
+    }
+
+    fn creation_warning(&self) -> Option<&'static str> {
+        Some("Azure no longer registers new linked services for new Synapse workspaces; the recommended path is an attachment with `identity: system_assigned` and a role grant to it (see examples/attach-with-identity.yaml)")
+    }
+
+    async fn read(
+        &self,
+        client: &Client,
+        id: &ArmId,
+        _parent: Option<&Value>,
+    ) -> Result<Option<Value>, CloudError> {
+        arm_get(client, id, API_VERSION).await
+    }
+
+    async fn list(
+        &self,
+        client: &Client,
+        parent_id: &ArmId,
+        _parent: &Value,
+    ) -> Result<Vec<(ArmId, Value)>, CloudError> {
+        arm_list(client, parent_id, self.collection(), API_VERSION, |_| true).await
+    }
+
+    async fn write(
+        &self,
+        ctx: &ApplyContext,
+        _address: &Address,
+        id: &ArmId,
+        request: &Request,
+    ) -> Result<Applied, CloudError> {
+        let body = ctx
+            .client
+            .put(
+                method(request),
+                id.as_str(),
+                &request.api_version,
+                &request.body,
+            )
+            .await?;
+        Ok(Applied {
+            id: id.clone(),
+            outputs: self.outputs(&body),
+        })
+    }
+
+    async fn delete(&self, ctx: &ApplyContext, id: &ArmId) -> Result<(), CloudError> {
+        ctx.client.delete(id.as_str(), API_VERSION).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Links;
+    use crate::addr::ArmId;
+    use crate::provider::{Need, Provider, Request};
+
+    #[test]
+    fn observed_folds_the_linked_workspace_id() {
+        let p = Links.observed(
+            &json!({ "properties": { "linkedServiceResourceId": "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Synapse/workspaces/Syn" } }),
+            None,
+        );
+        assert_eq!(
+            p["synapse_workspace_id"],
+            json!("/subscriptions/s/resourcegroups/rg/providers/microsoft.synapse/workspaces/syn")
+        );
+    }
+
+    #[test]
+    fn creating_a_link_needs_owner_on_its_synapse_workspace_and_deleting_does_not() {
+        let ws = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Synapse/workspaces/syn";
+        let id = ArmId::new("/subscriptions/S/resourceGroups/RG/providers/Microsoft.MachineLearningServices/workspaces/ml/linkedServices/l");
+        let request = Request::new(
+            "PUT",
+            "v",
+            json!({ "properties": { "linkedServiceResourceId": ws } }),
+        );
+        assert_eq!(
+            Links.needs(&id, Some(&request)),
+            vec![Need::Owner(ArmId::new(ws))]
+        );
+        assert!(Links.needs(&id, None).is_empty());
+        assert_eq!(
+            Links.write_lock(&id).map(|w| w.name().to_owned()),
+            Some("ml".into())
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! Rendering of the binary's one [`Error`]: the single place where a failed
+//! command becomes text on stderr. Spec problems keep their snippets, plan
+//! problems are listed together, everything else is one line and its hint.
+
+use std::fmt::Write as _;
+
+use crate::error::Error;
+use crate::render::diagnostic;
+use crate::spec::SpecError;
+
+/// The text of an error, ready for stderr.
+pub fn render(e: &Error, color: bool) -> String {
+    let mut out = String::new();
+    match e {
+        Error::Spec(SpecError::Source(source)) => {
+            let _ = writeln!(out, "error: {source}");
+        }
+        Error::Spec(SpecError::Invalid { file, diagnostics }) => {
+            // A file that is not a spec at all gets its one-line cause.
+            match diagnostics.as_slice() {
+                [only]
+                    if only.address.is_none()
+                        && (only.message.starts_with("invalid YAML")
+                            || only.message.starts_with("the spec ")) =>
+                {
+                    let _ = writeln!(out, "error: {}", diagnostic::header(file, only));
+                }
+                _ => out.push_str(&diagnostic::render(file, diagnostics, color)),
+            }
+        }
+        Error::Variables(diagnostics) => out.push_str(&diagnostic::render_plain(diagnostics)),
+        Error::Cycles { file, cycles } => out.push_str(&diagnostic::render(file, cycles, color)),
+        Error::Refresh(errors) => {
+            for error in errors {
+                let _ = writeln!(out, "error: {error}");
+            }
+            let _ = writeln!(out, "error: {e}");
+        }
+        Error::Plan(errors) => {
+            for error in errors {
+                let _ = writeln!(out, "error: {}: {}", error.address, error.message);
+                if let Some(h) = &error.hint {
+                    let _ = writeln!(out, "  hint: {h}");
+                }
+            }
+            let _ = writeln!(out, "error: {e}");
+        }
+        other => {
+            let _ = writeln!(out, "error: {other}");
+        }
+    }
+    if let Some(hint) = e.hint() {
+        let _ = writeln!(out, "  hint: {hint}");
+    }
+    out
+}
+
+/// Prints an error on stderr.
+pub fn emit(e: &Error, color: bool) {
+    diagnostic::emit(&render(e, color));
+}
