@@ -147,7 +147,14 @@ async fn make_plan(
     };
     let diff = plan::diff::diff(spec, graph, &observed, state, &options);
     let mut errors = diff.errors;
-    let needs = preflight::needs(&diff.plan);
+    let caller = conn
+        .client
+        .tokens()
+        .token(auth::ARM_SCOPE)
+        .await
+        .ok()
+        .and_then(|t| auth::object_id_of(&t.secret));
+    let needs = preflight::needs(&diff.plan, caller.as_deref());
     let ids = preflight::to_read(&needs, &observed);
     if !ids.is_empty() {
         let names: std::collections::HashMap<ArmId, String> = spec
@@ -167,13 +174,6 @@ async fn make_plan(
                 hint: None,
             });
         }
-        let caller = conn
-            .client
-            .tokens()
-            .token(auth::ARM_SCOPE)
-            .await
-            .ok()
-            .and_then(|t| auth::object_id_of(&t.secret));
         errors.extend(preflight::check(
             &observed,
             &needs,

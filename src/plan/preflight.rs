@@ -1,33 +1,33 @@
 //! Preflight: before anything is written, check the caller may do what the
-//! plan asks. Each change's provider says which rights it needs
-//! ([`Need`]): Owner on a Synapse workspace to create a link to it (ARM
-//! `permissions`), Synapse Administrator there or Azure Owner to write Synapse
-//! role assignments. Resources that do not exist yet are skipped: their
-//! creator becomes their Synapse Administrator and inherits Owner from the
-//! resource group. Every missing right is reported, together.
+//! plan asks. Each change's provider says which rights it needs ([`Need`]):
+//! Owner on a resource (read from ARM `permissions`), or else a child that
+//! grants the right (a Synapse Administrator assignment to the caller).
+//! Resources that do not exist yet are skipped: their creator becomes their
+//! Synapse Administrator and inherits Owner from the resource group. Every
+//! missing right is reported, together.
 
 use std::collections::{BTreeMap, HashMap};
 
 use globset::GlobBuilder;
 use serde_json::Value;
 
-use crate::addr::{ArmId, ResourceKind};
+use crate::addr::ArmId;
 use crate::plan::diff::PlanError;
 use crate::plan::refresh::Observed;
 use crate::plan::Plan;
-use crate::provider::{self, role_grant, Need};
+use crate::provider::{self, Need};
 
 /// Each right the plan needs, with the addresses that need it.
 pub type Needs = BTreeMap<Need, Vec<String>>;
 
-/// The rights the plan's writes need.
-pub fn needs(plan: &Plan) -> Needs {
+/// The rights the plan's writes need, for `caller` (its object id, when known).
+pub fn needs(plan: &Plan, caller: Option<&str>) -> Needs {
     let mut needs = Needs::new();
     for c in plan.changes.iter().filter(|c| c.action.writes()) {
         let Some(id) = c.replacement_id.as_ref().or(c.id.as_ref()) else {
             continue;
         };
-        for need in provider::of(c.kind).needs(id, c.request.as_ref()) {
+        for need in provider::of(c.kind).needs(id, c.request.as_ref(), caller) {
             needs.entry(need).or_default().push(c.address.to_string());
         }
     }
@@ -38,9 +38,7 @@ pub fn needs(plan: &Plan) -> Needs {
 pub fn to_read(needs: &Needs, observed: &Observed) -> Vec<ArmId> {
     let mut ids: Vec<ArmId> = needs
         .keys()
-        .map(|n| match n {
-            Need::Owner(id) | Need::SynapseRbacWriter(id) => id.clone(),
-        })
+        .map(|n| n.resource.clone())
         .filter(|id| observed.exists(id))
         .collect();
     ids.sort();
@@ -82,51 +80,45 @@ pub fn is_owner(permissions: &[Value]) -> bool {
         && allows(permissions, "Microsoft.Synapse/workspaces/write")
 }
 
-/// Checks the caller's rights; every missing right is one error. `names`
-/// maps a resource id to its address, for messages.
+/// Checks the caller's rights; every missing right is one error. Resources
+/// that do not exist yet are skipped. `names` maps a resource id to its
+/// address, for messages.
 pub fn check(
     observed: &Observed,
     needs: &Needs,
     caller: Option<&str>,
     names: &HashMap<ArmId, String, impl std::hash::BuildHasher>,
 ) -> Vec<PlanError> {
-    let mut errors = Vec::new();
-    let name = |id: &ArmId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-    let owner = |id: &ArmId| {
-        observed
-            .permissions
-            .get(id)
-            .is_some_and(|p: &Vec<Value>| is_owner(p))
-    };
     let who = caller.map_or_else(
         || "the caller".to_owned(),
         |c| format!("the caller (object id {c})"),
     );
-    for (need, addresses) in needs {
-        match need {
-            Need::Owner(ws) if observed.exists(ws) && !owner(ws) => errors.push(PlanError {
+    needs
+        .iter()
+        .filter(|(need, _)| observed.exists(&need.resource))
+        .filter(|(need, _)| {
+            !observed
+                .permissions
+                .get(&need.resource)
+                .is_some_and(|p| is_owner(p))
+        })
+        .filter(|(need, _)| {
+            need.or_child
+                .as_ref()
+                .is_none_or(|(kind, key)| observed.find_key(*kind, &need.resource, key).is_none())
+        })
+        .map(|(need, addresses)| {
+            let name = names
+                .get(&need.resource)
+                .cloned()
+                .unwrap_or_else(|| need.resource.to_string());
+            PlanError {
                 address: addresses.join(", "),
-                message: format!("{who} is not Owner on Synapse workspace `{}`; creating a link needs Owner", name(ws)),
-                hint: Some(format!("ask for the Owner role on {} (Contributor can only use existing links), or attach pools with their own identity instead", ws.folded())),
-            }),
-            Need::SynapseRbacWriter(ws) if observed.exists(ws) && !owner(ws) => {
-                let admin = caller.is_some_and(|c| {
-                    observed
-                        .find_key(ResourceKind::RoleGrant, ws, &role_grant::admin_key(ws.name(), c))
-                        .is_some()
-                });
-                if !admin {
-                    errors.push(PlanError {
-                        address: addresses.join(", "),
-                        message: format!("{who} may not write Synapse role assignments in `{}`: neither Synapse Administrator there nor Owner of it", name(ws)),
-                        hint: Some("ask a Synapse Administrator of the workspace to grant you Synapse Administrator, or an Owner of it".into()),
-                    });
-                }
+                message: format!("{who} {}", need.lacking.replace("{name}", &name)),
+                hint: Some(need.hint.replace("{id}", &need.resource.folded())),
             }
-            _ => {}
-        }
-    }
-    errors
+        })
+        .collect()
 }
 
 #[cfg(test)]

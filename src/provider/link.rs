@@ -140,10 +140,17 @@ impl Provider for Links {
         id.parent()
     }
 
-    fn needs(&self, _id: &ArmId, request: Option<&Request>) -> Vec<Need> {
+    fn needs(&self, _id: &ArmId, request: Option<&Request>, _caller: Option<&str>) -> Vec<Need> {
         request
             .and_then(|r| str_at(&r.body, "/properties/linkedServiceResourceId"))
-            .map(|ws| vec![Need::Owner(ArmId::new(ws))])
+            .map(|ws| {
+                vec![Need {
+                    resource: ArmId::new(ws),
+                    or_child: None,
+                    lacking: "is not Owner on Synapse workspace `{name}`; creating a link needs Owner",
+                    hint: "ask for the Owner role on {id} (Contributor can only use existing links), or attach pools with their own identity instead",
+                }]
+            })
             .unwrap_or_default()
     }
 
@@ -202,7 +209,7 @@ mod tests {
 
     use super::Links;
     use crate::addr::ArmId;
-    use crate::provider::{Need, Provider, Request};
+    use crate::provider::{Provider, Request};
 
     #[test]
     fn observed_folds_the_linked_workspace_id() {
@@ -225,11 +232,11 @@ mod tests {
             "v",
             json!({ "properties": { "linkedServiceResourceId": ws } }),
         );
-        assert_eq!(
-            Links.needs(&id, Some(&request)),
-            vec![Need::Owner(ArmId::new(ws))]
-        );
-        assert!(Links.needs(&id, None).is_empty());
+        let needs = Links.needs(&id, Some(&request), None);
+        assert_eq!(needs.len(), 1);
+        assert_eq!(needs[0].resource, ArmId::new(ws));
+        assert_eq!(needs[0].or_child, None);
+        assert!(Links.needs(&id, None, None).is_empty());
         assert_eq!(
             Links.write_lock(&id).map(|w| w.name().to_owned()),
             Some("ml".into())

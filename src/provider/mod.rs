@@ -134,13 +134,19 @@ pub enum Repair {
     Replace,
 }
 
-/// A right the caller must hold before a change is written (preflight).
+/// A right the caller must hold before a change is written (preflight):
+/// Owner (ARM RBAC) on `resource`, or else, when `or_child` is set, an existing
+/// child of it of that kind with that key (a role assignment to the caller).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Need {
-    /// Owner on this resource (ARM RBAC).
-    Owner(ArmId),
-    /// Synapse Administrator in this workspace, or Owner on it.
-    SynapseRbacWriter(ArmId),
+pub struct Need {
+    /// The resource the right is on.
+    pub resource: ArmId,
+    /// What also grants the right: a child's kind and key.
+    pub or_child: Option<(ResourceKind, String)>,
+    /// What the caller lacks, after "the caller"; `{name}` names the resource.
+    pub lacking: &'static str,
+    /// What to do about it; `{id}` is the resource's id.
+    pub hint: &'static str,
 }
 
 /// How people read a kind's creation and deletion: "detach", "detached",
@@ -392,8 +398,9 @@ pub trait Provider: Send + Sync {
         None
     }
 
-    /// Rights the caller needs to write (`request`) or delete (`None`) it.
-    fn needs(&self, _id: &ArmId, _request: Option<&Request>) -> Vec<Need> {
+    /// Rights `caller` (an object id, when known) needs to write (`request`)
+    /// or delete (`None`) it.
+    fn needs(&self, _id: &ArmId, _request: Option<&Request>, _caller: Option<&str>) -> Vec<Need> {
         Vec::new()
     }
 

@@ -268,9 +268,14 @@ impl Provider for RoleGrants {
         }
     }
 
-    fn needs(&self, id: &ArmId, _request: Option<&Request>) -> Vec<Need> {
+    fn needs(&self, id: &ArmId, _request: Option<&Request>, caller: Option<&str>) -> Vec<Need> {
         id.parent()
-            .map(Need::SynapseRbacWriter)
+            .map(|ws| Need {
+                or_child: caller.map(|c| (ResourceKind::RoleGrant, admin_key(ws.name(), c))),
+                resource: ws,
+                lacking: "may not write Synapse role assignments in `{name}`: neither Synapse Administrator there nor Owner of it",
+                hint: "ask a Synapse Administrator of the workspace to grant you Synapse Administrator, or an Owner of it",
+            })
             .into_iter()
             .collect()
     }

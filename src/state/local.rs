@@ -126,9 +126,17 @@ impl LocalStore {
             immediate_retries = 0;
             let waited = start.elapsed();
             if waited >= timeout {
-                if let Some(seen) = last_seen {
-                    return Err(seen.timeout_error(lock_path, waited));
-                }
+                return Err(match last_seen {
+                    Some(seen) => seen.timeout_error(lock_path, waited),
+                    // A lock file that kept appearing and vanishing: never wait past the timeout.
+                    None => StateError::OddLock {
+                        path: lock_path,
+                        what: format!(
+                            "a file that kept appearing and vanishing for {}s",
+                            waited.as_secs()
+                        ),
+                    },
+                });
             }
             thread::sleep(
                 POLL.min(timeout.saturating_sub(waited))
@@ -359,6 +367,30 @@ fn try_create(lock_path: &Path, contents: &[u8]) -> Result<Option<(File, FileId)
 /// Looks at a lock held by someone else.
 fn inspect(lock_path: &Path, this_host: &str) -> Result<Seen, StateError> {
     let err = |e| io_error(lock_path, e);
+    // Only a regular file is a lock: anything else (a symbolic link, dangling
+    // or not, a directory) was put there by something other than synlink, and
+    // waiting for it to go away would wait forever.
+    match fs::symlink_metadata(lock_path) {
+        Ok(m) if !m.file_type().is_file() => {
+            let what = if m.file_type().is_symlink() {
+                match fs::read_link(lock_path) {
+                    Ok(target) => format!("a symbolic link to {}", target.display()),
+                    Err(_) => "a symbolic link".to_owned(),
+                }
+            } else if m.is_dir() {
+                "a directory".to_owned()
+            } else {
+                "not a regular file".to_owned()
+            };
+            return Err(StateError::OddLock {
+                path: lock_path.to_owned(),
+                what,
+            });
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Seen::Gone),
+        Err(e) => return Err(err(e)),
+    }
     let mut file = match File::open(lock_path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Seen::Gone),

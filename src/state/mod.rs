@@ -164,6 +164,14 @@ pub enum StateError {
         /// How long ago it was last modified.
         age_secs: u64,
     },
+    /// Something that is not a lock file sits where the lock goes.
+    #[error("the state lock at {path} is {what}, not a lock file synlink wrote")]
+    OddLock {
+        /// The lock path.
+        path: std::path::PathBuf,
+        /// What is there.
+        what: String,
+    },
     /// The lock file was removed or replaced while we held it, so writing
     /// could clobber another writer.
     #[error("the state lock at {path} is no longer held by this process (it was removed or replaced); not writing the state")]
