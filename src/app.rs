@@ -11,7 +11,6 @@ use crate::cli::{
 };
 use crate::cloud::auth::{self, TokenSource};
 use crate::cloud::client::{self, Client};
-use crate::emulator;
 use crate::graph::Graph;
 use crate::plan::diff::{DiffOptions, PlanError};
 use crate::plan::{Plan, PlanMode};
@@ -134,7 +133,7 @@ fn graph(args: &SpecArgs, color: bool) -> ExitCode {
 /// emulator when the target is the local cloud.
 struct Connection {
     client: Arc<Client>,
-    local: Option<Arc<emulator::Emulator>>,
+    local: Option<Arc<synlink_emulator::Emulator>>,
     /// The endpoint is on this machine (the local cloud or an emulator).
     loopback: bool,
 }
@@ -175,16 +174,16 @@ async fn connect(spec: &LoadedSpec, args: &CloudArgs, verbose: u8) -> Result<Con
         let dir = spec::data_dir(&spec.file.path).join("local-cloud");
         // The local cloud is for trying things: long-running operations take a
         // fraction of a second rather than Azure's minutes.
-        let faults = emulator::Faults {
+        let faults = synlink_emulator::Faults {
             lro_ms: 300,
-            ..emulator::Faults::default()
+            ..synlink_emulator::Faults::default()
         };
-        let config = emulator::Config {
+        let config = synlink_emulator::Config {
             data_dir: Some(dir.clone()),
             faults,
-            ..emulator::Config::default()
+            ..synlink_emulator::Config::default()
         };
-        let emu = emulator::Emulator::start(config)
+        let emu = synlink_emulator::Emulator::start(config)
             .await
             .map_err(|e| format!("cannot start the local cloud in {}: {e}", dir.display()))?;
         let emu = Arc::new(emu);
@@ -1080,7 +1079,7 @@ fn import(args: &ImportArgs, color: bool, verbose: u8) -> ExitCode {
     })
 }
 
-fn run_emulator(args: emulator::EmulatorArgs) -> ExitCode {
+fn run_emulator(args: synlink_emulator::EmulatorArgs) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -1088,7 +1087,7 @@ fn run_emulator(args: emulator::EmulatorArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(emulator::serve(args)) {
+    match runtime.block_on(synlink_emulator::serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             render::diagnostic::error_line(&e.to_string());

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use serde_json::{json, Value};
-use synlink::emulator::{Config, Emulator};
+use synlink_emulator::{Config, Emulator};
 
 use super::support::{fast_faults, synapse_id, Api, BinaryEmulator, ARM, SUB};
 

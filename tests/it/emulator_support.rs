@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use synlink::emulator::{Config, Emulator, Faults, ThrottleSpec};
+use synlink_emulator::{Config, Emulator, Faults, ThrottleSpec};
 
 /// Management audience.
 pub const ARM: &str = "https://management.azure.com/";

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use synlink::emulator::Emulator;
+use synlink_emulator::Emulator;
 
 use crate::emulator::support::{
     self, ml_id, synapse_id, Api, SynlinkTestEnv, IDENTITY_HEADER, SUB, SYNAPSE,

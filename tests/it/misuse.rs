@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
-use synlink::emulator::Emulator;
+use synlink_emulator::Emulator;
 
 use crate::emulator::support::{self, SynlinkTestEnv};
 
@@ -45,10 +45,10 @@ impl World {
 
     /// An emulator whose managed-identity endpoint expects `secret`.
     pub async fn with_identity_header(secret: &str) -> World {
-        let emu = Emulator::start(synlink::emulator::Config {
+        let emu = Emulator::start(synlink_emulator::Config {
             faults: support::fast_faults(),
             identity_header: secret.to_owned(),
-            ..synlink::emulator::Config::default()
+            ..synlink_emulator::Config::default()
         })
         .await
         .expect("emulator starts");

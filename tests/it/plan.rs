@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use synlink::emulator::Emulator;
+use synlink_emulator::Emulator;
 
 use crate::emulator::support::{
     self, ml_id, synapse_id, Api, SynlinkTestEnv, IDENTITY_HEADER, SUB, SYNAPSE,

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use synlink::emulator::{Config, Emulator};
+use synlink_emulator::{Config, Emulator};
 
 use crate::emulator::support::{ARM, SYNAPSE};
 use crate::misuse::{quickstart, Run, World};
