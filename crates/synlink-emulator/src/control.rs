@@ -247,8 +247,8 @@ fn add_assignment(shared: &Shared, body: &[u8]) -> Result<Reply, ArmError> {
                     format!("Unknown role '{role}'."),
                 )
             })?;
-        if let Some(sub) = crate::routes::subscription_of(&scope) {
-            store.ensure_subscription(sub, now);
+        if let Some(sub) = crate::routes::target::subscription_of(&scope) {
+            rbac::ensure_subscription(&mut store, sub, now);
         }
         let name = uuid::Uuid::new_v4().to_string();
         let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");

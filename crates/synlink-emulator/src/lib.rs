@@ -17,6 +17,7 @@ mod faults;
 mod lro;
 mod managed_identity;
 mod names;
+mod operation;
 mod persist;
 mod pipeline;
 mod principal;

@@ -1,71 +1,19 @@
-//! Long-running operations (azure-rest.md §1.4): an `Operation` record per PUT, PATCH or
-//! DELETE that does not finish at once, the `Azure-AsyncOperation` (`…/operationStatuses/
-//! {id}`) and `Location` (`…/operationResults/{id}`) URLs that poll it, and their answers.
-//! An operation finishes lazily: `Store::settle` applies it on the first request after it
-//! falls due, so no background task is needed and a restart keeps the timing.
+//! Long-running operations (azure-rest.md §1.4): starting one (an `Operation` record per
+//! PUT, PATCH or DELETE that does not finish at once), finishing the ones that fell due
+//! (provisioning, deletion, and the attach of a Synapse pool as an AML compute), the
+//! `Azure-AsyncOperation` (`…/operationStatuses/{id}`) and `Location`
+//! (`…/operationResults/{id}`) URLs that poll them, and their answers. An operation
+//! finishes lazily: `settle` applies it on the first request after it falls due, so no
+//! background task is needed and a restart keeps the timing.
 
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::arm_error::ArmError;
 use crate::clock::rfc3339;
+use crate::operation::{OpAction, OpStatus, Operation};
 use crate::reply::Reply;
-use crate::store::Store;
-
-/// What finishing an operation does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OpAction {
-    /// Sets `provisioningState` to Succeeded (create or update).
-    Provision,
-    /// Attaches a Synapse pool as compute: Succeeded when the pool exists, else Failed.
-    Attach,
-    /// Removes the resource and everything under it.
-    Delete,
-}
-
-/// Status of an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OpStatus {
-    /// Still running.
-    InProgress,
-    /// Done.
-    Succeeded,
-    /// Done with an error.
-    Failed,
-}
-
-impl OpStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            OpStatus::InProgress => "InProgress",
-            OpStatus::Succeeded => "Succeeded",
-            OpStatus::Failed => "Failed",
-        }
-    }
-}
-
-/// One long-running operation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Operation {
-    /// GUID.
-    pub id: String,
-    /// What it does when it ends.
-    pub action: OpAction,
-    /// The resource it works on.
-    pub resource_id: String,
-    /// Start instant (epoch ms).
-    pub started_ms: u64,
-    /// When it ends (epoch ms).
-    pub due_ms: u64,
-    /// When it ended.
-    pub ended_ms: Option<u64>,
-    /// Status.
-    pub status: OpStatus,
-    /// The error when Failed.
-    pub error: Option<Value>,
-}
+use crate::store::{set_state, Kind, Resource, Store};
 
 /// Starts an operation and returns its id.
 pub fn start(
@@ -89,8 +37,152 @@ pub fn start(
             error: None,
         },
     );
-    store.settle(now);
+    settle(store, now);
     id
+}
+
+/// How long a finished operation stays readable.
+const KEEP_MS: u64 = 24 * 3600 * 1000;
+
+/// Finishes every operation due at `now`, in the order they fall due, and forgets
+/// operations that ended more than a day ago; says whether anything changed.
+pub fn settle(store: &mut Store, now: u64) -> bool {
+    let before = store.operations.len();
+    store.operations.retain(|_, op| {
+        op.ended_ms
+            .is_none_or(|end| end.saturating_add(KEEP_MS) > now)
+    });
+    let mut changed = before != store.operations.len();
+    let mut due: Vec<(u64, String)> = store
+        .operations
+        .values()
+        .filter(|op| op.status == OpStatus::InProgress && op.due_ms <= now)
+        .map(|op| (op.due_ms, op.id.clone()))
+        .collect();
+    due.sort();
+    changed |= !due.is_empty();
+    for (_, id) in due {
+        let Some(op) = store.operations.get(&id).cloned() else {
+            continue;
+        };
+        let outcome = finish(store, &op, now);
+        if let Some(stored) = store.operations.get_mut(&id) {
+            stored.ended_ms = Some(op.due_ms);
+            match outcome {
+                Ok(()) => stored.status = OpStatus::Succeeded,
+                Err((code, message)) => {
+                    stored.status = OpStatus::Failed;
+                    stored.error = Some(json!({"code": code, "message": message}));
+                }
+            }
+        }
+    }
+    changed
+}
+
+fn finish(store: &mut Store, op: &Operation, now: u64) -> Result<(), (String, String)> {
+    match op.action {
+        OpAction::Delete => {
+            store.remove_tree(&op.resource_id);
+            Ok(())
+        }
+        OpAction::Provision => {
+            let Some(r) = store.get_mut(&op.resource_id) else {
+                return Err((
+                    "ResourceNotFound".to_owned(),
+                    format!("'{}' no longer exists.", op.resource_id),
+                ));
+            };
+            set_state(&mut r.body, "Succeeded");
+            Ok(())
+        }
+        OpAction::Attach => finish_attach(store, op, now),
+    }
+}
+
+/// The end of an attach: the compute takes the pool's properties and succeeds, or fails
+/// with `ResourceNotFound` when the pool it names does not exist (any more).
+fn finish_attach(store: &mut Store, op: &Operation, now: u64) -> Result<(), (String, String)> {
+    let Some(compute) = store.get(&op.resource_id) else {
+        return Err((
+            "ResourceNotFound".to_owned(),
+            format!("'{}' no longer exists.", op.resource_id),
+        ));
+    };
+    let pool_id = compute
+        .body
+        .pointer("/properties/resourceId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let pool = store
+        .get(&pool_id)
+        .filter(|p| p.kind == Kind::BigDataPool)
+        .cloned();
+    let Some(r) = store.get_mut(&op.resource_id) else {
+        return Err((
+            "ResourceNotFound".to_owned(),
+            "the compute vanished".to_owned(),
+        ));
+    };
+    let stamp = rfc3339(now);
+    if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert("modifiedOn".to_owned(), json!(stamp));
+    }
+    if let Some(pool) = pool {
+        let filled = attached_pool_properties(&pool);
+        if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
+            props.insert("properties".to_owned(), filled);
+            props.insert("provisioningErrors".to_owned(), Value::Null);
+            props.insert("provisioningState".to_owned(), json!("Succeeded"));
+        }
+        Ok(())
+    } else {
+        let message =
+            format!("The Synapse Spark pool '{pool_id}' was not found: cannot attach it.");
+        if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
+            props.insert(
+                "provisioningErrors".to_owned(),
+                json!([{"error": {"code": "ResourceNotFound", "message": message}}]),
+            );
+            props.insert("provisioningState".to_owned(), json!("Failed"));
+        }
+        Err(("ResourceNotFound".to_owned(), message))
+    }
+}
+
+/// `properties.properties` of a compute attached to `pool`, read from the pool resource.
+pub fn attached_pool_properties(pool: &Resource) -> Value {
+    let segs: Vec<&str> = pool.id.trim_matches('/').split('/').collect();
+    let at = |i: usize| segs.get(i).copied().unwrap_or_default();
+    let p = pool.body.get("properties").cloned().unwrap_or(Value::Null);
+    let auto_scale = p
+        .get("autoScale")
+        .cloned()
+        .unwrap_or_else(|| json!({"enabled": false}));
+    let auto_pause = p
+        .get("autoPause")
+        .cloned()
+        .unwrap_or_else(|| json!({"enabled": false}));
+    json!({
+        "sparkVersion": p.get("sparkVersion"),
+        "nodeCount": p.get("nodeCount"),
+        "nodeSize": p.get("nodeSize"),
+        "nodeSizeFamily": p.get("nodeSizeFamily"),
+        "autoScaleProperties": {
+            "enabled": auto_scale.get("enabled").cloned().unwrap_or(json!(false)),
+            "minNodeCount": auto_scale.get("minNodeCount"),
+            "maxNodeCount": auto_scale.get("maxNodeCount"),
+        },
+        "autoPauseProperties": {
+            "enabled": auto_pause.get("enabled").cloned().unwrap_or(json!(false)),
+            "delayInMinutes": auto_pause.get("delayInMinutes"),
+        },
+        "subscriptionId": at(1),
+        "resourceGroup": at(3),
+        "workspaceName": at(7),
+        "poolName": at(9),
+    })
 }
 
 /// The polling headers of a fresh operation: which of `Azure-AsyncOperation` and

@@ -19,10 +19,13 @@ use crate::auth::{self, Audience, Caller};
 use crate::clock::now_ms;
 use crate::control;
 use crate::faults::Injected;
+use crate::lro;
+use crate::rbac;
 use crate::reply::Reply;
 use crate::request::{decode, Ctx, Query};
 use crate::request_log::Entry;
-use crate::routes::{self, ml_workspaces, synapse_data_plane, Target};
+use crate::routes::target::{self, Target};
+use crate::routes::{self, ml_workspaces, synapse_data_plane};
 use crate::shared::{lock, Shared};
 use crate::store::Kind;
 use crate::throttle::{Decision, OpClass};
@@ -370,7 +373,7 @@ fn serve_counted(
         };
         let faults = lock(&shared.faults).clone();
         let mut store = lock(&shared.store);
-        let settled = store.settle(now);
+        let settled = lro::settle(&mut store, now);
         register_caller(&mut store, &caller);
         let ctx = Ctx {
             method,
@@ -398,7 +401,7 @@ fn serve_counted(
         Some(rest) => (rest.to_owned(), true),
         None => (path.to_owned(), false),
     };
-    let target = match routes::parse(method, &arm_path) {
+    let target = match target::parse(method, &arm_path) {
         Ok(t) => t,
         Err(e) => return fail(e, format!("{method} unknown")),
     };
@@ -471,10 +474,10 @@ fn serve_counted(
     }
     let faults = lock(&shared.faults).clone();
     let mut store = lock(&shared.store);
-    let settled = store.settle(now);
+    let settled = lro::settle(&mut store, now);
     register_caller(&mut store, &caller);
     if let Some(sub) = target.subscription() {
-        store.ensure_subscription(sub, now);
+        rbac::ensure_subscription(&mut store, sub, now);
     }
     let ctx = Ctx {
         method,

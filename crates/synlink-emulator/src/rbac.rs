@@ -2,7 +2,8 @@
 //! azure-rest.md §7 (Owner, Contributor, Reader, User Access Administrator, Storage Blob
 //! Data Contributor), which assignments apply at a scope (at or above it), and whether a
 //! caller may read, write, delete, or write role assignments there (403
-//! `AuthorizationFailed` otherwise).
+//! `AuthorizationFailed` otherwise); and the Owner assignment that every subscription
+//! gives the bootstrap principal when it first appears.
 
 use serde_json::{json, Value};
 
@@ -203,4 +204,37 @@ pub fn has_role(store: &Store, oid: &str, target: &str, role_guid: &str) -> bool
     applying(store, oid, target)
         .iter()
         .any(|a| a.role_guid.eq_ignore_ascii_case(role_guid))
+}
+
+/// Makes sure a subscription exists (every subscription does, from its first use), with
+/// the bootstrap principal as its Owner.
+pub fn ensure_subscription(store: &mut Store, sub: &str, now: u64) {
+    let key = fold(sub);
+    if store.subscriptions.contains_key(&key) {
+        return;
+    }
+    store.subscriptions.insert(key, sub.to_owned());
+    let scope = format!("/subscriptions/{sub}");
+    let name = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("{scope}/bootstrap-owner").as_bytes(),
+    )
+    .to_string();
+    let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
+    store.arm_assignments.insert(
+        fold(&id),
+        ArmAssignment {
+            id,
+            name,
+            scope,
+            role_guid: OWNER.to_owned(),
+            principal_id: store.bootstrap.clone(),
+            principal_type: "User".to_owned(),
+            description: Some("bootstrap principal: Owner of every subscription".to_owned()),
+            condition: None,
+            condition_version: None,
+            created_ms: now,
+            created_by: store.bootstrap.clone(),
+        },
+    );
 }

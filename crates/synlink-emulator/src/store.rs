@@ -1,15 +1,16 @@
 //! `Store`: everything the emulated cloud holds — subscriptions, resources (by folded,
 //! lower-case id, keeping the casing first used), principals, ARM and Synapse role
 //! assignments, and long-running operations. It is plain data (serialised as is by
-//! persist.rs) plus the bookkeeping every route needs: lookups, subtree removal, and
-//! `settle`, which finishes the operations whose time has come.
+//! persist.rs) with the lookups every route needs (by id, under a prefix, by Synapse
+//! workspace name) and subtree removal. What the data means is elsewhere: RBAC in rbac.rs,
+//! finishing operations in lro.rs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::lro::{OpAction, OpStatus, Operation};
+use crate::operation::Operation;
 use crate::principal::Principal;
 
 /// The resource types the emulator serves.
@@ -155,38 +156,6 @@ impl Store {
         store
     }
 
-    /// Makes sure a subscription exists, with the bootstrap principal as Owner.
-    pub fn ensure_subscription(&mut self, sub: &str, now: u64) {
-        let key = fold(sub);
-        if self.subscriptions.contains_key(&key) {
-            return;
-        }
-        self.subscriptions.insert(key, sub.to_owned());
-        let scope = format!("/subscriptions/{sub}");
-        let name = uuid::Uuid::new_v5(
-            &uuid::Uuid::NAMESPACE_URL,
-            format!("{scope}/bootstrap-owner").as_bytes(),
-        )
-        .to_string();
-        let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
-        self.arm_assignments.insert(
-            fold(&id),
-            ArmAssignment {
-                id,
-                name,
-                scope,
-                role_guid: crate::rbac::OWNER.to_owned(),
-                principal_id: self.bootstrap.clone(),
-                principal_type: "User".to_owned(),
-                description: Some("bootstrap principal: Owner of every subscription".to_owned()),
-                condition: None,
-                condition_version: None,
-                created_ms: now,
-                created_by: self.bootstrap.clone(),
-            },
-        );
-    }
-
     /// A resource by id (any casing).
     pub fn get(&self, id: &str) -> Option<&Resource> {
         self.resources.get(&fold(id))
@@ -266,112 +235,6 @@ impl Store {
             if let Some(slot) = r.body.pointer_mut(pointer) {
                 *slot = Value::String(url);
             }
-        }
-    }
-
-    /// Finishes every operation due at `now`, in the order they fall due, and forgets
-    /// operations that ended more than a day ago; says whether anything changed.
-    pub fn settle(&mut self, now: u64) -> bool {
-        const KEEP_MS: u64 = 24 * 3600 * 1000;
-        let before = self.operations.len();
-        self.operations.retain(|_, op| {
-            op.ended_ms
-                .is_none_or(|end| end.saturating_add(KEEP_MS) > now)
-        });
-        let mut changed = before != self.operations.len();
-        let mut due: Vec<(u64, String)> = self
-            .operations
-            .values()
-            .filter(|op| op.status == OpStatus::InProgress && op.due_ms <= now)
-            .map(|op| (op.due_ms, op.id.clone()))
-            .collect();
-        due.sort();
-        changed |= !due.is_empty();
-        for (_, id) in due {
-            let Some(op) = self.operations.get(&id).cloned() else {
-                continue;
-            };
-            let outcome = self.finish(&op, now);
-            if let Some(stored) = self.operations.get_mut(&id) {
-                stored.ended_ms = Some(op.due_ms);
-                match outcome {
-                    Ok(()) => stored.status = OpStatus::Succeeded,
-                    Err((code, message)) => {
-                        stored.status = OpStatus::Failed;
-                        stored.error = Some(json!({"code": code, "message": message}));
-                    }
-                }
-            }
-        }
-        changed
-    }
-
-    fn finish(&mut self, op: &Operation, now: u64) -> Result<(), (String, String)> {
-        match op.action {
-            OpAction::Delete => {
-                self.remove_tree(&op.resource_id);
-                Ok(())
-            }
-            OpAction::Provision => {
-                let Some(r) = self.get_mut(&op.resource_id) else {
-                    return Err((
-                        "ResourceNotFound".to_owned(),
-                        format!("'{}' no longer exists.", op.resource_id),
-                    ));
-                };
-                set_state(&mut r.body, "Succeeded");
-                Ok(())
-            }
-            OpAction::Attach => self.finish_attach(op, now),
-        }
-    }
-
-    fn finish_attach(&mut self, op: &Operation, now: u64) -> Result<(), (String, String)> {
-        let Some(compute) = self.get(&op.resource_id) else {
-            return Err((
-                "ResourceNotFound".to_owned(),
-                format!("'{}' no longer exists.", op.resource_id),
-            ));
-        };
-        let pool_id = compute
-            .body
-            .pointer("/properties/resourceId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let pool = self
-            .get(&pool_id)
-            .filter(|p| p.kind == Kind::BigDataPool)
-            .cloned();
-        let Some(r) = self.get_mut(&op.resource_id) else {
-            return Err((
-                "ResourceNotFound".to_owned(),
-                "the compute vanished".to_owned(),
-            ));
-        };
-        let stamp = crate::clock::rfc3339(now);
-        if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
-            props.insert("modifiedOn".to_owned(), json!(stamp));
-        }
-        if let Some(pool) = pool {
-            let filled = crate::routes::computes::pool_properties(&pool);
-            if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
-                props.insert("properties".to_owned(), filled);
-                props.insert("provisioningErrors".to_owned(), Value::Null);
-                props.insert("provisioningState".to_owned(), json!("Succeeded"));
-            }
-            Ok(())
-        } else {
-            let message =
-                format!("The Synapse Spark pool '{pool_id}' was not found: cannot attach it.");
-            if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
-                props.insert(
-                    "provisioningErrors".to_owned(),
-                    json!([{"error": {"code": "ResourceNotFound", "message": message}}]),
-                );
-                props.insert("provisioningState".to_owned(), json!("Failed"));
-            }
-            Err(("ResourceNotFound".to_owned(), message))
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::names::is_guid;
 use crate::rbac::{self, Access};
 use crate::reply::Reply;
 use crate::request::Ctx;
-use crate::routes::{existing_group, list_reply, only_get, subscription_of, AuthTarget};
+use crate::routes::lifecycle::{existing_group, list_reply, only_get};
+use crate::routes::target::{subscription_of, AuthTarget};
 use crate::store::{fold, ArmAssignment, Store};
 
 const RA_TYPE: &str = "Microsoft.Authorization/roleAssignments";

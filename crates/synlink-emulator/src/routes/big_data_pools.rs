@@ -1,25 +1,55 @@
 //! `Microsoft.Synapse/workspaces/bigDataPools` (azure-rest.md §6): PUT (202 when new, 200
 //! on update, both with a body and `azure-asyncoperation`) with validation of node size,
 //! family, count, autoscale and autopause; PATCH (tags only, 200); DELETE (202 with
-//! `azure-asyncoperation` and a `Deleting` body; 204 when absent); GET; list.
+//! `azure-asyncoperation` and a `Deleting` body; 204 when absent); GET; list. The
+//! lifecycle is lifecycle.rs's; this file holds the pool's own rules.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::api_version::Api;
 use crate::arm_error::ArmError;
 use crate::body::{opt_bool, opt_i64, opt_object, parse_object, req_str, tags, Object};
 use crate::clock::rfc3339;
-use crate::lro::{self, OpAction};
 use crate::names;
-use crate::rbac::{self, Access};
-use crate::reply::Reply;
+use crate::operation::OpAction;
 use crate::request::Ctx;
-use crate::routes::synapse_workspaces;
-use crate::routes::{list_reply, only_get, refuse_if_deleting, system_data};
-use crate::store::{set_state, Kind, Resource, Store};
+use crate::routes::lifecycle::{
+    refuse_if_deleting, required_properties, system_data, Absent, Container, Delete, Lifecycle,
+    Located, Patch, PutLro, ResourceType, ASYNC_AND_LOCATION,
+};
+use crate::store::{Kind, Store};
 
-const TYPE: &str = "Microsoft.Synapse/workspaces/bigDataPools";
+/// Spark pools of Synapse workspaces.
+pub struct BigDataPools;
+
+const LIFECYCLE: Lifecycle = Lifecycle {
+    kind: Kind::BigDataPool,
+    api: Api::Synapse,
+    container: Container::Parent {
+        kind: Kind::SynapseWorkspace,
+        segment: "bigDataPools",
+    },
+    actions: "Microsoft.Synapse/workspaces/bigDataPools",
+    allow: "GET, PUT, PATCH, DELETE",
+    head: false,
+    created: StatusCode::ACCEPTED,
+    put: Some(PutLro {
+        action: OpAction::Provision,
+        polling: ASYNC_AND_LOCATION,
+        answer_settled: false,
+    }),
+    patch: Patch::Merge {
+        system_data: true,
+        lro: None,
+    },
+    delete: Delete::Lro {
+        polling: ASYNC_AND_LOCATION,
+        with_body: true,
+    },
+    absent: Absent::NoContent,
+};
+
 const NODE_SIZES: &[&str] = &["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"];
 const FAMILIES: &[&str] = &[
     "MemoryOptimized",
@@ -28,31 +58,34 @@ const FAMILIES: &[&str] = &[
 ];
 const SPARK_VERSIONS: &[&str] = &["2.4", "3.1", "3.2", "3.3", "3.4", "3.5"];
 
-/// `GET …/workspaces/{ws}/bigDataPools`.
-pub fn list(
-    store: &mut Store,
-    ctx: &Ctx<'_>,
-    sub: &str,
-    rg: &str,
-    ws: &str,
-) -> Result<Reply, ArmError> {
-    only_get(ctx)?;
-    Api::Synapse.check(ctx.api_version(), TYPE)?;
-    let parent = synapse_workspaces::parent(store, sub, rg, ws)?;
-    rbac::require(
-        store,
-        &ctx.caller.oid,
-        &parent.id,
-        Access::Read,
-        "Microsoft.Synapse/workspaces/bigDataPools/read",
-    )?;
-    Ok(list_reply(
-        store
-            .under(&parent.id, Kind::BigDataPool)
-            .into_iter()
-            .map(|r| r.body.clone())
-            .collect(),
-    ))
+impl ResourceType for BigDataPools {
+    fn lifecycle(&self) -> &'static Lifecycle {
+        &LIFECYCLE
+    }
+
+    fn put(&self, _store: &mut Store, ctx: &Ctx<'_>, at: &Located<'_>) -> Result<Value, ArmError> {
+        names::check_spark_pool(at.name)?;
+        if let Some(parent) = &at.parent {
+            refuse_if_deleting(&parent.body, &parent.id)?;
+        }
+        let req = parse_object(ctx.body)?;
+        let location = req_str(&req, "location", "location")?;
+        let props = required_properties(&req)?;
+        if let Some(r) = &at.existing {
+            refuse_if_deleting(&r.body, &r.id)?;
+        }
+        let prev = at.previous();
+        let properties = pool_properties(props, prev, ctx.now, at.existing.is_some())?;
+        Ok(json!({
+            "id": at.id,
+            "name": at.id.rsplit('/').next().unwrap_or(at.name),
+            "type": LIFECYCLE.kind.type_name(),
+            "location": location,
+            "tags": tags(&req)?,
+            "systemData": system_data(prev, &ctx.caller.oid, ctx.now),
+            "properties": properties,
+        }))
+    }
 }
 
 fn invalid(message: String) -> ArmError {
@@ -197,137 +230,4 @@ fn pool_properties(
         "creationDate": keep("creationDate", json!(rfc3339(now))),
         "lastSucceededTimestamp": keep("lastSucceededTimestamp", Value::Null),
     }))
-}
-
-/// `…/workspaces/{ws}/bigDataPools/{name}`.
-pub fn item(
-    store: &mut Store,
-    ctx: &Ctx<'_>,
-    sub: &str,
-    rg: &str,
-    ws: &str,
-    name: &str,
-) -> Result<Reply, ArmError> {
-    Api::Synapse.check(ctx.api_version(), TYPE)?;
-    let parent = synapse_workspaces::parent(store, sub, rg, ws)?;
-    let id = format!("{}/bigDataPools/{name}", parent.id);
-    let existing = store
-        .get(&id)
-        .filter(|r| r.kind == Kind::BigDataPool)
-        .cloned();
-    let id = existing.as_ref().map_or(id, |r| r.id.clone());
-    let oid = ctx.caller.oid.as_str();
-    let missing = || ArmError::resource_not_found(TYPE, &format!("{ws}/{name}"), rg);
-    let version = ctx.api_version_or_default();
-    match *ctx.method {
-        Method::GET => {
-            rbac::require(
-                store,
-                oid,
-                &id,
-                Access::Read,
-                "Microsoft.Synapse/workspaces/bigDataPools/read",
-            )?;
-            Ok(Reply::ok(existing.ok_or_else(missing)?.body))
-        }
-        Method::PUT => {
-            rbac::require(
-                store,
-                oid,
-                &id,
-                Access::Write,
-                "Microsoft.Synapse/workspaces/bigDataPools/write",
-            )?;
-            names::check_spark_pool(name)?;
-            refuse_if_deleting(&parent.body, &parent.id)?;
-            let req = parse_object(ctx.body)?;
-            let location = req_str(&req, "location", "location")?;
-            let props = opt_object(&req, "properties", "properties")?.ok_or_else(|| {
-                ArmError::bad_request(
-                    "MissingRequiredProperty",
-                    "The required property 'properties' is missing from the request.",
-                )
-            })?;
-            if let Some(r) = &existing {
-                refuse_if_deleting(&r.body, &r.id)?;
-            }
-            let prev = existing.as_ref().map(|r| &r.body);
-            let properties = pool_properties(props, prev, ctx.now, existing.is_some())?;
-            let body = json!({
-                "id": id,
-                "name": id.rsplit('/').next().unwrap_or(name),
-                "type": TYPE,
-                "location": location,
-                "tags": tags(&req)?,
-                "systemData": system_data(prev, oid, ctx.now),
-                "properties": properties,
-            });
-            store.put(Resource {
-                id: id.clone(),
-                kind: Kind::BigDataPool,
-                body: body.clone(),
-            });
-            let duration = ctx.lro_ms();
-            let op = lro::start(store, OpAction::Provision, &id, ctx.now, duration);
-            let status = if existing.is_some() {
-                StatusCode::OK
-            } else {
-                StatusCode::ACCEPTED
-            };
-            let mut reply = Reply::json(status, body);
-            reply.headers = lro::headers(ctx.base_url, &id, &op, &version, duration, true, true);
-            Ok(reply)
-        }
-        Method::PATCH => {
-            rbac::require(
-                store,
-                oid,
-                &id,
-                Access::Write,
-                "Microsoft.Synapse/workspaces/bigDataPools/write",
-            )?;
-            let req = parse_object(ctx.body)?;
-            let r = existing.ok_or_else(missing)?;
-            refuse_if_deleting(&r.body, &r.id)?;
-            let mut body = r.body.clone();
-            if req.contains_key("tags") {
-                body["tags"] = tags(&req)?;
-            }
-            body["systemData"] = system_data(Some(&r.body), oid, ctx.now);
-            store.put(Resource {
-                id: r.id,
-                kind: Kind::BigDataPool,
-                body: body.clone(),
-            });
-            Ok(Reply::ok(body))
-        }
-        Method::DELETE => {
-            rbac::require(
-                store,
-                oid,
-                &id,
-                Access::Delete,
-                "Microsoft.Synapse/workspaces/bigDataPools/delete",
-            )?;
-            let Some(r) = existing else {
-                return Ok(Reply::empty(StatusCode::NO_CONTENT));
-            };
-            let mut body = r.body.clone();
-            set_state(&mut body, "Deleting");
-            store.put(Resource {
-                id: r.id.clone(),
-                kind: Kind::BigDataPool,
-                body: body.clone(),
-            });
-            let duration = ctx.lro_ms();
-            let op = lro::start(store, OpAction::Delete, &r.id, ctx.now, duration);
-            let mut reply = Reply::json(StatusCode::ACCEPTED, body);
-            reply.headers = lro::headers(ctx.base_url, &r.id, &op, &version, duration, true, true);
-            Ok(reply)
-        }
-        _ => Err(ArmError::method_not_allowed(
-            ctx.method.as_str(),
-            "GET, PUT, PATCH, DELETE",
-        )),
-    }
 }
