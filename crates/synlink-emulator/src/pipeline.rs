@@ -79,7 +79,7 @@ pub async fn handle(
         .path_and_query()
         .map_or_else(|| raw_path.clone(), |p| p.as_str().to_owned());
     let path = {
-        let p = decode(&raw_path.replace('+', "%2B"));
+        let p = decode(&raw_path);
         let trimmed = p.trim_end_matches('/');
         if trimmed.is_empty() {
             "/".to_owned()

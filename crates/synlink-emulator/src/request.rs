@@ -3,6 +3,7 @@
 //! the emulator's base URL, a snapshot of the knobs, and the current instant.
 
 use http::Method;
+use percent_encoding::percent_decode_str;
 
 use crate::auth::Caller;
 use crate::faults::Faults;
@@ -12,18 +13,14 @@ use crate::faults::Faults;
 pub struct Query(pub Vec<(String, String)>);
 
 impl Query {
-    /// Parses a raw query string (`a=1&b=x%20y`).
+    /// Parses a raw query string or form body (`a=1&b=x%20y`, `+` as a space).
     pub fn parse(raw: Option<&str>) -> Query {
         let Some(raw) = raw else {
             return Query::default();
         };
         Query(
-            raw.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (decode(k), decode(v))
-                })
+            form_urlencoded::parse(raw.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
     }
@@ -37,34 +34,10 @@ impl Query {
     }
 }
 
-/// Percent-decodes a URL component (`+` as space in queries).
+/// Percent-decodes a URL path (a `+` stays a `+`; a `%` not followed by two hex digits
+/// stays as it is; invalid UTF-8 becomes U+FFFD).
 pub fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    out.push(b);
-                    i += 3;
-                } else {
-                    out.push(b'%');
-                    i += 1;
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// One request as handlers see it.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -256,12 +257,17 @@ async fn save_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Accepts connections until `stop` changes, then shuts down gracefully: every open
+/// connection is told to finish (hyper-util's `GracefulShutdown`: in-flight requests are
+/// answered, idle keep-alive connections close) and is given `GRACE` to do so; what is
+/// still open after it (a stuck client, a TLS handshake that never ends) is aborted.
 async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -277,43 +283,32 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let acceptor = acceptor.clone();
-        let stop = stop.clone();
+        let watcher = graceful.watcher();
         connections.spawn(async move {
             match acceptor {
                 Some(acceptor) => {
                     if let Ok(Ok(tls)) =
                         tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
                     {
-                        serve_connection(TokioIo::new(tls), shared, stop).await;
+                        serve_connection(TokioIo::new(tls), shared, watcher).await;
                     }
                 }
-                None => serve_connection(TokioIo::new(stream), shared, stop).await,
+                None => serve_connection(TokioIo::new(stream), shared, watcher).await,
             }
         });
     }
     drop(listener);
-    let _ = tokio::time::timeout(GRACE, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
+    let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
     connections.abort_all();
 }
 
-async fn serve_connection<I>(io: I, shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
+async fn serve_connection<I>(io: I, shared: Arc<Shared>, watcher: Watcher)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| pipeline::handle(Arc::clone(&shared), req));
     let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
-        }
-    }
+    let _ = watcher.watch(builder.serve_connection(io, service)).await;
 }
 
 /// `synlink emulator`: starts, prints `listening on URL` on stdout, logs requests on
