@@ -1,8 +1,9 @@
 //! Test controls under `/_emulator/` (no authentication, never throttled or failed):
 //! - `GET health` — `{status, url, bootstrapPrincipal, tenantId, tlsCaFile}`;
 //! - `GET requests[?since=SEQ]` — the request log `{value:[{seq, requestId, method, path,
-//!   status, durationMs, principal, startMs, endMs, operation, body}]}` (only counted
-//!   requests after SEQ when given); `DELETE requests` clears it;
+//!   status, durationMs, principal, startMs, endMs, operation, body, responseHeaders,
+//!   responseBody}]}` (only counted requests after SEQ when given); `DELETE requests`
+//!   clears it;
 //! - `GET counts` — `{total, byOperation:{"PUT Microsoft.Synapse/workspaces": n, …}}`;
 //! - `POST reset` — empties the cloud (keeps tenant and bootstrap principal), the log,
 //!   the buckets and the sequence counter, and restores the start knobs;

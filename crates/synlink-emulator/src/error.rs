@@ -34,7 +34,7 @@ pub enum EmulatorError {
     /// The self-signed certificate could not be made or loaded.
     #[error("cannot set up TLS: {0}")]
     Tls(String),
-    /// Another I/O failure (signals, stdout).
+    /// Another I/O failure (waiting for a signal).
     #[error("emulator I/O: {0}")]
     Io(#[from] std::io::Error),
 }

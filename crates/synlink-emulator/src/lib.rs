@@ -11,6 +11,7 @@ mod auth;
 mod body;
 mod clock;
 mod config;
+mod console;
 mod control;
 mod error;
 mod faults;

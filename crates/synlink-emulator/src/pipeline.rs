@@ -5,6 +5,7 @@
 //! handler under the store lock, the headers every answer carries, and the request log.
 //! Answers never panic: every failure is an `ArmError` in Azure's envelope.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,10 +14,12 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use serde_json::Value;
 
 use crate::arm_error::ArmError;
 use crate::auth::{self, Audience, Caller};
 use crate::clock::now_ms;
+use crate::console;
 use crate::control;
 use crate::faults::Injected;
 use crate::lro;
@@ -120,26 +123,24 @@ pub async fn handle(
     }
 
     let body_result = read_body(&parts.headers, body).await;
-    let json_body = body_result
-        .as_ref()
-        .ok()
-        .filter(|b| !b.is_empty() && b.len() <= LOGGED_BODY_LIMIT)
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+    let received = Received {
+        seq,
+        request_id,
+        method: method.clone(),
+        path: path_and_query,
+        started,
+        start_ms,
+        body: body_result.as_ref().ok().and_then(|b| logged_json(b)),
+    };
 
     let outcome = match (injected, body_result) {
         (Some(Injected::Drop), _) => {
             record(
                 &shared,
-                seq,
-                &request_id,
-                &method,
-                &path_and_query,
-                0,
-                started,
-                start_ms,
+                received,
                 None,
                 "fault: dropped connection".to_owned(),
-                json_body,
+                Sent::nothing(),
             );
             return Err(Dropped);
         }
@@ -205,62 +206,83 @@ pub async fn handle(
         principal,
         operation,
     } = outcome;
-    let status = reply.status;
-    let response = build_response(reply, &request_id, &method);
-    record(
-        &shared,
-        seq,
-        &request_id,
-        &method,
-        &path_and_query,
-        status.as_u16(),
-        started,
-        start_ms,
-        principal,
-        operation,
-        json_body,
-    );
+    let (response, sent) = build_response(reply, &received.request_id, &method);
+    record(&shared, received, principal, operation, sent);
     Ok(response)
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one flat record of a finished request"
-)]
-fn record(
-    shared: &Shared,
+/// What a request brought, as the log keeps it.
+struct Received {
     seq: u64,
-    request_id: &str,
-    method: &Method,
-    path: &str,
-    status: u16,
+    request_id: String,
+    method: Method,
+    /// Path and query as received.
+    path: String,
     started: Instant,
     start_ms: u64,
+    /// The body when JSON (and not too large).
+    body: Option<Value>,
+}
+
+/// What the emulator sent back, as the log keeps it.
+struct Sent {
+    /// 0 when the connection was dropped instead.
+    status: u16,
+    /// Every header of the answer, lower-case names (repeated ones joined by `, `).
+    headers: BTreeMap<String, String>,
+    /// The body when JSON (and not too large).
+    body: Option<Value>,
+}
+
+impl Sent {
+    /// A dropped connection: no status, no headers, no body.
+    fn nothing() -> Sent {
+        Sent {
+            status: 0,
+            headers: BTreeMap::new(),
+            body: None,
+        }
+    }
+}
+
+/// A body as the log keeps it: JSON up to `LOGGED_BODY_LIMIT` bytes, else nothing.
+fn logged_json(bytes: &[u8]) -> Option<Value> {
+    (!bytes.is_empty() && bytes.len() <= LOGGED_BODY_LIMIT)
+        .then(|| serde_json::from_slice::<Value>(bytes).ok())
+        .flatten()
+}
+
+fn record(
+    shared: &Shared,
+    received: Received,
     principal: Option<String>,
     operation: String,
-    body: Option<serde_json::Value>,
+    sent: Sent,
 ) {
-    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let duration_ms = u64::try_from(received.started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if shared.log_requests {
-        use std::io::Write;
-        let who = principal.as_deref().unwrap_or("-");
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "{method} {path} {status} {duration_ms}ms {who}"
+        console::request(
+            received.method.as_str(),
+            &received.path,
+            sent.status,
+            duration_ms,
+            principal.as_deref().unwrap_or("-"),
         );
     }
     lock(&shared.log).push(Entry {
-        seq,
-        request_id: request_id.to_owned(),
-        method: method.to_string(),
-        path: path.to_owned(),
-        status,
+        seq: received.seq,
+        request_id: received.request_id,
+        method: received.method.to_string(),
+        path: received.path,
+        status: sent.status,
         duration_ms,
         principal,
-        start_ms,
+        start_ms: received.start_ms,
         end_ms: now_ms(),
         operation,
-        body,
+        body: received.body,
+        response_headers: sent.headers,
+        response_body: sent.body,
     });
 }
 
@@ -295,7 +317,12 @@ async fn read_body(headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, A
     }
 }
 
-fn build_response(reply: Reply, request_id: &str, method: &Method) -> Response<Full<Bytes>> {
+/// The HTTP answer of a reply, with what the log keeps of it.
+fn build_response(
+    reply: Reply,
+    request_id: &str,
+    method: &Method,
+) -> (Response<Full<Bytes>>, Sent) {
     let (content_type, bytes) = match (reply.raw, reply.body) {
         (Some((ct, bytes)), _) => (Some(ct), bytes),
         (None, Some(v)) => (
@@ -309,6 +336,10 @@ fn build_response(reply: Reply, request_id: &str, method: &Method) -> Response<F
     } else {
         bytes
     };
+    let json = content_type
+        .as_deref()
+        .is_some_and(|ct| ct.contains("json"));
+    let logged_body = if json { logged_json(&body) } else { None };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();
@@ -327,7 +358,23 @@ fn build_response(reply: Reply, request_id: &str, method: &Method) -> Response<F
             headers.append(n, v);
         }
     }
-    response
+    let mut logged_headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        logged_headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let sent = Sent {
+        status: reply.status.as_u16(),
+        headers: logged_headers,
+        body: logged_body,
+    };
+    (response, sent)
 }
 
 /// ARM, the Synapse data plane, `/discovery` and `/rp/workspaces/…`.

@@ -1,7 +1,9 @@
 //! The request log behind `/_emulator/requests` and `/_emulator/counts`: one entry per
 //! answered request (method, path, status, duration, principal, start and end instants,
-//! the operation label), the last 10,000 kept, and counts by operation since the start
-//! or the last reset.
+//! the operation label, the JSON request body, and what was sent back: every response
+//! header and the JSON response body), the last 10,000 kept, and counts by operation
+//! since the start or the last reset. Tests assert against what the emulator actually
+//! sent (a 429's `retry-after-ms`, an LRO's polling URLs) rather than re-computing it.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -35,6 +37,12 @@ pub struct Entry {
     pub operation: String,
     /// Request body when JSON (for asserting exact requests).
     pub body: Option<serde_json::Value>,
+    /// The headers sent back, by lower-case name (repeated ones joined by `, `); empty
+    /// when the connection was dropped.
+    pub response_headers: BTreeMap<String, String>,
+    /// The response body when it was JSON (null when empty, not JSON, a HEAD answer, a
+    /// dropped connection, or over 64 KiB).
+    pub response_body: Option<serde_json::Value>,
 }
 
 /// The log.

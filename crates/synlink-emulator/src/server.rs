@@ -3,7 +3,6 @@
 //! finish within a grace period, save), and `serve`, the `synlink emulator` command
 //! (prints `listening on URL`, stops on SIGTERM or Ctrl-C after saving).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +19,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::auth;
 use crate::clock::now_ms;
 use crate::config::{Config, EmulatorArgs};
+use crate::console;
 use crate::error::EmulatorError;
 use crate::persist::Persist;
 use crate::pipeline;
@@ -250,7 +250,7 @@ async fn save_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 .max(started.elapsed() * 10)
                 .min(Duration::from_secs(5));
             if let Ok(Some(Err(e))) = result {
-                let _ = writeln!(std::io::stderr().lock(), "emulator: cannot save state: {e}");
+                console::warning(&format!("cannot save state: {e}"));
                 shared.dirty.store(true, Ordering::SeqCst);
             }
         }
@@ -316,17 +316,9 @@ where
 pub async fn serve(args: EmulatorArgs) -> Result<(), EmulatorError> {
     let emulator = Emulator::start(Config::from(args)).await?;
     if let Some(ca) = emulator.tls_ca_file() {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "tls certificate (trust this CA): {}",
-            ca.display()
-        );
+        console::tls_ca_file(&ca);
     }
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", emulator.url())?;
-        out.flush()?;
-    }
+    console::listening(&emulator.url());
     wait_for_stop().await?;
     emulator.shutdown().await
 }
