@@ -16,7 +16,6 @@ use crate::cli::{
     RunArgs, SpecArgs, StateArgs, StateCommand,
 };
 use crate::cloud::auth;
-use crate::emulator;
 use crate::error::{Error, Exit};
 use crate::graph::Graph;
 use crate::invocation::{self, Connection, Invocation};
@@ -27,6 +26,7 @@ use crate::render;
 use crate::spec::LoadedSpec;
 use crate::state::writer::StateWriter;
 use crate::state::State;
+use synlink_emulator::EmulatorArgs;
 
 /// How output looks: colour on each stream, detail.
 #[derive(Debug, Clone, Copy)]
@@ -624,9 +624,9 @@ fn import(args: &ImportArgs, ui: Ui) -> Result<Exit, Error> {
     Ok(Exit::Success)
 }
 
-fn run_emulator(args: emulator::EmulatorArgs) -> Result<Exit, Error> {
+fn run_emulator(args: EmulatorArgs) -> Result<Exit, Error> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Start(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(emulator::serve(args))?;
+    runtime.block_on(synlink_emulator::serve(args))?;
     Ok(Exit::Success)
 }

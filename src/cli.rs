@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::emulator::EmulatorArgs;
+use synlink_emulator::EmulatorArgs;
 
 /// Declarative provisioning of Azure Machine Learning ⇄ Synapse links, Synapse role
 /// grants and Spark pools attached to AML as compute.

@@ -124,7 +124,7 @@ pub enum Error {
     Start(String),
     /// The standalone emulator failed.
     #[error(transparent)]
-    Emulator(#[from] crate::emulator::EmulatorError),
+    Emulator(#[from] synlink_emulator::EmulatorError),
 }
 
 impl Error {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use crate::cli::{CloudArgs, SpecArgs};
 use crate::cloud::auth::{self, TokenSource};
 use crate::cloud::client::{self, Client};
-use crate::emulator;
 use crate::error::Error;
 use crate::graph::Graph;
 use crate::render;
@@ -21,6 +20,7 @@ use crate::spec::variables::Overrides;
 use crate::spec::{self, LoadedSpec};
 use crate::state::local::{LocalStore, StateLock};
 use crate::state::{LockInfo, State};
+use synlink_emulator::{Config, Emulator, Faults};
 
 /// Loads a spec and its graph; the spec's warnings are shown.
 pub fn load(args: &SpecArgs, path: &Path, color: bool) -> Result<(LoadedSpec, Graph), Error> {
@@ -66,7 +66,7 @@ pub fn lock_state(path: PathBuf, command: &str, timeout_secs: u64) -> Result<Sta
 pub struct Connection {
     /// The one client.
     pub client: Arc<Client>,
-    local: Option<Arc<emulator::Emulator>>,
+    local: Option<Arc<Emulator>>,
 }
 
 impl Connection {
@@ -107,15 +107,15 @@ pub async fn connect(
         let dir = spec::data_dir(&spec.file.path).join("local-cloud");
         // The local cloud is for trying things: long-running operations take a
         // fraction of a second rather than Azure's minutes.
-        let config = emulator::Config {
+        let config = Config {
             data_dir: Some(dir.clone()),
-            faults: emulator::Faults {
+            faults: Faults {
                 lro_ms: 300,
-                ..emulator::Faults::default()
+                ..Faults::default()
             },
-            ..emulator::Config::default()
+            ..Config::default()
         };
-        let emu = emulator::Emulator::start(config).await.map_err(|e| {
+        let emu = Emulator::start(config).await.map_err(|e| {
             Error::Start(format!(
                 "cannot start the local cloud in {}: {e}",
                 dir.display()

@@ -2,14 +2,13 @@
 //! links, Synapse role grants and Spark pools attached to AML as compute.
 //!
 //! Data flows one way: spec → graph → plan → apply. This crate's modules follow
-//! that order; the emulator stands apart and imports nothing from the engine.
+//! that order. The emulator is the `synlink-emulator` package beside it.
 
 pub mod addr;
 pub mod app;
 pub mod apply;
 pub mod cli;
 pub mod cloud;
-pub mod emulator;
 pub mod error;
 pub mod graph;
 pub mod invocation;

@@ -20,51 +20,56 @@ mod rbac;
 
 use std::path::Path;
 
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("src/emulator is readable") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The emulator must stand apart from the engine: no `crate::` path may leave
-/// `crate::emulator`, so agreeing with it means something.
+/// The emulator must stand apart from the engine, so agreeing with it means something:
+/// it is its own package, and its manifest names no synlink package in any dependency
+/// table (Cargo then refuses any `use` of engine code).
 #[test]
-fn emulator_imports_nothing_from_the_engine() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/emulator");
-    let mut files = Vec::new();
-    rust_files(&root, &mut files);
-    assert!(files.len() > 10, "found the emulator sources");
+fn emulator_crate_depends_on_nothing_of_synlink() {
+    let manifest_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/synlink-emulator/Cargo.toml");
+    let manifest =
+        std::fs::read_to_string(&manifest_path).expect("the emulator's manifest is readable");
+    assert!(
+        manifest.contains("name = \"synlink-emulator\""),
+        "found the emulator's manifest"
+    );
+    let mut table = String::new();
     let mut offences = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("readable");
-        for (n, line) in text.lines().enumerate() {
-            let mut rest = line;
-            while let Some(i) = rest.find("crate::") {
-                let after = &rest[i + "crate::".len()..];
-                let preceded_by_ident = rest[..i]
-                    .chars()
-                    .last()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
-                if !preceded_by_ident && !after.starts_with("emulator") {
-                    offences.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
-                }
-                rest = after;
-            }
-            if line.trim_start().starts_with("use super::super")
-                && file.ends_with("emulator/mod.rs")
+    for (n, line) in manifest.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            table = line.trim_matches(|c| c == '[' || c == ']').to_owned();
+            // `[dependencies.synlink]` names the dependency in the header itself.
+            if table.contains("dependencies.")
+                && table
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|d| d.trim_matches('"').starts_with("synlink"))
             {
-                offences.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                offences.push(format!("{}: {line}", n + 1));
             }
+            continue;
+        }
+        if !table.ends_with("dependencies") && !table.contains("dependencies.") {
+            continue;
+        }
+        let key = line
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_matches('"');
+        // A path into the workspace root (`path = "../.."`) is the engine, whatever it is called.
+        let engine_path =
+            line.contains("path") && (line.contains("\"../..\"") || line.contains("\"../../\""));
+        if key.starts_with("synlink") || line.contains("package = \"synlink") || engine_path {
+            offences.push(format!("{}: {line}", n + 1));
         }
     }
     assert!(
         offences.is_empty(),
-        "the emulator imports engine code:\n{}",
+        "{} depends on synlink:\n{}",
+        manifest_path.display(),
         offences.join("\n")
     );
 }

@@ -3,7 +3,7 @@
 //! the printed CA, the managed-identity endpoint and Entra client credentials.
 
 use serde_json::{json, Value};
-use synlink::emulator::{Config, Emulator};
+use synlink_emulator::{Config, Emulator};
 
 use super::support::{fast_faults, synapse_id, Api, ARM, SUB};
 use crate::world::World;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use synlink::emulator::{Faults, ThrottleSpec};
+use synlink_emulator::{Faults, ThrottleSpec};
 
 use super::support::{fast_faults, start_with, Api, SUB};
 

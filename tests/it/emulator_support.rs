@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use synlink::emulator::{Config, Emulator, Faults, ThrottleSpec};
+use synlink_emulator::{Config, Emulator, Faults, ThrottleSpec};
 
 /// Management audience.
 pub const ARM: &str = "https://management.azure.com/";

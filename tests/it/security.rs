@@ -14,10 +14,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
-use synlink::emulator::{Config, Emulator};
+use synlink_emulator::{Config, Emulator};
 
-use crate::emulator::support::{ARM, SYNAPSE};
 use crate::world::{quickstart, Run, World};
+use crate::emulator::support::{ARM, SYNAPSE};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)

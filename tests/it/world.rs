@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
-use synlink::emulator::{Config, Emulator};
+use synlink_emulator::{Config, Emulator};
 
 use crate::emulator::support::{self, Api, ARM, IDENTITY_HEADER, SUB, SYNAPSE};
 

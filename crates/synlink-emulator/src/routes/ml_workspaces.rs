@@ -1,0 +1,188 @@
+//! `Microsoft.MachineLearningServices/workspaces` (azure-rest.md §2): PUT as an LRO (201
+//! with `Azure-AsyncOperation`), GET, PATCH (tags, sku, description, friendlyName), DELETE
+//! as an LRO (202 with `Azure-AsyncOperation` and `Location`; 204 when absent), and lists by
+//! resource group and subscription. `discoveryUrl` points at the emulator's `/discovery`.
+//! The lifecycle is lifecycle.rs's; this file holds the workspace's own rules, AML's 409
+//! for a busy workspace, and `/discovery`.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::api_version::Api;
+use crate::arm_error::ArmError;
+use crate::body::{opt_bool, opt_object, opt_str, parse_object, req_str, tags, Object};
+use crate::clock::rfc3339;
+use crate::managed_identity::{self, Allowed};
+use crate::names;
+use crate::operation::{OpAction, OpStatus};
+use crate::reply::Reply;
+use crate::request::Ctx;
+use crate::routes::lifecycle::{
+    refuse_if_deleting, system_data, Absent, Container, Delete, Lifecycle, Located, Patch, PutLro,
+    ResourceType, ASYNC, ASYNC_AND_LOCATION,
+};
+use crate::store::{fold, Kind, Store};
+
+/// AML workspaces.
+pub struct MlWorkspaces;
+
+const LIFECYCLE: Lifecycle = Lifecycle {
+    kind: Kind::MlWorkspace,
+    api: Api::MlWorkspaces,
+    container: Container::ResourceGroup,
+    actions: "Microsoft.MachineLearningServices/workspaces",
+    allow: "GET, PUT, PATCH, DELETE",
+    head: false,
+    created: StatusCode::CREATED,
+    put: Some(PutLro {
+        action: OpAction::Provision,
+        polling: ASYNC,
+        answer_settled: false,
+    }),
+    patch: Patch::Merge {
+        system_data: true,
+        lro: None,
+    },
+    delete: Delete::Lro {
+        polling: ASYNC_AND_LOCATION,
+        with_body: false,
+    },
+    absent: Absent::NoContent,
+};
+
+impl ResourceType for MlWorkspaces {
+    fn lifecycle(&self) -> &'static Lifecycle {
+        &LIFECYCLE
+    }
+
+    fn put(&self, store: &mut Store, ctx: &Ctx<'_>, at: &Located<'_>) -> Result<Value, ArmError> {
+        names::check_ml_workspace("workspace", at.name)?;
+        let req = parse_object(ctx.body)?;
+        let location = req_str(&req, "location", "location")?;
+        if let Some(r) = &at.existing {
+            refuse_if_deleting(&r.body, &r.id)?;
+        }
+        let props = opt_object(&req, "properties", "properties")?
+            .cloned()
+            .unwrap_or_default();
+        let prev = at.previous();
+        let identity = managed_identity::build(
+            store,
+            &req,
+            prev.and_then(|b| b.get("identity")),
+            at.name,
+            Allowed::Any,
+            false,
+            ctx.now,
+        )?;
+        let keep = |k: &str, default: Value| {
+            prev.and_then(|b| b.pointer(&format!("/properties/{k}")))
+                .cloned()
+                .unwrap_or(default)
+        };
+        let text = |k: &str| -> Result<Value, ArmError> {
+            Ok(opt_str(&props, k, &format!("properties.{k}"))?.map_or(Value::Null, |s| json!(s)))
+        };
+        let sku = opt_object(&req, "sku", "sku")?.map_or_else(
+            || json!({"name": "Basic", "tier": "Basic"}),
+            |s| Value::Object(s.clone()),
+        );
+        Ok(json!({
+            "id": at.id,
+            "name": at.id.rsplit('/').next().unwrap_or(at.name),
+            "type": LIFECYCLE.kind.type_name(),
+            "location": location,
+            "tags": tags(&req)?,
+            "sku": sku,
+            "identity": identity,
+            "systemData": system_data(prev, &ctx.caller.oid, ctx.now),
+            "properties": {
+                "friendlyName": opt_str(&props, "friendlyName", "properties.friendlyName")?.unwrap_or(at.name),
+                "description": text("description")?,
+                "storageAccount": text("storageAccount")?,
+                "keyVault": text("keyVault")?,
+                "applicationInsights": text("applicationInsights")?,
+                "containerRegistry": text("containerRegistry")?,
+                "hbiWorkspace": opt_bool(&props, "hbiWorkspace", "properties.hbiWorkspace")?.unwrap_or(false),
+                "allowPublicAccessWhenBehindVnet": false,
+                "publicNetworkAccess": opt_str(&props, "publicNetworkAccess", "properties.publicNetworkAccess")?.unwrap_or("Enabled"),
+                "workspaceId": keep("workspaceId", json!(uuid::Uuid::new_v4().to_string())),
+                "creationTime": keep("creationTime", json!(rfc3339(ctx.now))),
+                "provisioningState": if at.existing.is_some() { "Updating" } else { "Creating" },
+                "discoveryUrl": format!("{}/discovery", ctx.base_url),
+                "tenantId": store.tenant_id,
+                "serviceProvisionedResourceGroup": null,
+                "privateLinkCount": 0,
+                "privateEndpointConnections": [],
+                "storageHnsEnabled": false,
+                "mlFlowTrackingUri": format!("azureml://{location}.api.azureml.ms/mlflow/v1.0{}", at.id),
+            }
+        }))
+    }
+
+    fn merge(
+        &self,
+        _store: &mut Store,
+        _ctx: &Ctx<'_>,
+        _at: &Located<'_>,
+        req: &Object,
+        body: &mut Value,
+    ) -> Result<(), ArmError> {
+        if let Some(sku) = opt_object(req, "sku", "sku")? {
+            body["sku"] = Value::Object(sku.clone());
+        }
+        if let Some(props) = opt_object(req, "properties", "properties")? {
+            for key in ["description", "friendlyName"] {
+                if let Some(v) = opt_str(props, key, &format!("properties.{key}"))? {
+                    body["properties"][key] = json!(v);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// With the `amlConflicts` knob: 409 `Conflict` when an operation on a compute of the
+/// AML workspace `parent_id` other than `own_id` is in progress, as AML answers.
+pub fn refuse_if_busy(
+    store: &Store,
+    ctx: &Ctx<'_>,
+    parent_id: &str,
+    own_id: &str,
+) -> Result<(), ArmError> {
+    if !ctx.faults.aml_conflicts {
+        return Ok(());
+    }
+    let prefix = format!("{}/", fold(parent_id));
+    let own = fold(own_id);
+    let busy = store.operations.values().any(|op| {
+        let target = fold(&op.resource_id);
+        op.status == OpStatus::InProgress && target.starts_with(&prefix) && target != own
+    });
+    if busy {
+        let ws = parent_id.rsplit('/').next().unwrap_or(parent_id);
+        Err(ArmError::conflict(
+            "Conflict",
+            format!("Conflict of operation, another operation on same entity is already running in workspace {ws}."),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// `GET /discovery`: the service endpoints azureml-core reads from `discoveryUrl`, all
+/// pointing at the emulator.
+pub fn discovery(base_url: &str) -> Reply {
+    Reply::ok(json!({
+        "api": base_url,
+        "catalog": base_url,
+        "experimentation": base_url,
+        "gallery": base_url,
+        "history": base_url,
+        "hyperdrive": base_url,
+        "labeling": base_url,
+        "modelmanagement": base_url,
+        "pipelines": base_url,
+        "studio": base_url,
+    }))
+}
