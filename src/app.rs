@@ -80,16 +80,6 @@ fn load(args: &SpecArgs, color: bool) -> Option<(LoadedSpec, Graph)> {
             return None;
         }
         Err(SpecError::Invalid { file, diagnostics }) => {
-            // A file that is not a spec at all gets its one-line cause.
-            if let [only] = diagnostics.as_slice() {
-                if only.address.is_none()
-                    && (only.message.starts_with("invalid YAML")
-                        || only.message.starts_with("the spec "))
-                {
-                    render::diagnostic::error_line(&render::diagnostic::header(&file, only));
-                    return None;
-                }
-            }
             render::diagnostic::emit(&render::diagnostic::render(&file, &diagnostics, color));
             return None;
         }
@@ -110,13 +100,48 @@ fn load(args: &SpecArgs, color: bool) -> Option<(LoadedSpec, Graph)> {
     }
 }
 
-fn validate(args: &SpecArgs, color: bool) -> ExitCode {
-    match load(args, color) {
-        Some((spec, graph)) => {
-            render::summary::stdout(&render::summary::validate_summary(&spec, &graph));
-            ExitCode::SUCCESS
-        }
-        None => ExitCode::FAILURE,
+fn validate(args: &crate::cli::ValidateArgs, color: bool) -> ExitCode {
+    use crate::cli::ValidateFormat;
+    use crate::spec::diagnostic::{Code, Diagnostic};
+    if args.format == ValidateFormat::Text {
+        return match load(&args.spec, color) {
+            Some((spec, graph)) => {
+                render::summary::stdout(&render::summary::validate_summary(&spec, &graph));
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        };
+    }
+    // Machine-readable: every problem of every stage, in one document on stdout.
+    let path = args.spec.file.as_path();
+    let vars = Overrides::collect(std::env::vars(), &args.spec.var_files, &args.spec.vars);
+    let (file, diagnostics) = match vars {
+        Err(diags) => (None, diags),
+        Ok(overrides) => match spec::load(path, &overrides) {
+            Err(e) => (Some(path), e.diagnostics()),
+            Ok(spec) => match Graph::build(&spec) {
+                Ok(_) => (Some(path), spec.warnings),
+                Err(cycles) => {
+                    let cycles = cycles.into_iter().map(|d| match d.code {
+                        Code::Unclassified => d.code(Code::Cycle),
+                        _ => d,
+                    });
+                    (
+                        Some(path),
+                        spec.warnings.into_iter().chain(cycles).collect(),
+                    )
+                }
+            },
+        },
+    };
+    render::summary::stdout(&match args.format {
+        ValidateFormat::Github => render::diagnostic::github(file, &diagnostics),
+        _ => render::diagnostic::json(file, &diagnostics),
+    });
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
