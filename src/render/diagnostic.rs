@@ -309,7 +309,7 @@ pub fn markdown(file: &Path, diags: &[Diagnostic]) -> String {
     let path = md_cell(&file.display().to_string());
     let mut out = if errors > 0 {
         format!(
-            "## synlink: `{path}` is invalid\n\n{}; nothing was planned. Run `synlink validate -f {path}` to see them with the lines they point at.\n\n",
+            "## synlink: `{path}` is invalid\n\n{}. Run `synlink validate -f {path}` to see each in its source line.\n\n",
             counts(errors, warnings)
         )
     } else {
@@ -370,4 +370,162 @@ pub fn info_line(message: &str) {
 #[allow(clippy::print_stderr)]
 pub fn warning_line(message: &str) {
     eprintln!("warning: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{github, json, markdown, render};
+    use crate::render::plan::MARKDOWN_LIMIT;
+    use crate::spec::diagnostic::{Code, Diagnostic};
+    use crate::spec::node::Pos;
+    use crate::spec::source::SourceFile;
+
+    fn at(line: u32, col: u32) -> Pos {
+        Pos { line, col }
+    }
+
+    fn problems() -> Vec<Diagnostic> {
+        vec![
+            Diagnostic::error(Some(at(3, 5)), "unknown field `nme`")
+                .code(Code::UnknownField)
+                .at("synapse_workspaces.shared")
+                .hint("did you mean `name`?"),
+            Diagnostic::error(Some(at(7, 11)), "`type` must be `User|Group` <not> this")
+                .code(Code::InvalidPrincipal)
+                .at("role_grants.ops"),
+            Diagnostic::warning(Some(at(12, 17)), "no link from `main`\nand no identity")
+                .code(Code::UnusableAttachment)
+                .at("attachments.main-small")
+                .hint("set `identity: system_assigned`"),
+            Diagnostic::error(None, "missing `version`").code(Code::MissingVersion),
+        ]
+    }
+
+    #[test]
+    fn markdown_report_of_an_invalid_spec() {
+        let out = markdown(Path::new("infra/synlink.yaml"), &problems());
+        assert!(
+            out.starts_with("## synlink: `infra/synlink.yaml` is invalid\n"),
+            "{out}"
+        );
+        // One row per problem; no raw pipe, newline or HTML breaks the table.
+        let rows: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("| error |") || l.starts_with("| warning |"))
+            .collect();
+        assert_eq!(rows.len(), 4, "{out}");
+        assert!(
+            rows.iter().all(|r| r.matches(" | ").count() == 4),
+            "{rows:#?}"
+        );
+        assert!(
+            rows[1].contains("`User\\|Group` &lt;not&gt; this"),
+            "{}",
+            rows[1]
+        );
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn markdown_report_of_warnings_only_says_the_spec_is_valid() {
+        let warnings: Vec<Diagnostic> = problems().into_iter().filter(|d| !d.is_error()).collect();
+        let out = markdown(Path::new("s.yaml"), &warnings);
+        assert!(
+            out.starts_with("## synlink: `s.yaml` is valid, with 1 warning\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn markdown_report_stays_under_the_limit() {
+        let many: Vec<Diagnostic> = (0..5000)
+            .map(|i| {
+                Diagnostic::error(Some(at(i + 1, 3)), format!("unknown field `f{i}`"))
+                    .at(format!("links.team-{i:04}"))
+                    .hint("did you mean `name`?")
+            })
+            .collect();
+        let out = markdown(Path::new("s.yaml"), &many);
+        assert!(out.len() <= MARKDOWN_LIMIT, "{} bytes", out.len());
+        let rows = out.lines().filter(|l| l.starts_with("| error |")).count();
+        assert!(rows > 100 && rows < 5000, "{rows} rows");
+        assert!(
+            out.ends_with(&format!(
+                "\nThe report was cut at 60,000 characters: {} more problems are not shown.\n",
+                5000 - rows
+            )),
+            "{}",
+            &out[out.len() - 200..]
+        );
+    }
+
+    #[test]
+    fn json_and_github_carry_every_field() {
+        let diags = problems();
+        let doc: serde_json::Value =
+            serde_json::from_str(&json(Some(Path::new("s.yaml")), &diags)).expect("JSON");
+        assert_eq!(doc["errors"], 3);
+        assert_eq!(doc["warnings"], 1);
+        assert_eq!(doc["valid"], false);
+        assert_eq!(doc["diagnostics"][3]["line"], serde_json::Value::Null);
+        assert_eq!(doc["diagnostics"][2]["severity"], "warning");
+
+        let lines = github(Some(Path::new("s.yaml")), &diags);
+        let lines: Vec<&str> = lines.lines().collect();
+        assert_eq!(
+            lines[2],
+            "::warning file=s.yaml,line=12,col=17,title=unusable-attachment (attachments.main-small)::no link from `main`%0Aand no identity%0Ahint: set `identity: system_assigned`"
+        );
+        assert_eq!(
+            lines[3],
+            "::error file=s.yaml,title=missing-version::missing `version`"
+        );
+    }
+
+    #[test]
+    fn a_yaml_error_is_shown_in_its_line_and_an_empty_file_in_one_line() {
+        let file = SourceFile {
+            path: PathBuf::from("s.yaml"),
+            text: "version: 1\nlinks: [a, {b: 1\n".to_owned(),
+        };
+        let syntax = Diagnostic::error(Some(at(2, 12)), "invalid YAML: did not find expected ','")
+            .code(Code::YamlSyntax);
+        let out = render(&file, &[syntax], false);
+        assert!(out.contains(" 2 │ links: [a, {b: 1\n"), "{out}");
+        assert!(
+            out.ends_with("error: s.yaml is invalid: 1 error\n"),
+            "{out}"
+        );
+
+        let empty = Diagnostic::error(None, "the spec is empty")
+            .code(Code::EmptySpec)
+            .hint("a spec starts with `version: 1`");
+        assert_eq!(
+            render(&file, &[empty], false),
+            "error: s.yaml: the spec is empty\n"
+        );
+    }
+
+    #[test]
+    fn the_underline_covers_the_width_within_its_line() {
+        let file = SourceFile {
+            path: PathBuf::from("s.yaml"),
+            text: "a:\n  name: \"mlw-{ech}\"\n".to_owned(),
+        };
+        let underline = |out: &str| {
+            out.lines()
+                .find(|l| l.contains('─') && l.contains('·'))
+                .map(|l| (l.find('─'), l.matches('─').count()))
+        };
+        let d = Diagnostic::error(Some(at(2, 14)), "unknown placeholder `{ech}`").width(5);
+        let out = render(&file, &[d], false);
+        let start = underline(&out).and_then(|(s, _)| s);
+        assert_eq!(underline(&out), Some((start, 5)), "{out}");
+        // A width past the end of the line stops at the line's end.
+        let d = Diagnostic::error(Some(at(2, 14)), "x").width(500);
+        let out = render(&file, &[d], false);
+        assert_eq!(underline(&out), Some((start, 6)), "{out}");
+    }
 }
