@@ -13,7 +13,7 @@ use crate::addr::{Address, ArmId};
 use crate::apply::{self, Event};
 use crate::cli::{
     ApplyArgs, Cli, CloudArgs, Command, DestroyArgs, ImportArgs, OutputArgs, PlanArgs, PlanFormat,
-    RunArgs, SpecArgs, StateArgs, StateCommand,
+    RunArgs, SpecArgs, StateArgs, StateCommand, ValidateArgs, ValidateFormat,
 };
 use crate::cloud::auth;
 use crate::error::{Error, Exit};
@@ -23,6 +23,7 @@ use crate::plan::diff::{DiffOptions, PlanError};
 use crate::plan::{self, preflight, refresh, verify, Plan, PlanMode};
 use crate::provider;
 use crate::render;
+use crate::spec::diagnostic::Diagnostic;
 use crate::spec::LoadedSpec;
 use crate::state::writer::StateWriter;
 use crate::state::State;
@@ -66,10 +67,24 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn validate(args: &SpecArgs, ui: Ui) -> Result<Exit, Error> {
-    let (spec, graph) = invocation::load(args, &args.path(), ui.color)?;
-    render::summary::stdout(&render::summary::validate_summary(&spec, &graph));
-    Ok(Exit::Success)
+fn validate(args: &ValidateArgs, ui: Ui) -> Result<Exit, Error> {
+    let path = args.spec.path();
+    if args.format == ValidateFormat::Text {
+        let (spec, graph) = invocation::load(&args.spec, &path, ui.color)?;
+        render::summary::stdout(&render::summary::validate_summary(&spec, &graph));
+        return Ok(Exit::Success);
+    }
+    // Machine-readable: every problem of every stage, in one document on stdout.
+    let (file, diagnostics) = invocation::diagnostics(&args.spec, &path);
+    render::summary::stdout(&match args.format {
+        ValidateFormat::Github => render::diagnostic::github(file, &diagnostics),
+        _ => render::diagnostic::json(file, &diagnostics),
+    });
+    Ok(if diagnostics.iter().any(Diagnostic::is_error) {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
 }
 
 fn graph(args: &SpecArgs, ui: Ui) -> Result<Exit, Error> {

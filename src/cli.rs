@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse, expand and check a spec; print every problem, not only the first.
-    Validate(SpecArgs),
+    Validate(ValidateArgs),
     /// Write the dependency graph of a spec in DOT to stdout.
     Graph(SpecArgs),
     /// Read what Azure holds, compare it with the spec, and print the plan.
@@ -71,6 +71,30 @@ impl SpecArgs {
             .clone()
             .unwrap_or_else(|| PathBuf::from("synlink.yaml"))
     }
+}
+
+/// How `synlink validate` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ValidateFormat {
+    /// For people, on stderr: each problem in its source line, with a hint.
+    #[default]
+    Text,
+    /// One JSON document on stdout: validity, counts, and every diagnostic with
+    /// file, line, col, address, code, severity, message and hint.
+    Json,
+    /// GitHub Actions annotations on stdout, one `::error`/`::warning` line each.
+    Github,
+}
+
+/// Flags of `synlink validate`.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
 }
 
 /// Where the cloud is and how the state is kept.

@@ -13,7 +13,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use crate::addr::{Address, ResourceKind};
-use crate::spec::diagnostic::Diagnostic;
+use crate::spec::diagnostic::{Code, Diagnostic};
 use crate::spec::{Body, LoadedSpec};
 
 /// Why an edge exists.
@@ -119,6 +119,7 @@ impl Graph {
             out.push(
                 Diagnostic::error(pos, format!("dependency cycle: {}", names.join(" → ")))
                     .at(first)
+                    .code(Code::Cycle)
                     .hint("remove one of the depends_on entries that closes the loop"),
             );
         }

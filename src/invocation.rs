@@ -15,6 +15,7 @@ use crate::cloud::client::{self, Client};
 use crate::error::Error;
 use crate::graph::Graph;
 use crate::render;
+use crate::spec::diagnostic::Diagnostic;
 use crate::spec::model::{Cloud, CloudName};
 use crate::spec::variables::Overrides;
 use crate::spec::{self, LoadedSpec};
@@ -40,6 +41,26 @@ pub fn load(args: &SpecArgs, path: &Path, color: bool) -> Result<(LoadedSpec, Gr
             file: spec.file.clone(),
             cycles,
         }),
+    }
+}
+
+/// Every problem of a spec, for the machine-readable `validate` formats: the
+/// file they are in (`None` for command-line variables) and the diagnostics,
+/// warnings included.
+pub fn diagnostics<'a>(args: &SpecArgs, path: &'a Path) -> (Option<&'a Path>, Vec<Diagnostic>) {
+    let overrides = match Overrides::collect(std::env::vars(), &args.var_files, &args.vars) {
+        Ok(o) => o,
+        Err(diags) => return (None, diags),
+    };
+    match spec::load(path, &overrides) {
+        Err(e) => (Some(path), e.diagnostics()),
+        Ok(spec) => match Graph::build(&spec) {
+            Ok(_) => (Some(path), spec.warnings),
+            Err(cycles) => (
+                Some(path),
+                spec.warnings.into_iter().chain(cycles).collect(),
+            ),
+        },
     }
 }
 

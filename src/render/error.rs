@@ -16,17 +16,7 @@ pub fn render(e: &Error, color: bool) -> String {
             let _ = writeln!(out, "error: {source}");
         }
         Error::Spec(SpecError::Invalid { file, diagnostics }) => {
-            // A file that is not a spec at all gets its one-line cause.
-            match diagnostics.as_slice() {
-                [only]
-                    if only.address.is_none()
-                        && (only.message.starts_with("invalid YAML")
-                            || only.message.starts_with("the spec ")) =>
-                {
-                    let _ = writeln!(out, "error: {}", diagnostic::header(file, only));
-                }
-                _ => out.push_str(&diagnostic::render(file, diagnostics, color)),
-            }
+            out.push_str(&diagnostic::render(file, diagnostics, color));
         }
         Error::Variables(diagnostics) => out.push_str(&diagnostic::render_plain(diagnostics)),
         Error::Cycles { file, cycles } => out.push_str(&diagnostic::render(file, cycles, color)),

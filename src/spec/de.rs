@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use crate::spec::diagnostic::did_you_mean;
+use crate::spec::diagnostic::{did_you_mean, Code};
 use crate::spec::node::{Key, Node, Pos, Value};
 
 /// A decoding error with its position.
@@ -18,6 +18,8 @@ pub struct DeError {
     pub message: String,
     /// A hint, when there is one.
     pub hint: Option<String>,
+    /// What kind of problem it is.
+    pub code: Code,
     /// The fields the map accepts, for an unknown field.
     expected: Option<&'static [&'static str]>,
     /// Further unknown fields of the same map, reported together.
@@ -30,9 +32,15 @@ impl DeError {
             pos: None,
             message,
             hint: None,
+            code: Code::WrongType,
             expected: None,
             also: Vec::new(),
         }
+    }
+
+    fn with_code(mut self, code: Code) -> DeError {
+        self.code = code;
+        self
     }
 
     fn or_pos(mut self, pos: Pos) -> DeError {
@@ -93,7 +101,7 @@ impl de::Error for DeError {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> DeError {
-        let mut e = DeError::new(format!("unknown field `{field}`"));
+        let mut e = DeError::new(format!("unknown field `{field}`")).with_code(Code::UnknownField);
         let visible: Vec<&str> = expected
             .iter()
             .copied()
@@ -106,18 +114,19 @@ impl de::Error for DeError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> DeError {
-        let mut e = DeError::new(format!("unknown value `{variant}`"));
+        let mut e =
+            DeError::new(format!("unknown value `{variant}`")).with_code(Code::UnknownValue);
         e.hint = did_you_mean(variant, expected.iter().copied())
             .or_else(|| Some(format!("expected one of: {}", expected.join(", "))));
         e
     }
 
     fn missing_field(field: &'static str) -> DeError {
-        DeError::new(format!("missing required field `{field}`"))
+        DeError::new(format!("missing required field `{field}`")).with_code(Code::MissingField)
     }
 
     fn duplicate_field(field: &'static str) -> DeError {
-        DeError::new(format!("field `{field}` is given twice"))
+        DeError::new(format!("field `{field}` is given twice")).with_code(Code::DuplicateKey)
     }
 }
 
@@ -234,6 +243,7 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
         self.value = Some(value);
         let key_node = Node {
             pos: key.pos,
+            span: key.span,
             value: Value::Str(key.text.clone()),
         };
         seed.deserialize(NodeDe { node: &key_node })
@@ -277,6 +287,7 @@ impl<'de, 'a> de::EnumAccess<'de> for EnumDe<'a> {
     ) -> Result<(V::Value, NodeDe<'a>), DeError> {
         let key_node = Node {
             pos: self.key.pos,
+            span: self.key.span,
             value: Value::Str(self.key.text.clone()),
         };
         let variant = seed
@@ -316,6 +327,7 @@ impl<'de> de::VariantAccess<'de> for NodeDe<'_> {
 #[cfg(test)]
 mod tests {
     use super::decode;
+    use crate::spec::diagnostic::Code;
     use crate::spec::model::{Identity, SparkPool};
     use crate::spec::node::{parse, Pos};
 
@@ -327,6 +339,7 @@ mod tests {
         assert_eq!(err.message, "unknown field `node_sise`");
         assert_eq!(err.pos, Some(Pos { line: 2, col: 1 }));
         assert_eq!(err.hint.as_deref(), Some("did you mean `node_size`?"));
+        assert_eq!(err.code, Code::UnknownField);
         assert_eq!(err.also.len(), 1);
         assert_eq!(err.also[0].message, "unknown field `spark_verison`");
         assert_eq!(err.also[0].pos, Some(Pos { line: 3, col: 1 }));

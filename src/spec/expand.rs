@@ -3,12 +3,22 @@
 //! (`{each}`, `{each.key}`, `{each.value}`) work in keys and in every string
 //! value; a string that is exactly one reference takes the referenced value
 //! whole (so `for_each: ${teams}` gets the list), and `$${` writes a literal `${`.
+//!
+//! The references of an entry are checked once, on the entry as written, before
+//! it is expanded: an unknown variable or placeholder in a template of fifty
+//! entries is one message at the reference itself, not fifty at the string's
+//! start. What an entry would have been called when it is refused is kept
+//! (`broken`, `unkeyed`), so that references to it are not reported again as
+//! dangling; a misspelled section (`ml_workspace:`) is read for the same
+//! purpose. Which keys each `for_each` template produced is kept too, so that
+//! a later problem repeated in every entry can be reported once.
 
 use indexmap::IndexMap;
 
 use crate::addr::ResourceKind;
-use crate::spec::diagnostic::{did_you_mean, Diagnostic};
-use crate::spec::node::{Key, Node, Pos, Value};
+use crate::spec::diagnostic::{closest, did_you_mean, Code, Diagnostic};
+use crate::spec::node::{Key, Node, Pos, Span, Value};
+use crate::spec::placeholder::{self, EachRef, Token, PLACEHOLDERS};
 use crate::spec::variables::{self, Origin, Overrides};
 
 /// The top-level keys that are not resource sections.
@@ -27,6 +37,17 @@ pub struct Entry {
     pub node: Node,
 }
 
+/// A `for_each` entry as written, and the keys it expanded to.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// `section.key` with the key as written (`links.team-{each}`).
+    pub address: String,
+    /// Its section.
+    pub kind: ResourceKind,
+    /// Every key it expanded to, in order (also those whose body was refused).
+    pub keys: Vec<String>,
+}
+
 /// A spec after expansion.
 #[derive(Debug, Clone, Default)]
 pub struct Expanded {
@@ -36,6 +57,14 @@ pub struct Expanded {
     pub entries: Vec<Entry>,
     /// Problems found while expanding.
     pub diagnostics: Vec<Diagnostic>,
+    /// Keys of entries that were refused (or written under a misspelled section):
+    /// they exist in the author's mind, so references to them are not dangling.
+    pub broken: Vec<(ResourceKind, String)>,
+    /// Sections with a refused entry whose keys cannot be told at all (its key
+    /// or its `for_each` is what is wrong): no reference into them is dangling.
+    pub unkeyed: Vec<ResourceKind>,
+    /// Every `for_each` template that expanded.
+    pub templates: Vec<Template>,
 }
 
 /// The value a `for_each` iteration binds.
@@ -45,37 +74,96 @@ enum Each<'a> {
     Entry(&'a str, &'a Node),
 }
 
+/// What the entry a string belongs to iterates, which decides the placeholders
+/// it may use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Iterates {
+    Nothing,
+    List,
+    Map,
+}
+
+/// What checks and substitution read: the source text (to point inside
+/// strings), the variables, and what the entry iterates.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    source: &'a str,
+    vars: &'a IndexMap<String, (Node, Origin)>,
+    iterates: Iterates,
+}
+
 struct Context<'a> {
     vars: &'a IndexMap<String, (Node, Origin)>,
     each: Option<Each<'a>>,
 }
 
-/// Expands a parsed document.
-pub fn expand(root: &Node, overrides: &Overrides) -> Expanded {
+impl Context<'_> {
+    fn iterates(&self) -> Iterates {
+        match self.each {
+            None => Iterates::Nothing,
+            Some(Each::Item(_)) => Iterates::List,
+            Some(Each::Entry(..)) => Iterates::Map,
+        }
+    }
+}
+
+/// Every known top-level key.
+fn known_sections() -> impl Iterator<Item = &'static str> {
+    SETTINGS
+        .iter()
+        .copied()
+        .chain(ResourceKind::ALL.iter().map(|k| k.section()))
+}
+
+/// Whether a top-level key is a section or a setting.
+fn is_known(key: &str) -> bool {
+    known_sections().any(|k| k == key)
+}
+
+/// Expands a parsed document; `source` is the text it was parsed from.
+pub fn expand(root: &Node, source: &str, overrides: &Overrides) -> Expanded {
     let mut out = Expanded::default();
     let top = match &root.value {
         Value::Map(entries) => entries,
         Value::Null => {
             out.diagnostics.push(
                 Diagnostic::error(None, "the spec is empty")
+                    .code(Code::EmptySpec)
                     .hint("a spec starts with `version: 1`; see examples/quickstart.yaml"),
             );
             return out;
         }
         other => {
-            out.diagnostics.push(Diagnostic::error(
-                Some(root.pos),
-                format!(
-                    "the spec must be a map of sections, found {}",
-                    other.type_name()
-                ),
-            ));
+            out.diagnostics.push(
+                Diagnostic::error(
+                    Some(root.pos),
+                    format!(
+                        "the spec must be a map of sections, found {}",
+                        other.type_name()
+                    ),
+                )
+                .code(Code::NotASpec),
+            );
             return out;
         }
     };
+    // A misspelled section is read as the one it most likely means (when that
+    // one is absent), so that its misspelling is the only thing reported.
+    let meant = |key: &Key| -> Option<&'static str> {
+        if is_known(&key.text) {
+            return None;
+        }
+        closest(&key.text, known_sections()).filter(|m| {
+            ResourceKind::from_section(m).is_some() || !top.iter().any(|(k, _)| k.text == *m)
+        })
+    };
 
-    let declared: IndexMap<String, Node> = match top.iter().find(|(k, _)| k.text == "variables") {
-        Some((_, node)) => match &node.value {
+    let variables = top
+        .iter()
+        .find(|(k, _)| k.text == "variables")
+        .or_else(|| top.iter().find(|(k, _)| meant(k) == Some("variables")));
+    let declared: IndexMap<String, Node> = match variables {
+        Some((key, node)) => match &node.value {
             Value::Map(vars) => vars
                 .iter()
                 .map(|(k, v)| (k.text.clone(), v.clone()))
@@ -86,11 +174,13 @@ pub fn expand(root: &Node, overrides: &Overrides) -> Expanded {
                     Diagnostic::error(
                         Some(node.pos),
                         format!(
-                            "`variables` must be a map of NAME: VALUE, found {}",
+                            "`{}` must be a map of NAME: VALUE, found {}",
+                            key.text,
                             other.type_name()
                         ),
                     )
-                    .at("variables"),
+                    .code(Code::WrongType)
+                    .at(&key.text),
                 );
                 IndexMap::new()
             }
@@ -99,47 +189,81 @@ pub fn expand(root: &Node, overrides: &Overrides) -> Expanded {
     };
     let (vars, problems) = variables::resolve(&declared, overrides);
     out.diagnostics.extend(problems);
+    let scope = Scope {
+        source,
+        vars: &vars,
+        iterates: Iterates::Nothing,
+    };
 
     for (key, node) in top {
         if let Some(kind) = ResourceKind::from_section(&key.text) {
-            expand_section(kind, node, &vars, &mut out);
+            expand_section(kind, node, scope, &mut out);
         } else if SETTINGS.contains(&key.text.as_str()) {
-            let value = if key.text == "variables" {
-                node.clone()
-            } else {
-                let ctx = Context {
-                    vars: &vars,
-                    each: None,
-                };
-                subst_node(node, &ctx, &key.text, &mut out.diagnostics)
-            };
-            out.settings.insert(key.text.clone(), (key.pos, value));
+            setting(&key.text, key.pos, node, scope, &mut out);
         } else {
-            let known = SETTINGS
-                .iter()
-                .copied()
-                .chain(ResourceKind::ALL.iter().map(|k| k.section()));
+            let hint = did_you_mean(&key.text, known_sections()).unwrap_or_else(|| {
+                format!(
+                    "the sections are: {}, {}",
+                    SETTINGS.join(", "),
+                    ResourceKind::ALL.map(ResourceKind::section).join(", ")
+                )
+            });
             out.diagnostics.push(
                 Diagnostic::error(Some(key.pos), format!("unknown section `{}`", key.text))
-                    .maybe_hint(did_you_mean(&key.text, known).or_else(|| {
-                        Some(format!(
-                            "the sections are: {}, {}",
-                            SETTINGS.join(", "),
-                            ResourceKind::ALL.map(ResourceKind::section).join(", ")
-                        ))
-                    })),
+                    .code(Code::UnknownSection)
+                    .width(key.text.chars().count())
+                    .hint(hint),
             );
+            if let Some(m) = meant(key) {
+                match ResourceKind::from_section(m) {
+                    Some(kind) => shadow(kind, node, scope, &mut out),
+                    None if m != "variables" && !out.settings.contains_key(m) => {
+                        setting(m, key.pos, node, scope, &mut out);
+                    }
+                    None => {}
+                }
+            }
         }
     }
     out
 }
 
-fn expand_section(
-    kind: ResourceKind,
-    section: &Node,
-    vars: &IndexMap<String, (Node, Origin)>,
-    out: &mut Expanded,
-) {
+/// Substitutes a setting (`version`, `cloud`, `defaults`; `variables` is kept
+/// as written) after checking its references.
+fn setting(name: &str, pos: Pos, node: &Node, scope: Scope<'_>, out: &mut Expanded) {
+    let value = if name == "variables" {
+        node.clone()
+    } else {
+        let before = out.diagnostics.len();
+        check_node(node, scope, name, &mut out.diagnostics);
+        if out.diagnostics.len() == before {
+            let ctx = Context {
+                vars: scope.vars,
+                each: None,
+            };
+            subst_node(node, &ctx, name, &mut out.diagnostics)
+        } else {
+            node.clone()
+        }
+    };
+    out.settings.insert(name.to_owned(), (pos, value));
+}
+
+/// Reads a section written under a misspelled name only for the keys it
+/// declares; its own problems wait until its name is fixed.
+fn shadow(kind: ResourceKind, node: &Node, scope: Scope<'_>, out: &mut Expanded) {
+    let mut scratch = Expanded::default();
+    expand_section(kind, node, scope, &mut scratch);
+    out.broken
+        .extend(scratch.entries.into_iter().map(|e| (e.kind, e.key)));
+    out.broken.extend(scratch.broken);
+    out.unkeyed.extend(scratch.unkeyed);
+    if !matches!(node.value, Value::Map(_) | Value::Null) {
+        out.unkeyed.push(kind);
+    }
+}
+
+fn expand_section(kind: ResourceKind, section: &Node, scope: Scope<'_>, out: &mut Expanded) {
     let entries = match &section.value {
         Value::Map(entries) => entries,
         Value::Null => return,
@@ -153,65 +277,125 @@ fn expand_section(
                         other.type_name()
                     ),
                 )
+                .code(Code::WrongType)
                 .at(kind.section()),
             );
             return;
         }
     };
     for (key, body) in entries {
-        let for_each = body.get("for_each");
-        let Some(for_each) = for_each else {
-            let ctx = Context { vars, each: None };
-            push_entry(kind, key, body, &ctx, out);
+        let template = format!("{}.{}", kind.section(), key.text);
+        let Some(for_each) = body.get("for_each") else {
+            let before = out.diagnostics.len();
+            check_key(key, scope, &template, &mut out.diagnostics);
+            let key_ok = out.diagnostics.len() == before;
+            check_node(body, scope, &template, &mut out.diagnostics);
+            let ctx = Context {
+                vars: scope.vars,
+                each: None,
+            };
+            if out.diagnostics.len() == before {
+                push_entry(kind, key, body, &ctx, out);
+            } else {
+                refuse(kind, key, key_ok.then_some(&ctx), out);
+            }
             continue;
         };
-        let where_ = format!("{}.{}", kind.section(), key.text);
-        let ctx = Context { vars, each: None };
         let before = out.diagnostics.len();
-        let items = subst_node(for_each, &ctx, &where_, &mut out.diagnostics);
+        check_node(for_each, scope, &template, &mut out.diagnostics);
+        let ctx = Context {
+            vars: scope.vars,
+            each: None,
+        };
+        let items = if out.diagnostics.len() == before {
+            subst_node(for_each, &ctx, &template, &mut out.diagnostics)
+        } else {
+            for_each.clone()
+        };
         if out.diagnostics.len() > before {
-            // Already reported (an unknown variable): the value is not worth a second message.
+            out.unkeyed.push(kind);
             continue;
         }
+        let iterates = match &items.value {
+            Value::Seq(_) => Iterates::List,
+            Value::Map(_) => Iterates::Map,
+            other => {
+                out.diagnostics.push(
+                    Diagnostic::error(
+                        Some(for_each.pos),
+                        format!(
+                            "for_each takes a list or a map, found {}",
+                            other.type_name()
+                        ),
+                    )
+                    .code(Code::InvalidForEach)
+                    .at(&template),
+                );
+                out.unkeyed.push(kind);
+                continue;
+            }
+        };
         let body = without_for_each(body);
+        let scope = Scope { iterates, ..scope };
+        check_key(key, scope, &template, &mut out.diagnostics);
+        let key_ok = out.diagnostics.len() == before;
+        check_node(&body, scope, &template, &mut out.diagnostics);
+        let refused = out.diagnostics.len() > before;
+        let mut expanded = Template {
+            address: template.clone(),
+            kind,
+            keys: Vec::new(),
+        };
+        let mut each = |each: Each<'_>, out: &mut Expanded| {
+            let ctx = Context {
+                vars: scope.vars,
+                each: Some(each),
+            };
+            if refused {
+                refuse(kind, key, key_ok.then_some(&ctx), out);
+            } else if let Some(k) = push_entry(kind, key, &body, &ctx, out) {
+                expanded.keys.push(k);
+            }
+        };
         match &items.value {
             Value::Seq(list) => {
                 for item in list {
                     if matches!(item.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
                         out.diagnostics.push(
                             Diagnostic::error(Some(item.pos), format!("a for_each list item must be a string or a number, found {}", item.value.type_name()))
-                                .at(&where_)
+                                .code(Code::InvalidForEach)
+                                .at(&template)
                                 .hint("iterate a map to carry structured values: {each.key} and {each.value}"),
                         );
                         continue;
                     }
-                    let ctx = Context {
-                        vars,
-                        each: Some(Each::Item(item)),
-                    };
-                    push_entry(kind, key, &body, &ctx, out);
+                    each(Each::Item(item), out);
                 }
             }
             Value::Map(map) => {
                 for (k, v) in map {
-                    let ctx = Context {
-                        vars,
-                        each: Some(Each::Entry(&k.text, v)),
-                    };
-                    push_entry(kind, key, &body, &ctx, out);
+                    each(Each::Entry(&k.text, v), out);
                 }
             }
-            other => out.diagnostics.push(
-                Diagnostic::error(
-                    Some(for_each.pos),
-                    format!(
-                        "for_each takes a list or a map, found {}",
-                        other.type_name()
-                    ),
-                )
-                .at(&where_),
-            ),
+            _ => {}
         }
+        if !refused {
+            out.templates.push(expanded);
+        }
+    }
+}
+
+/// Records the key a refused entry would have had (`ctx` is given when its key
+/// itself is sound), so that references to it are not reported as dangling.
+fn refuse(kind: ResourceKind, key: &Key, ctx: Option<&Context<'_>>, out: &mut Expanded) {
+    let text = ctx.and_then(|ctx| match subst_str(&key.text, key.pos, ctx) {
+        Ok(Value::Str(s)) => Some(s),
+        Ok(other) => other.scalar_text(),
+        Err(_) => None,
+    });
+    match text {
+        Some(text) => out.broken.push((kind, text)),
+        None => out.unkeyed.push(kind),
     }
 }
 
@@ -219,6 +403,7 @@ fn without_for_each(body: &Node) -> Node {
     match &body.value {
         Value::Map(entries) => Node {
             pos: body.pos,
+            span: body.span,
             value: Value::Map(
                 entries
                     .iter()
@@ -231,15 +416,42 @@ fn without_for_each(body: &Node) -> Node {
     }
 }
 
-fn push_entry(kind: ResourceKind, key: &Key, body: &Node, ctx: &Context<'_>, out: &mut Expanded) {
+/// Expands one entry (one iteration of a template); returns its key when that
+/// could be computed, whether or not the body expanded.
+fn push_entry(
+    kind: ResourceKind,
+    key: &Key,
+    body: &Node,
+    ctx: &Context<'_>,
+    out: &mut Expanded,
+) -> Option<String> {
     let before = out.diagnostics.len();
-    let where_ = format!("{}.{}", kind.section(), key.text);
+    let template = format!("{}.{}", kind.section(), key.text);
     let key_text = match subst_str(&key.text, key.pos, ctx) {
         Ok(Value::Str(s)) => s,
-        Ok(other) => other.scalar_text().unwrap_or_default(),
+        Ok(other) => {
+            let Some(text) = other.scalar_text() else {
+                out.diagnostics.push(
+                    Diagnostic::error(
+                        Some(key.pos),
+                        format!(
+                            "the key `{}` expands to {}; a key must be a string",
+                            key.text,
+                            other.type_name()
+                        ),
+                    )
+                    .code(Code::NotAScalar)
+                    .at(&template),
+                );
+                out.unkeyed.push(kind);
+                return None;
+            };
+            text
+        }
         Err(d) => {
-            out.diagnostics.push(d.at(&where_));
-            return;
+            out.diagnostics.push(d.at(&template));
+            out.unkeyed.push(kind);
+            return None;
         }
     };
     let address = format!("{}.{}", kind.section(), key_text);
@@ -247,11 +459,160 @@ fn push_entry(kind: ResourceKind, key: &Key, body: &Node, ctx: &Context<'_>, out
     if out.diagnostics.len() == before {
         out.entries.push(Entry {
             kind,
-            key: key_text,
+            key: key_text.clone(),
             key_pos: key.pos,
             node,
         });
+    } else {
+        out.broken.push((kind, key_text.clone()));
     }
+    Some(key_text)
+}
+
+/// Reports every problem of the references in a node's keys and strings, each
+/// once and at its own position.
+fn check_node(node: &Node, scope: Scope<'_>, address: &str, diags: &mut Vec<Diagnostic>) {
+    match &node.value {
+        Value::Str(s) => check_str(s, node.pos, node.span, scope, address, diags),
+        Value::Seq(items) => {
+            for item in items {
+                check_node(item, scope, address, diags);
+            }
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                check_key(k, scope, address, diags);
+                check_node(v, scope, address, diags);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_key(key: &Key, scope: Scope<'_>, address: &str, diags: &mut Vec<Diagnostic>) {
+    check_str(&key.text, key.pos, key.span, scope, address, diags);
+}
+
+fn check_str(
+    s: &str,
+    pos: Pos,
+    span: Option<Span>,
+    scope: Scope<'_>,
+    address: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if !placeholder::may_hold_references(s) {
+        return;
+    }
+    for token in placeholder::tokens(s) {
+        let Some(d) = problem(&token, s, pos, scope.iterates, scope.vars) else {
+            continue;
+        };
+        let (at, len) = match token {
+            Token::Var { at, len, .. } | Token::Each { at, len, .. } => (at, len),
+            Token::Unknown { text, at } => (at, text.len()),
+            Token::Unterminated { at } => (at, 2),
+            Token::Text(_) => continue,
+        };
+        let d = match placeholder::inner_pos(scope.source, pos, span, s, at, len) {
+            Some(inner) => Diagnostic {
+                pos: Some(inner),
+                ..d
+            }
+            .width(s[at..at + len].chars().count()),
+            None => d,
+        };
+        diags.push(d.at(address));
+    }
+}
+
+/// What is wrong with one reference where it is used, if anything. The
+/// diagnostic points at the string's start; `check_str` moves it inside.
+fn problem(
+    token: &Token<'_>,
+    s: &str,
+    pos: Pos,
+    iterates: Iterates,
+    vars: &IndexMap<String, (Node, Origin)>,
+) -> Option<Diagnostic> {
+    let d = match (*token, iterates) {
+        (Token::Text(_), _)
+        | (
+            Token::Each {
+                which: EachRef::Item,
+                ..
+            },
+            Iterates::List,
+        )
+        | (
+            Token::Each {
+                which: EachRef::Key | EachRef::Value,
+                ..
+            },
+            Iterates::Map,
+        ) => return None,
+        (Token::Var { name, .. }, _) => {
+            if vars.contains_key(name) {
+                return None;
+            }
+            Diagnostic::error(Some(pos), format!("unknown variable `{name}`"))
+                .code(Code::UnknownVariable)
+                .maybe_hint(
+                    did_you_mean(name, vars.keys().map(String::as_str))
+                        .or_else(|| Some("declare it under `variables:`".into())),
+                )
+        }
+        (Token::Unterminated { .. }, _) => {
+            Diagnostic::error(Some(pos), format!("unterminated `${{` in \"{s}\""))
+                .code(Code::UnterminatedReference)
+                .hint("write `$${` for a literal `${`")
+        }
+        (Token::Each { at, len, .. }, Iterates::Nothing) => Diagnostic::error(
+            Some(pos),
+            format!("`{}` is used outside a for_each", &s[at..at + len]),
+        )
+        .code(Code::UnknownPlaceholder)
+        .hint("add `for_each:` with a list or a map to this entry"),
+        (
+            Token::Each {
+                which: EachRef::Key | EachRef::Value,
+                ..
+            },
+            Iterates::List,
+        ) => Diagnostic::error(
+            Some(pos),
+            "`{each.key}` and `{each.value}` need a for_each over a map",
+        )
+        .code(Code::UnknownPlaceholder)
+        .hint("this for_each iterates a list: use {each}"),
+        (
+            Token::Each {
+                which: EachRef::Item,
+                ..
+            },
+            Iterates::Map,
+        ) => Diagnostic::error(Some(pos), "`{each}` is used in a for_each over a map")
+            .code(Code::UnknownPlaceholder)
+            .hint("use {each.key} and {each.value}"),
+        (Token::Unknown { text, .. }, iterates) => {
+            let word = text[1..text.len() - 1].trim().to_lowercase();
+            let hint = match iterates {
+                Iterates::Nothing => "placeholders work only in an entry with `for_each`: {each} for a list, {each.key} and {each.value} for a map".to_owned(),
+                Iterates::List => closest(&word, ["each"]).map_or_else(
+                    || "this for_each iterates a list: its placeholder is {each}".to_owned(),
+                    |c| format!("did you mean `{{{c}}}`?"),
+                ),
+                Iterates::Map => closest(&word, PLACEHOLDERS[1..].iter().copied()).map_or_else(
+                    || "this for_each iterates a map: use {each.key} and {each.value}".to_owned(),
+                    |c| format!("did you mean `{{{c}}}`?"),
+                ),
+            };
+            Diagnostic::error(Some(pos), format!("unknown placeholder `{text}`"))
+                .code(Code::UnknownPlaceholder)
+                .hint(hint)
+        }
+    };
+    Some(d)
 }
 
 fn subst_node(node: &Node, ctx: &Context<'_>, address: &str, diags: &mut Vec<Diagnostic>) -> Node {
@@ -280,7 +641,14 @@ fn subst_node(node: &Node, ctx: &Context<'_>, address: &str, diags: &mut Vec<Dia
                             k.text.clone()
                         }
                     };
-                    (Key { pos: k.pos, text }, subst_node(v, ctx, address, diags))
+                    (
+                        Key {
+                            pos: k.pos,
+                            span: k.span,
+                            text,
+                        },
+                        subst_node(v, ctx, address, diags),
+                    )
                 })
                 .collect(),
         ),
@@ -288,114 +656,83 @@ fn subst_node(node: &Node, ctx: &Context<'_>, address: &str, diags: &mut Vec<Dia
     };
     Node {
         pos: node.pos,
+        span: node.span,
         value,
     }
 }
 
-/// A reference found in a string.
-enum Ref<'s> {
-    Var(&'s str),
-    Each,
-    EachKey,
-    EachValue,
-}
-
-/// Substitutes the references in one string.
+/// Substitutes the references in one string. The references were checked
+/// before (`check_str`); what can still fail here depends on the value bound,
+/// such as a list put inside a string.
 fn subst_str(s: &str, pos: Pos, ctx: &Context<'_>) -> Result<Value, Diagnostic> {
-    if !s.contains("${") && !s.contains("{each") {
+    if !placeholder::may_hold_references(s) {
         return Ok(Value::Str(s.to_owned()));
     }
+    let tokens = placeholder::tokens(s);
     // A string that is exactly one reference takes the value whole.
-    if let Some(whole) = whole_ref(s) {
-        return resolve(&whole, pos, ctx);
+    if let [token @ (Token::Var { .. } | Token::Each { .. })] = tokens.as_slice() {
+        return resolve(token, s, pos, ctx);
     }
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("$${") {
-            out.push_str("${");
-            rest = after;
-        } else if let Some(after) = rest.strip_prefix("${") {
-            let Some(end) = after.find('}') else {
-                return Err(
-                    Diagnostic::error(Some(pos), format!("unterminated `${{` in \"{s}\""))
-                        .hint("write `$${` for a literal `${`"),
-                );
-            };
-            out.push_str(&scalar(&Ref::Var(after[..end].trim()), pos, ctx)?);
-            rest = &after[end + 1..];
-        } else if let Some((r, len)) = each_ref_prefix(rest) {
-            out.push_str(&scalar(&r, pos, ctx)?);
-            rest = &rest[len..];
+    for token in &tokens {
+        if let Token::Text(t) = token {
+            out.push_str(t);
         } else {
-            let ch = rest.chars().next().unwrap_or_default();
-            out.push(ch);
-            rest = &rest[ch.len_utf8()..];
+            {
+                let value = resolve(token, s, pos, ctx)?;
+                let text = value.scalar_text().ok_or_else(|| {
+                    Diagnostic::error(
+                        Some(pos),
+                        format!("cannot put {} inside a string", value.type_name()),
+                    )
+                    .code(Code::NotAScalar)
+                    .hint("a reference to a list or map must be the whole value, e.g. for_each: ${teams}")
+                })?;
+                out.push_str(&text);
+            }
         }
     }
     Ok(Value::Str(out))
 }
 
-fn each_ref_prefix(s: &str) -> Option<(Ref<'static>, usize)> {
-    [
-        ("{each}", Ref::Each),
-        ("{each.key}", Ref::EachKey),
-        ("{each.value}", Ref::EachValue),
-    ]
-    .into_iter()
-    .find(|(p, _)| s.starts_with(p))
-    .map(|(p, r)| (r, p.len()))
-}
-
-fn whole_ref(s: &str) -> Option<Ref<'_>> {
-    if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-        return (!name.contains('}') && !name.contains("${")).then(|| Ref::Var(name.trim()));
+fn resolve(token: &Token<'_>, s: &str, pos: Pos, ctx: &Context<'_>) -> Result<Value, Diagnostic> {
+    if let Some(d) = problem(token, s, pos, ctx.iterates(), ctx.vars) {
+        return Err(d);
     }
-    each_ref_prefix(s)
-        .filter(|(_, len)| *len == s.len())
-        .map(|(r, _)| r)
-}
-
-fn scalar(r: &Ref<'_>, pos: Pos, ctx: &Context<'_>) -> Result<String, Diagnostic> {
-    let value = resolve(r, pos, ctx)?;
-    value.scalar_text().ok_or_else(|| {
-        Diagnostic::error(
-            Some(pos),
-            format!("cannot put {} inside a string", value.type_name()),
-        )
-        .hint("a reference to a list or map must be the whole value, e.g. for_each: ${teams}")
-    })
-}
-
-fn resolve(r: &Ref<'_>, pos: Pos, ctx: &Context<'_>) -> Result<Value, Diagnostic> {
-    match (r, ctx.each) {
-        (Ref::Var(name), _) => ctx
+    match (token, ctx.each) {
+        (Token::Var { name, .. }, _) => ctx
             .vars
             .get(*name)
             .map(|(n, _)| n.value.clone())
             .ok_or_else(|| {
-                Diagnostic::error(Some(pos), format!("unknown variable `{name}`")).maybe_hint(
-                    did_you_mean(name, ctx.vars.keys().map(String::as_str))
-                        .or_else(|| Some("declare it under `variables:`".into())),
-                )
+                Diagnostic::error(Some(pos), format!("unknown variable `{name}`"))
+                    .code(Code::UnknownVariable)
             }),
-        (_, None) => Err(
-            Diagnostic::error(Some(pos), "`{each}` is used outside a for_each")
-                .hint("add `for_each:` with a list or a map to this entry"),
+        (
+            Token::Each {
+                which: EachRef::Item,
+                ..
+            },
+            Some(Each::Item(n)),
+        ) => Ok(n.value.clone()),
+        (
+            Token::Each {
+                which: EachRef::Key,
+                ..
+            },
+            Some(Each::Entry(k, _)),
+        ) => Ok(Value::Str((*k).to_owned())),
+        (
+            Token::Each {
+                which: EachRef::Value,
+                ..
+            },
+            Some(Each::Entry(_, v)),
+        ) => Ok(v.value.clone()),
+        _ => Err(
+            Diagnostic::error(Some(pos), format!("cannot expand \"{s}\" here"))
+                .code(Code::UnknownPlaceholder),
         ),
-        (Ref::Each, Some(Each::Item(n))) => Ok(n.value.clone()),
-        (Ref::Each, Some(Each::Entry(..))) => Err(Diagnostic::error(
-            Some(pos),
-            "`{each}` is used in a for_each over a map",
-        )
-        .hint("use {each.key} and {each.value}")),
-        (Ref::EachKey | Ref::EachValue, Some(Each::Item(_))) => Err(Diagnostic::error(
-            Some(pos),
-            "`{each.key}` and `{each.value}` need a for_each over a map",
-        )
-        .hint("this for_each iterates a list: use {each}")),
-        (Ref::EachKey, Some(Each::Entry(k, _))) => Ok(Value::Str((*k).to_owned())),
-        (Ref::EachValue, Some(Each::Entry(_, v))) => Ok(v.value.clone()),
     }
 }
 
@@ -414,12 +751,10 @@ mod tests {
 
     #[test]
     fn for_each_over_a_map_binds_key_and_value_in_keys_and_strings() {
-        let doc = parse(
-            "version: 1\nvariables: { pools: { small: Small, big: Large }, env: prod }\n\
-             spark_pools:\n  \"{each.key}\":\n    for_each: ${pools}\n    synapse_workspace: s\n    node_size: \"{each.value}\"\n    name: \"{each.key}${env}\"\n    tags: { \"{each.key}\": \"$${literal}\" }\n",
-        )
-        .expect("yaml");
-        let out = expand(&doc, &Overrides::default());
+        let text = "version: 1\nvariables: { pools: { small: Small, big: Large }, env: prod }\n\
+             spark_pools:\n  \"{each.key}\":\n    for_each: ${pools}\n    synapse_workspace: s\n    node_size: \"{each.value}\"\n    name: \"{each.key}${env}\"\n    tags: { \"{each.key}\": \"$${literal}\" }\n";
+        let doc = parse(text).expect("yaml");
+        let out = expand(&doc, text, &Overrides::default());
         assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
         let keys: Vec<&str> = out.entries.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["small", "big"]);
@@ -437,11 +772,9 @@ mod tests {
 
     #[test]
     fn unknown_variables_and_misplaced_placeholders_are_reported_together() {
-        let doc = parse(
-            "version: 1\nvariables: { teams: [a] }\nlinks:\n  x: { ml_workspace: \"{each}\", synapse_workspace: \"${temas}\" }\n  \"y-{each.key}\": { for_each: \"${teams}\", ml_workspace: m, synapse_workspace: s }\n",
-        )
-        .expect("yaml");
-        let out = expand(&doc, &Overrides::default());
+        let text = "version: 1\nvariables: { teams: [a] }\nlinks:\n  x: { ml_workspace: \"{each}\", synapse_workspace: \"${temas}\" }\n  \"y-{each.key}\": { for_each: \"${teams}\", ml_workspace: m, synapse_workspace: s }\n";
+        let doc = parse(text).expect("yaml");
+        let out = expand(&doc, text, &Overrides::default());
         let messages: Vec<&str> = out.diagnostics.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,

@@ -8,9 +8,11 @@
 pub mod de;
 pub mod diagnostic;
 pub mod expand;
+pub mod fold;
 pub mod model;
 pub mod naming;
 pub mod node;
+pub mod placeholder;
 pub mod roles;
 pub mod source;
 pub mod validate;
@@ -201,6 +203,24 @@ pub enum SpecError {
     },
 }
 
+impl SpecError {
+    /// The file the problems are in.
+    pub fn path(&self) -> &Path {
+        match self {
+            SpecError::Source(e) => e.path(),
+            SpecError::Invalid { file, .. } => &file.path,
+        }
+    }
+
+    /// Every problem, as diagnostics (a file that cannot be read is one).
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            SpecError::Source(e) => vec![e.diagnostic()],
+            SpecError::Invalid { diagnostics, .. } => diagnostics.clone(),
+        }
+    }
+}
+
 /// Reads, expands and validates the spec at `path`.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<LoadedSpec, SpecError> {
     let file = source::read(path)?;
@@ -212,36 +232,33 @@ pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, 
     let root = match node::parse(&file.text) {
         Ok(root) => root,
         Err(e) => {
-            let d = Diagnostic::error(e.pos, format!("invalid YAML: {}", e.message));
+            let d = Diagnostic::error(e.pos, format!("invalid YAML: {}", e.message)).code(e.code);
             return Err(SpecError::Invalid {
                 file,
                 diagnostics: vec![d],
             });
         }
     };
-    if root.value == node::Value::Null {
-        let d = Diagnostic::error(None, "the spec is empty")
-            .hint("a spec starts with `version: 1`; see examples/quickstart.yaml");
-        return Err(SpecError::Invalid {
-            file,
-            diagnostics: vec![d],
-        });
-    }
-    let expanded = expand::expand(&root, overrides);
+    let expanded = expand::expand(&root, &file.text, overrides);
     if !matches!(root.value, node::Value::Map(_)) {
-        // Not a map of sections: nothing more to say than that.
+        // Empty, or not a map of sections: nothing more to say than that.
         return Err(SpecError::Invalid {
             file,
             diagnostics: expanded.diagnostics,
         });
     }
     let mut diagnostics = expanded.diagnostics;
-    let (settings, resources) =
+    let (mut settings, resources) =
         validate::decode(&expanded.settings, expanded.entries, &mut diagnostics);
+    settings.broken.extend(
+        expanded
+            .broken
+            .into_iter()
+            .map(|(kind, key)| Address::new(kind, key)),
+    );
+    settings.unkeyed.extend(expanded.unkeyed);
     validate::check(&settings, &resources, &mut diagnostics);
-    diagnostics.sort_by_key(|d| (d.pos.is_none(), d.pos));
-    // A template expanded by for_each repeats its problem once per item: say it once.
-    diagnostics.dedup_by(|a, b| a.pos == b.pos && a.message == b.message && a.hint == b.hint);
+    let diagnostics = fold::fold(diagnostics, &expanded.templates);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(SpecError::Invalid { file, diagnostics });
     }
@@ -263,9 +280,20 @@ pub struct Settings {
     pub cloud: Cloud,
     /// `defaults`.
     pub defaults: Defaults,
-    /// Addresses whose entries could not be decoded: references to them are not
-    /// reported again as dangling.
+    /// Addresses whose entries could not be expanded or decoded: references to
+    /// them are not reported again as dangling.
     pub broken: std::collections::HashSet<Address>,
+    /// Sections with an entry whose keys could not be told: no reference into
+    /// them is reported as dangling.
+    pub unkeyed: std::collections::HashSet<ResourceKind>,
+}
+
+impl Settings {
+    /// Whether `address` belongs to an entry that was refused, so that a
+    /// reference to it says nothing new.
+    pub fn refused(&self, address: &Address) -> bool {
+        self.broken.contains(address) || self.unkeyed.contains(&address.kind)
+    }
 }
 
 /// Where the spec's local data (state, local cloud) lives: `.synlink/` beside it.

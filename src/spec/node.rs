@@ -8,6 +8,8 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use crate::spec::diagnostic::Code;
+
 /// A 1-based line and column in the spec file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Pos {
@@ -33,11 +35,35 @@ impl fmt::Display for Pos {
     }
 }
 
+/// Where a scalar is written in the source text, in bytes: what the parser read,
+/// quotes included. Lets a message point inside a string (at a `{ech}` in
+/// `"mlw-{ech}"`) instead of at its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// Byte offset of the first character.
+    pub offset: usize,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+impl Span {
+    fn of<T>(s: &Spanned<T>) -> Option<Span> {
+        let span = s.referenced.span();
+        Some(Span {
+            offset: usize::try_from(span.byte_offset()?).ok()?,
+            len: usize::try_from(span.byte_len()?).ok()?,
+        })
+    }
+}
+
 /// A YAML value with its position.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     /// Where the value starts in the file.
     pub pos: Pos,
+    /// Where a scalar is written, when the parser knows (not for collections,
+    /// nor for values that did not come from the file).
+    pub span: Option<Span>,
     /// The value.
     pub value: Value,
 }
@@ -67,6 +93,8 @@ pub enum Value {
 pub struct Key {
     /// Where the key is.
     pub pos: Pos,
+    /// Where the key is written, when the parser knows.
+    pub span: Option<Span>,
     /// The key text.
     pub text: String,
 }
@@ -145,8 +173,13 @@ impl<'de> Deserialize<'de> for SpannedValue {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<SpannedValue>::deserialize(d)?;
+        let span = match &spanned.value.0 {
+            Value::Seq(_) | Value::Map(_) => None,
+            _ => Span::of(&spanned),
+        };
         Ok(Node {
             pos: Pos::of(&spanned),
+            span,
             value: spanned.value.0,
         })
     }
@@ -216,6 +249,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             entries.push((
                 Key {
                     pos: Pos::of(&key),
+                    span: Span::of(&key),
                     text: key.value.0,
                 },
                 value,
@@ -232,6 +266,8 @@ pub struct ParseError {
     pub pos: Option<Pos>,
     /// The parser's message, without its own position prefix or snippet.
     pub message: String,
+    /// What kind of failure: syntax, a duplicate key, a budget, a value the tree cannot hold.
+    pub code: Code,
 }
 
 /// The parser's limits: generous for real specs, tight enough that an alias bomb
@@ -261,11 +297,28 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             line: u32::try_from(l.line()).unwrap_or(u32::MAX),
             col: u32::try_from(l.column()).unwrap_or(u32::MAX),
         });
+        let raw = e.to_string();
         ParseError {
             pos,
-            message: clean_message(&e.to_string()),
+            code: classify(&raw),
+            message: clean_message(&raw),
         }
     })
+}
+
+/// The code of a parser error, from its (unstable, hence matched loosely) text.
+fn classify(raw: &str) -> Code {
+    if raw.contains("duplicate mapping key") {
+        Code::DuplicateKey
+    } else if raw.contains("budget breached") || raw.contains("recursion limit") {
+        Code::YamlLimit
+    } else if raw.contains("is too large") {
+        Code::OutOfRange
+    } else if raw.contains("binary values") || raw.contains("a map key must be") {
+        Code::WrongType
+    } else {
+        Code::YamlSyntax
+    }
 }
 
 /// Strips the parser's `error: line L column C:` prefix and any snippet so the
@@ -300,7 +353,8 @@ fn clean_message(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, Pos, Value};
+    use super::{parse, Pos, Span, Value};
+    use crate::spec::diagnostic::Code;
 
     #[test]
     fn keeps_positions_of_keys_and_values() {
@@ -317,6 +371,7 @@ mod tests {
     fn duplicate_keys_are_errors_with_their_line() {
         let err = parse("a: 1\nb: 2\na: 3\n").expect_err("duplicate key");
         assert_eq!(err.pos.map(|p| p.line), Some(3));
+        assert_eq!(err.code, Code::DuplicateKey);
         assert!(
             err.message.contains("duplicate mapping key"),
             "{}",
@@ -331,6 +386,39 @@ mod tests {
             doc.get("a").map(|n| &n.value),
             Some(&Value::Str("yes".into()))
         );
+    }
+
+    #[test]
+    fn scalars_keep_where_they_are_written_quotes_included() {
+        let text = "a: \"x{e}\"\n\"k\": [1, 'y']\n";
+        let doc = parse(text).expect("valid YAML");
+        let Value::Map(entries) = &doc.value else {
+            panic!("expected a map")
+        };
+        let slice = |s: Option<Span>| s.map(|s| &text[s.offset..s.offset + s.len]);
+        assert_eq!(slice(entries[0].0.span), Some("a"));
+        assert_eq!(slice(entries[0].1.span), Some("\"x{e}\""));
+        assert_eq!(slice(entries[1].0.span), Some("\"k\""));
+        assert_eq!(entries[1].1.span, None, "collections have no scalar span");
+        let Value::Seq(items) = &entries[1].1.value else {
+            panic!("expected a list")
+        };
+        assert_eq!(slice(items[1].span), Some("'y'"));
+    }
+
+    #[test]
+    fn syntax_errors_and_budgets_have_their_codes() {
+        assert_eq!(parse("a: [").expect_err("unclosed").code, Code::YamlSyntax);
+        // The parser recurses up to its depth budget: more stack than a test
+        // thread's default, as much as the main thread has.
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        let e = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || parse(&deep).expect_err("too deep"))
+            .expect("spawn")
+            .join()
+            .expect("no panic");
+        assert_eq!(e.code, Code::YamlLimit, "{}", e.message);
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! Reading a spec (or variable) file from disk: size limit, UTF-8 check and the
-//! one-line causes for a path that cannot be read at all.
+//! one-line causes for a path that cannot be read at all (also as diagnostics,
+//! for machine-readable output).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use crate::spec::diagnostic::{Code, Diagnostic};
+use crate::spec::node::Pos;
 
 /// The largest spec accepted. A spec of 10,000 resources is about 2 MB; beyond
 /// this a file is far more likely a mistake than a spec.
@@ -47,6 +51,47 @@ pub enum SourceError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+impl SourceError {
+    /// The path that could not be read.
+    pub fn path(&self) -> &Path {
+        match self {
+            SourceError::NotFound { path }
+            | SourceError::IsDirectory { path }
+            | SourceError::TooLarge { path }
+            | SourceError::NotUtf8 { path, .. }
+            | SourceError::Io { path, .. } => path,
+        }
+    }
+
+    /// The failure as a diagnostic of the file (its message without the path),
+    /// for machine-readable output.
+    pub fn diagnostic(&self) -> Diagnostic {
+        let text = self.to_string();
+        let prefix = format!("{}", self.path().display());
+        let message = text
+            .strip_prefix(&prefix)
+            .map_or(text.as_str(), |rest| {
+                rest.trim_start_matches(|c: char| c == ':' || c.is_ascii_digit())
+            })
+            .trim_start()
+            .to_owned();
+        let (code, pos) = match self {
+            SourceError::NotFound { .. } => (Code::FileNotFound, None),
+            SourceError::IsDirectory { .. } => (Code::IsDirectory, None),
+            SourceError::TooLarge { .. } => (Code::FileTooLarge, None),
+            SourceError::NotUtf8 { line, col, .. } => (
+                Code::NotUtf8,
+                Some(Pos {
+                    line: u32::try_from(*line).unwrap_or(u32::MAX),
+                    col: u32::try_from(*col).unwrap_or(u32::MAX),
+                }),
+            ),
+            SourceError::Io { .. } => (Code::Unreadable, None),
+        };
+        Diagnostic::error(pos, message).code(code)
+    }
 }
 
 /// A spec file's path and text.
@@ -106,5 +151,29 @@ pub fn read(path: &Path) -> Result<SourceFile, SourceError> {
                 col,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read;
+    use crate::spec::diagnostic::Code;
+    use crate::spec::node::Pos;
+
+    #[test]
+    fn unreadable_files_become_diagnostics_without_their_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = read(&dir.path().join("missing.yaml")).expect_err("missing");
+        let d = missing.diagnostic();
+        assert_eq!(
+            (d.code, d.message.as_str()),
+            (Code::FileNotFound, "no such file")
+        );
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, b"a: 1\nb: \xff\n").expect("write");
+        let d = read(&bad).expect_err("not UTF-8").diagnostic();
+        assert_eq!(d.code, Code::NotUtf8);
+        assert_eq!(d.pos, Some(Pos { line: 2, col: 4 }));
+        assert_eq!(d.message, "the file is not UTF-8 text");
     }
 }

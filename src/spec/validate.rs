@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use crate::addr::{Address, ResourceKind};
 use crate::spec::de::{decode as decode_node, DeError};
-use crate::spec::diagnostic::{did_you_mean, Diagnostic};
+use crate::spec::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::spec::expand::Entry;
 use crate::spec::model::{Cloud, Defaults, GrantScope, Identity, Principal};
 use crate::spec::node::{Node, Pos, Value};
@@ -28,6 +28,7 @@ fn push_de(diags: &mut Vec<Diagnostic>, e: &DeError, address: &str) {
     for err in std::iter::once(e).chain(e.also.iter()) {
         diags.push(
             Diagnostic::error(err.pos, err.message.clone())
+                .code(err.code)
                 .at(address)
                 .maybe_hint(err.hint.clone()),
         );
@@ -45,12 +46,14 @@ pub fn decode(
     match settings.get("version") {
         None => diags.push(
             Diagnostic::error(Some(Pos { line: 1, col: 1 }), "missing `version`")
+                .code(Code::MissingVersion)
                 .hint(format!("add `version: {SPEC_VERSION}` at the top")),
         ),
         Some((_, node)) => match decode_node::<u32>(node) {
             Ok(SPEC_VERSION) => out.version = Some(SPEC_VERSION),
             Ok(v) => diags.push(
                 Diagnostic::error(Some(node.pos), format!("unsupported spec version {v}"))
+                    .code(Code::UnsupportedVersion)
                     .at("version")
                     .hint(format!("this synlink reads version {SPEC_VERSION}")),
             ),
@@ -68,6 +71,7 @@ pub fn decode(
                         node.pos_at("arm_endpoint"),
                         format!("`{}` is not an http(s) URL", ep.arm_endpoint),
                     )
+                    .code(Code::InvalidUrl)
                     .at("cloud"),
                 );
             }
@@ -84,6 +88,7 @@ pub fn decode(
                             node.pos_at("subscription"),
                             format!("subscription `{sub}` is not a GUID"),
                         )
+                        .code(Code::InvalidGuid)
                         .at("defaults")
                         .hint("a subscription id looks like 00000000-0000-0000-0000-000000000000"),
                     );
@@ -101,6 +106,7 @@ pub fn decode(
                                 problem.0, problem.1
                             ),
                         )
+                        .code(Code::NamingRule)
                         .at("defaults"),
                     );
                 }
@@ -116,6 +122,7 @@ pub fn decode(
         if let Some(first) = resources.get(&address) {
             diags.push(
                 Diagnostic::error(Some(entry.key_pos), format!("duplicate address `{address}`"))
+.code(Code::DuplicateAddress)
                     .at(&address)
                     .hint(if first.key_pos == entry.key_pos {
                         "this for_each produces the same key twice: its list has a repeated item".to_owned()
@@ -242,6 +249,7 @@ fn place(
                             r.address.kind.noun()
                         ),
                     )
+                    .code(Code::MissingField)
                     .at(&r.address)
                     .hint(format!("set `{field}` here or `defaults.{field}`")),
                 );
@@ -302,8 +310,8 @@ pub fn check(
         by_kind.entry(a.kind).or_default().push(a.key.as_str());
     }
     for r in resources.values() {
-        check_references(r, resources, &settings.broken, &by_kind, diags);
-        check_depends_on(r, resources, &settings.broken, diags);
+        check_references(r, resources, settings, &by_kind, diags);
+        check_depends_on(r, resources, settings, diags);
         check_placement(r, diags);
         match &r.body {
             Body::MlWorkspace(w) => {
@@ -332,6 +340,7 @@ pub fn check(
                     if !dl.account_url.starts_with("https://") {
                         diags.push(
                             Diagnostic::error(Some(r.pos_of("data_lake.account_url")), format!("`{}` is not an https URL", dl.account_url))
+.code(Code::InvalidUrl)
                                 .at(&r.address)
                                 .hint("the data lake's DFS endpoint, e.g. https://acct.dfs.core.windows.net"),
                         );
@@ -344,6 +353,7 @@ pub fn check(
                                 Some(r.pos_of("managed_resource_group")),
                                 format!("managed resource group `{mrg}` {rule}"),
                             )
+                            .code(Code::NamingRule)
                             .at(&r.address),
                         );
                     }
@@ -368,7 +378,7 @@ pub fn check(
             Body::Attachment(a) => {
                 name_rule(r, naming::compute, diags);
                 identity_rule(r, "identity", a.identity.as_ref(), diags);
-                check_reachable(r, resources, diags);
+                check_reachable(r, resources, settings, diags);
             }
         }
         check_lifecycle(r, diags);
@@ -386,6 +396,7 @@ fn require(r: &Resource, field: &str, present: bool, diags: &mut Vec<Diagnostic>
                     r.address.kind.noun()
                 ),
             )
+            .code(Code::MissingField)
             .at(&r.address)
             .hint(format!(
                 "set `{field}`, or `existing: true` if the {} already exists",
@@ -402,6 +413,7 @@ fn one_of(r: &Resource, field: &str, value: &str, allowed: &[&str], diags: &mut 
                 Some(r.pos_of(field)),
                 format!("`{value}` is not a valid {}", field.replace('_', " ")),
             )
+            .code(Code::InvalidValue)
             .at(&r.address)
             .maybe_hint(
                 did_you_mean(value, allowed.iter().copied())
@@ -428,6 +440,7 @@ fn name_rule(r: &Resource, rule: fn(&str) -> Option<String>, diags: &mut Vec<Dia
                     r.name
                 ),
             )
+            .code(Code::NamingRule)
             .at(&r.address),
         );
     }
@@ -444,6 +457,7 @@ fn arm_id_rule(r: &Resource, field: &str, id: &str, diags: &mut Vec<Diagnostic>)
                 Some(r.pos_of(field)),
                 format!("`{id}` is not an ARM resource id"),
             )
+            .code(Code::InvalidArmId)
             .at(&r.address)
             .hint("expected /subscriptions/SUB/resourceGroups/RG/providers/NAMESPACE/TYPE/NAME"),
         );
@@ -463,6 +477,7 @@ fn identity_rule(
                     Some(r.pos_of(field)),
                     "`user_assigned` needs at least one identity id",
                 )
+                .code(Code::InvalidValue)
                 .at(&r.address),
             );
         }
@@ -491,6 +506,7 @@ fn check_placement(r: &Resource, diags: &mut Vec<Diagnostic>) {
                 Some(pos),
                 format!("subscription `{sub_value}` is not a GUID"),
             )
+            .code(Code::InvalidGuid)
             .at(&r.address)
             .hint("a subscription id looks like 00000000-0000-0000-0000-000000000000"),
         );
@@ -510,6 +526,7 @@ fn check_placement(r: &Resource, diags: &mut Vec<Diagnostic>) {
                 Some(pos),
                 format!("invalid resource group name `{rg_value}`: it {problem}"),
             )
+            .code(Code::NamingRule)
             .at(&r.address),
         );
     }
@@ -518,13 +535,13 @@ fn check_placement(r: &Resource, diags: &mut Vec<Diagnostic>) {
 fn check_references(
     r: &Resource,
     resources: &IndexMap<Address, Resource>,
-    broken: &std::collections::HashSet<Address>,
+    settings: &Settings,
     by_kind: &HashMap<ResourceKind, Vec<&str>>,
     diags: &mut Vec<Diagnostic>,
 ) {
     for (field, kind, key) in r.references() {
         let target = Address::new(kind, key);
-        if resources.contains_key(&target) || broken.contains(&target) {
+        if resources.contains_key(&target) || settings.refused(&target) {
             continue;
         }
         let wrong_kind = ResourceKind::ALL.into_iter().find(|k| {
@@ -539,6 +556,7 @@ fn check_references(
                 kind.noun()
             ),
         )
+        .code(Code::DanglingReference)
         .at(&r.address);
         d = match (suggestion, wrong_kind) {
             (Some(s), _) => d.hint(s),
@@ -556,7 +574,7 @@ fn check_references(
 fn check_depends_on(
     r: &Resource,
     resources: &IndexMap<Address, Resource>,
-    broken: &std::collections::HashSet<Address>,
+    settings: &Settings,
     diags: &mut Vec<Diagnostic>,
 ) {
     for (i, dep) in r.depends_on().iter().enumerate() {
@@ -571,6 +589,7 @@ fn check_depends_on(
                 .find(|a| resources.contains_key(a));
             diags.push(
                 Diagnostic::error(pos, format!("`{dep}` in depends_on is not an address"))
+                    .code(Code::InvalidAddress)
                     .at(&r.address)
                     .hint(match guess {
                         Some(a) => format!("addresses are `section.key`: did you mean `{a}`?"),
@@ -580,14 +599,19 @@ fn check_depends_on(
             continue;
         };
         if address == r.address {
-            diags.push(Diagnostic::error(pos, "a resource cannot depend on itself").at(&r.address));
-        } else if !resources.contains_key(&address) && !broken.contains(&address) {
+            diags.push(
+                Diagnostic::error(pos, "a resource cannot depend on itself")
+                    .code(Code::SelfDependency)
+                    .at(&r.address),
+            );
+        } else if !resources.contains_key(&address) && !settings.refused(&address) {
             let candidates: Vec<String> = resources.keys().map(ToString::to_string).collect();
             diags.push(
                 Diagnostic::error(
                     pos,
                     format!("depends_on names `{address}`, which is not in the spec"),
                 )
+                .code(Code::DanglingReference)
                 .at(&r.address)
                 .maybe_hint(did_you_mean(dep, candidates.iter().map(String::as_str))),
             );
@@ -611,6 +635,7 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
                 Some(r.pos_of("spark_version")),
                 format!("Spark version `{v}` is not supported"),
             )
+            .code(Code::InvalidValue)
             .at(&r.address)
             .hint(format!("supported runtimes: {}", SPARK_VERSIONS.join(", "))),
         ),
@@ -623,6 +648,7 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
                 Some(r.pos_of("autoscale")),
                 "set either `node_count` or `autoscale`, not both",
             )
+            .code(Code::ConflictingFields)
             .at(&r.address),
         ),
         (None, None) if !p.existing => diags.push(
@@ -630,6 +656,7 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
                 Some(r.key_pos),
                 "a Spark pool needs `node_count` or `autoscale`",
             )
+            .code(Code::MissingField)
             .at(&r.address)
             .hint("e.g. `autoscale: { min: 3, max: 10 }` or `node_count: 3`"),
         ),
@@ -642,6 +669,7 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
                     Some(r.pos_of(field)),
                     format!("`{field}` is {v}; it must be between {lo} and {hi}"),
                 )
+                .code(Code::OutOfRange)
                 .at(&r.address),
             );
         }
@@ -661,6 +689,7 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
                         a.min, a.max
                     ),
                 )
+                .code(Code::OutOfRange)
                 .at(&r.address),
             );
         }
@@ -678,6 +707,7 @@ fn check_grant(r: &Resource, resources: &IndexMap<Address, Resource>, diags: &mu
             Some(r.pos_of("role")),
             format!("`{}` is not a Synapse role", g.role),
         )
+        .code(Code::UnknownRole)
         .at(&r.address);
         diags.push(if roles::is_azure_rbac(&g.role) {
             d.hint(format!(
@@ -698,6 +728,7 @@ fn check_grant(r: &Resource, resources: &IndexMap<Address, Resource>, diags: &mu
                     Some(r.pos_of("scope")),
                     format!("`{}` can only be granted at workspace scope", role.api_name),
                 )
+                .code(Code::InvalidScope)
                 .at(&r.address)
                 .hint("remove `scope` (the workspace is the default)"),
             );
@@ -717,6 +748,7 @@ fn check_grant(r: &Resource, resources: &IndexMap<Address, Resource>, diags: &mu
                         g.synapse_workspace
                     ),
                 )
+                .code(Code::InvalidScope)
                 .at(&r.address),
             );
         }
@@ -741,6 +773,7 @@ fn check_principal(
     if given != 1 {
         diags.push(
             Diagnostic::error(pos, if given == 0 { "the principal names no one" } else { "the principal names more than one identity" })
+.code(Code::InvalidPrincipal)
                 .at(&r.address)
                 .hint("set exactly one of `link: KEY`, `attachment: KEY` or `object_id: GUID` with `type`"),
         );
@@ -753,12 +786,14 @@ fn check_principal(
                     Some(r.pos_of("principal.object_id")),
                     format!("object_id `{id}` is not a GUID"),
                 )
+                .code(Code::InvalidGuid)
                 .at(&r.address),
             );
         }
         match &p.principal_type {
             None => diags.push(
                 Diagnostic::error(pos, "an `object_id` principal needs a `type`")
+                    .code(Code::MissingField)
                     .at(&r.address)
                     .hint("type: User, Group or ServicePrincipal"),
             ),
@@ -770,6 +805,7 @@ fn check_principal(
                 Some(r.pos_of("principal.type")),
                 "`type` goes with `object_id` only",
             )
+            .code(Code::InvalidPrincipal)
             .at(&r.address)
             .hint("a link's or an attachment's identity is always a ServicePrincipal"),
         );
@@ -783,11 +819,13 @@ fn check_principal(
                 Some(Identity::SystemAssigned) => {}
                 Some(Identity::UserAssigned(_)) => diags.push(
                     Diagnostic::error(Some(r.pos_of("principal.attachment")), format!("attachment `{att}` uses user-assigned identities"))
+.code(Code::InvalidPrincipal)
                         .at(&r.address)
                         .hint("grant to the identity itself: `principal: { object_id: GUID, type: ServicePrincipal }`"),
                 ),
                 None | Some(Identity::None) => diags.push(
                     Diagnostic::error(Some(r.pos_of("principal.attachment")), format!("attachment `{att}` has no identity to grant a role to"))
+.code(Code::InvalidPrincipal)
                         .at(&r.address)
                         .hint(format!("set `identity: system_assigned` on attachments.{att}")),
                 ),
@@ -801,9 +839,16 @@ fn check_principal(
 fn check_reachable(
     r: &Resource,
     resources: &IndexMap<Address, Resource>,
+    settings: &Settings,
     diags: &mut Vec<Diagnostic>,
 ) {
     let Body::Attachment(a) = &r.body else { return };
+    // A link that was refused may be the one that reaches it: say nothing.
+    if settings.unkeyed.contains(&ResourceKind::Link)
+        || settings.broken.iter().any(|b| b.kind == ResourceKind::Link)
+    {
+        return;
+    }
     if matches!(
         a.identity,
         Some(Identity::SystemAssigned | Identity::UserAssigned(_))
@@ -828,6 +873,7 @@ fn check_reachable(
                 "no link from `{}` to Synapse workspace `{}` and no identity on this attachment: Spark sessions on it will fail",
                 a.ml_workspace, pool.synapse_workspace
             ))
+.code(Code::UnusableAttachment)
             .at(&r.address)
             .hint("set `identity: system_assigned` and grant it `Synapse Apache Spark Administrator`"),
         );
@@ -841,6 +887,7 @@ fn check_lifecycle(r: &Resource, diags: &mut Vec<Diagnostic>) {
                 Some(r.pos_of("lifecycle.prevent_destroy")),
                 "`prevent_destroy` has no effect on a data source (`existing: true`)",
             )
+            .code(Code::IneffectiveSetting)
             .at(&r.address),
         );
     }
@@ -877,6 +924,7 @@ fn check_azure_duplicates(resources: &IndexMap<Address, Resource>, diags: &mut V
                         r.address
                     ),
                 )
+                .code(Code::DuplicateResource)
                 .at(&r.address)
                 .hint(if r.address.kind == ResourceKind::RoleGrant {
                     "the same role, principal and scope are granted twice".to_owned()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use crate::spec::diagnostic::Diagnostic;
+use crate::spec::diagnostic::{Code, Diagnostic};
 use crate::spec::node::{self, Node, Value};
 use crate::spec::source;
 
@@ -68,7 +68,8 @@ impl Overrides {
                             "SYNLINK_VAR_{name}: the value is not valid YAML: {}",
                             e.message
                         ),
-                    ),
+                    )
+                    .code(Code::InvalidVariable),
                 )),
             }
         }
@@ -86,16 +87,20 @@ impl Overrides {
             let Some((name, text)) = flag.split_once('=') else {
                 problems.push(
                     Diagnostic::error(None, format!("--var {flag}: expected NAME=VALUE"))
+                        .code(Code::InvalidVariable)
                         .hint("for example --var teams='[fraud, churn]'"),
                 );
                 continue;
             };
             match node::parse(text) {
                 Ok(value) => values.push((name.trim().to_owned(), value, Origin::Flag)),
-                Err(e) => problems.push(Diagnostic::error(
-                    None,
-                    format!("--var {name}: the value is not valid YAML: {}", e.message),
-                )),
+                Err(e) => problems.push(
+                    Diagnostic::error(
+                        None,
+                        format!("--var {name}: the value is not valid YAML: {}", e.message),
+                    )
+                    .code(Code::InvalidVariable),
+                ),
             }
         }
         if problems.is_empty() {
@@ -107,14 +112,16 @@ impl Overrides {
 }
 
 fn read_var_file(path: &Path) -> Result<Vec<(String, Node)>, Diagnostic> {
-    let file =
-        source::read(path).map_err(|e| Diagnostic::error(None, format!("--var-file {e}")))?;
+    let file = source::read(path).map_err(|e| {
+        Diagnostic::error(None, format!("--var-file {e}")).code(Code::InvalidVariable)
+    })?;
     let root = node::parse(&file.text).map_err(|e| {
         let at = e.pos.map(|p| format!(":{p}")).unwrap_or_default();
         Diagnostic::error(
             None,
             format!("--var-file {}{at}: {}", path.display(), e.message),
         )
+        .code(Code::InvalidVariable)
     })?;
     match root.value {
         Value::Map(entries) => Ok(entries.into_iter().map(|(k, v)| (k.text, v)).collect()),
@@ -126,7 +133,8 @@ fn read_var_file(path: &Path) -> Result<Vec<(String, Node)>, Diagnostic> {
                 path.display(),
                 other.type_name()
             ),
-        )),
+        )
+        .code(Code::InvalidVariable)),
     }
 }
 
@@ -162,6 +170,7 @@ pub fn resolve(
                 None,
                 format!("{source}: the spec declares no variable `{name}`"),
             )
+            .code(Code::UnknownVariable)
             .maybe_hint(
                 crate::spec::diagnostic::did_you_mean(name, declared.keys().map(String::as_str))
                     .or_else(|| Some("declare it under `variables:` in the spec".into())),

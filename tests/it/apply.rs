@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::world::{aml_workspace_of, is_write, overlap, summary, teams, teams_var, World};
 use crate::emulator::support::{compute_path, link_path, ml_id, pool_path, synapse_id};
+use crate::world::{aml_workspace_of, is_write, overlap, summary, teams, teams_var, World};
 
 /// Sorted, as `World::managed_in_state` and `Run::blocks` give addresses.
 fn sorted(items: &[&str]) -> Vec<String> {

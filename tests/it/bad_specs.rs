@@ -183,6 +183,68 @@ const CASES: &[Case] = &[
         ..CASE
     },
     Case {
+        // A typo in a section name is one error: the entries under it are not
+        // reported again as dangling references, nor with a misleading hint.
+        name: "section_name_typo_is_one_error",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            variables:
+              teams: [team-a, team-b, team-c]
+            synapse_workspaces:
+              shared:
+                name: syn-shared
+                existing: true
+            ml_workspace:
+              \"{each}\":
+                for_each: ${teams}
+                name: \"mlw-{each}\"
+                existing: true
+            links:
+              \"{each}\":
+                for_each: ${teams}
+                ml_workspace: \"{each}\"
+                synapse_workspace: shared
+                name: synapselink1
+            role_grants:
+              \"{each}-spark\":
+                for_each: ${teams}
+                synapse_workspace: shared
+                role: Synapse Apache Spark Administrator
+                principal: { link: \"{each}\" }
+                depends_on: [\"ml_workspaces.{each}\"]
+        ",
+        message: "unknown section `ml_workspace`",
+        at: Some((12, 1)),
+        hint: Some("did you mean `ml_workspaces`?"),
+        ..CASE
+    },
+    Case {
+        // A misspelled `variables` still declares them: one error, not one per use.
+        name: "variables_section_typo_is_one_error",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            variable:
+              teams: [fraud, churn]
+            ml_workspaces:
+              \"team-{each}\":
+                for_each: ${teams}
+                name: \"mlw-{each}\"
+                existing: true
+        ",
+        message: "unknown section `variable`",
+        at: Some((6, 1)),
+        hint: Some("did you mean `variables`?"),
+        ..CASE
+    },
+    Case {
         name: "unknown_field_with_hint",
         yaml: "
             version: 1
@@ -378,6 +440,19 @@ const CASES: &[Case] = &[
         ",
         message: "invalid YAML: duplicate mapping key",
         at: Some((9, 5)),
+        ..CASE
+    },
+    Case {
+        // A syntax error is shown in its line, a caret where the parser stopped.
+        name: "yaml_syntax_error",
+        yaml: "
+            version: 1
+            links:
+              a: { ml_workspace: m, synapse_workspace: s
+              b: { ml_workspace: m, synapse_workspace: s }
+        ",
+        message: "invalid YAML: while parsing a flow mapping",
+        at: Some((4, 4)),
         ..CASE
     },
     Case {
@@ -1460,6 +1535,185 @@ const CASES: &[Case] = &[
         address: Some("ml_workspaces.main"),
         ..CASE
     },
+    Case {
+        name: "unknown_placeholder_in_for_each",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            ml_workspaces:
+              \"team-{each}\":
+                for_each: [fraud, churn]
+                name: \"mlw-{ech}\"
+                existing: true
+        ",
+        message: "unknown placeholder `{ech}`",
+        // The placeholder itself, inside the string; reported once, not per entry.
+        at: Some((9, 16)),
+        address: Some("ml_workspaces.team-{each}"),
+        hint: Some("did you mean `{each}`?"),
+        ..CASE
+    },
+    Case {
+        name: "unknown_placeholder_in_a_key",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            ml_workspaces:
+              \"team-{ech}\":
+                for_each: [fraud, churn]
+                existing: true
+            links:
+              \"{each}\":
+                for_each: [fraud, churn]
+                ml_workspace: \"team-{each}\"
+                synapse_workspace: s
+            synapse_workspaces:
+              s:
+                existing: true
+        ",
+        message: "unknown placeholder `{ech}`",
+        // Not two entries with the same literal key; no dangling references.
+        at: Some((7, 9)),
+        address: Some("ml_workspaces.team-{ech}"),
+        hint: Some("did you mean `{each}`?"),
+        ..CASE
+    },
+    Case {
+        name: "unknown_placeholder_each_kye_over_a_map",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            ml_workspaces:
+              \"{each.key}\":
+                for_each: { fraud: mlw-fraud, churn: mlw-churn }
+                name: \"{each.kye}\"
+                existing: true
+        ",
+        message: "unknown placeholder `{each.kye}`",
+        at: Some((9, 12)),
+        address: Some("ml_workspaces.{each.key}"),
+        hint: Some("did you mean `{each.key}`?"),
+        ..CASE
+    },
+    Case {
+        name: "each_value_over_a_list",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            ml_workspaces:
+              \"{each}\":
+                for_each: [fraud, churn]
+                name: \"mlw-{each.value}\"
+                existing: true
+        ",
+        message: "`{each.key}` and `{each.value}` need a for_each over a map",
+        at: Some((9, 16)),
+        address: Some("ml_workspaces.{each}"),
+        ..CASE
+    },
+    Case {
+        name: "placeholder_near_miss_outside_for_each",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            ml_workspaces:
+              main:
+                name: mlw-{Each}
+                existing: true
+        ",
+        message: "unknown placeholder `{Each}`",
+        at: Some((8, 15)),
+        address: Some("ml_workspaces.main"),
+        hint: Some("placeholders work only in an entry with `for_each`"),
+        ..CASE
+    },
+    Case {
+        // A problem of the template, found in every entry: said once, with the entries.
+        name: "for_each_problem_reported_once",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            variables:
+              teams: [team-a, team-b, team-c]
+            synapse_workspaces:
+              \"{each}\":
+                for_each: ${teams}
+                name: \"Syn-{each}\"
+                existing: true
+        ",
+        message: "invalid Synapse workspace name `Syn-team-a`",
+        at: Some((11, 11)),
+        address: Some("synapse_workspaces.{each}"),
+        also: &["(in 3 of 3 entries: team-a, team-b, team-c)"],
+        ..CASE
+    },
+    Case {
+        name: "for_each_dangling_reference_reported_once",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            synapse_workspaces:
+              shared:
+                existing: true
+            links:
+              \"team-{each}\":
+                for_each: [a, b, c]
+                ml_workspace: \"team-{each}\"
+                synapse_workspace: shared
+        ",
+        message: "`ml_workspace` refers to `team-a`, but there is no AML workspace `team-a`",
+        at: Some((12, 19)),
+        address: Some("links.team-{each}"),
+        also: &["(in 3 of 3 entries: team-a, team-b, team-c)"],
+        ..CASE
+    },
+    Case {
+        // Entries with another problem at the same place are reported apart.
+        name: "for_each_problem_in_some_entries",
+        yaml: "
+            version: 1
+            defaults:
+              subscription: 00000000-0000-0000-0000-0000000000a1
+              resource_group: rg
+              location: westeurope
+            synapse_workspaces:
+              s:
+                existing: true
+            spark_pools:
+              \"{each.key}\":
+                for_each: { small: 3, tiny: 1, huge: 300, none: 0 }
+                synapse_workspace: s
+                node_size: Small
+                spark_version: \"3.4\"
+                node_count: \"{each.value}\"
+        ",
+        message: "`node_count` is 1; it must be between 3 and 200",
+        at: Some((15, 17)),
+        address: Some("spark_pools.{each.key}"),
+        also: &["(in 3 of 4 entries: tiny, huge, none)"],
+        ..CASE
+    },
     // ---- variables and for_each ----
     Case {
         name: "unknown_variable",
@@ -1478,8 +1732,6 @@ const CASES: &[Case] = &[
         ",
         message: "unknown variable `temas`",
         at: Some((10, 15)),
-        // Also reported: `for_each takes a list or a map, found a string` (a follow-up).
-        count: None,
         hint: Some("did you mean `teams`?"),
         ..CASE
     },
@@ -1497,7 +1749,8 @@ const CASES: &[Case] = &[
                 existing: true
         ",
         message: "`{each}` is used outside a for_each",
-        at: Some((8, 11)),
+        // The placeholder itself, inside the string.
+        at: Some((8, 16)),
         address: Some("ml_workspaces.main"),
         hint: Some("add `for_each:` with a list or a map to this entry"),
         ..CASE
@@ -1517,8 +1770,9 @@ const CASES: &[Case] = &[
                 existing: true
         ",
         message: "`{each.key}` and `{each.value}` need a for_each over a map",
-        at: Some((9, 11)),
-        address: Some("ml_workspaces.team-fraud"),
+        at: Some((9, 16)),
+        // A problem of the template, reported once under the key as written.
+        address: Some("ml_workspaces.team-{each}"),
         hint: Some("this for_each iterates a list: use {each}"),
         ..CASE
     },
@@ -1537,8 +1791,8 @@ const CASES: &[Case] = &[
                 existing: true
         ",
         message: "`{each}` is used in a for_each over a map",
-        at: Some((9, 11)),
-        address: Some("ml_workspaces.team-fraud"),
+        at: Some((9, 12)),
+        address: Some("ml_workspaces.team-{each.key}"),
         hint: Some("use {each.key} and {each.value}"),
         ..CASE
     },
@@ -1617,7 +1871,7 @@ const CASES: &[Case] = &[
                 existing: true
         ",
         message: "unterminated `${` in \"mlw-${team\"",
-        at: Some((10, 11)),
+        at: Some((10, 16)),
         address: Some("ml_workspaces.main"),
         hint: Some("write `$${` for a literal `${`"),
         ..CASE
@@ -2007,6 +2261,127 @@ fn every_problem_is_collected_and_counted() {
         "{}",
         ran.stderr
     );
+}
+
+/// The same cases with `--format json`: one document on stdout with the same
+/// diagnostics as the text (count, position, address, hint), each with a code
+/// of its own (never `unclassified`). The codes of every case are snapshotted,
+/// since scripts match on them.
+#[test]
+fn every_case_in_json_has_the_same_diagnostics_and_a_code() {
+    let json_cases: Vec<Case> = CASES
+        .iter()
+        .map(|c| Case {
+            args: {
+                let mut args: Vec<&'static str> = c.args.to_vec();
+                args.extend(["--format", "json"]);
+                Box::leak(args.into_boxed_slice())
+            },
+            ..*c
+        })
+        .collect();
+    let text = run_all(CASES);
+    let json = run_all(&json_cases);
+    let mut report = String::new();
+    let mut codes = String::new();
+    for (t, j) in text.iter().zip(&json) {
+        let name = t.case.name;
+        let doc: serde_json::Value = match serde_json::from_str(&j.stdout) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let _ = writeln!(report, "--- {name}: stdout is not JSON ({e}): {}", j.stdout);
+                continue;
+            }
+        };
+        let shown = diagnostics(&t.stderr, SPEC);
+        let items = doc["diagnostics"].as_array().cloned().unwrap_or_default();
+        let mut problems = Vec::new();
+        if j.code != t.code {
+            problems.push(format!("exit {:?}, text exits {:?}", j.code, t.code));
+        }
+        if !j.stderr.is_empty() {
+            problems.push(format!("stderr is not empty: {}", j.stderr));
+        }
+        if items.len() != shown.len() {
+            problems.push(format!(
+                "{} diagnostics, text shows {}",
+                items.len(),
+                shown.len()
+            ));
+        }
+        let errors = shown.iter().filter(|d| d.level == Level::Error).count();
+        if doc["errors"] != errors || doc["warnings"] != shown.len() - errors {
+            problems.push(format!("counts {} / {}", doc["errors"], doc["warnings"]));
+        }
+        if doc["valid"] != (errors == 0) {
+            problems.push(format!("valid is {}", doc["valid"]));
+        }
+        for (item, d) in items.iter().zip(&shown) {
+            let at = item["line"]
+                .as_u64()
+                .zip(item["col"].as_u64())
+                .and_then(|(l, c)| Some((u32::try_from(l).ok()?, u32::try_from(c).ok()?)));
+            if d.path.is_some() && at != d.at {
+                problems.push(format!("at {at:?}, text at {:?}", d.at));
+            }
+            let message = item["message"].as_str().unwrap_or_default();
+            if !d.text.ends_with(message) {
+                problems.push(format!(
+                    "message {message:?} is not the end of {:?}",
+                    d.text
+                ));
+            }
+            if let Some(address) = item["address"].as_str() {
+                if !d.text.starts_with(&format!("{address}: ")) {
+                    problems.push(format!("address {address:?} is not in {:?}", d.text));
+                }
+            }
+            if item["hint"].as_str().map(str::to_owned) != d.hints.first().cloned() {
+                problems.push(format!("hint {} vs {:?}", item["hint"], d.hints));
+            }
+            let code = item["code"].as_str().unwrap_or_default();
+            let kebab =
+                !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+            if !kebab || code == "unclassified" {
+                problems.push(format!("code {code:?} for {:?}", d.text));
+            }
+        }
+        if !problems.is_empty() {
+            let _ = writeln!(report, "--- {name}: {}", problems.join("; "));
+        }
+        let case_codes: Vec<&str> = items.iter().filter_map(|i| i["code"].as_str()).collect();
+        let _ = writeln!(codes, "{name}: {}", case_codes.join(", "));
+    }
+    assert!(report.is_empty(), "json differs from text:\n{report}");
+    insta::assert_snapshot!("codes_of_every_case", codes);
+}
+
+/// Braces that are no placeholder are text, as they always were: only near
+/// misses of `{each}` are refused.
+#[test]
+fn braces_that_are_no_placeholder_stay_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = dedent(
+        "
+        version: 1
+        defaults:
+          subscription: 00000000-0000-0000-0000-0000000000a1
+          resource_group: rg
+          location: westeurope
+          tags: { note: \"{json} {x} {} {reach} {a: b} $${literal}\" }
+        ml_workspaces:
+          \"{each}\":
+            for_each: [fraud]
+            name: \"mlw-{each}\"
+            description: \"{teach} a {b} c {{each}}\"
+            existing: true
+        ",
+    );
+    std::fs::write(dir.path().join(SPEC), spec).expect("write the spec");
+    let out = crate::world::offline_output(dir.path(), &["validate", "-f", SPEC], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
 }
 
 #[test]

@@ -367,10 +367,18 @@ fn an_empty_file() {
 
 #[test]
 fn a_file_that_is_not_yaml() {
-    assert_one_line_failure(
-        "spec.yaml",
-        write("spec.yaml", b"a: [".to_vec()),
-        "spec.yaml:1:4: invalid YAML",
+    // A YAML syntax error is shown in its line, a caret where the parser stopped.
+    let dir = tempfile::tempdir().expect("temp dir");
+    write("spec.yaml", b"a: [".to_vec())(dir.path());
+    let out = crate::world::offline_output(dir.path(), &["validate", "-f", "spec.yaml"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("spec.yaml:1:4: invalid YAML"), "{stderr}");
+    assert!(stderr.contains(" 1 │ a: [\n   ·    ─\n"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::emulator::support::{compute_path, link_path, ml_id, synapse_id};
 use crate::world::{
     aml_workspace_of, is_write, overlap, str_of, summary, teams, teams_var, Run, World,
 };
-use crate::emulator::support::{compute_path, link_path, ml_id, synapse_id};
 
 /// bulk.yaml's placement and shared Synapse resources.
 const RG: &str = "rg-analytics";

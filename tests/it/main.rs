@@ -12,4 +12,5 @@ mod plan_render;
 mod schema;
 mod security;
 mod state;
+mod validate_format;
 mod world;

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::world::{Run, World};
 use crate::emulator::support::{
     compute_path, link_path, pool_body, pool_path, synapse_id, SUB, SYNAPSE,
 };
+use crate::world::{Run, World};
 
 /// The object id of the group granted `Synapse User` in attach-with-identity.yaml.
 const DATA_TEAM: &str = "11111111-2222-3333-4444-555555555555";

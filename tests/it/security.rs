@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde_json::json;
 use synlink_emulator::{Config, Emulator};
 
-use crate::world::{quickstart, Run, World};
 use crate::emulator::support::{ARM, SYNAPSE};
+use crate::world::{quickstart, Run, World};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)

@@ -730,6 +730,15 @@ async fn mint(api: &Api, principal: Option<&str>, audience: &str) -> String {
         .to_owned()
 }
 
+/// Runs the binary with no cloud in `dir`, a directory a table-driven test made
+/// itself, and returns its raw output.
+pub fn offline_output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(BIN);
+    with_test_env(&mut cmd);
+    cmd.current_dir(dir).args(args).envs(env.iter().copied());
+    cmd.output().expect("the synlink binary runs")
+}
+
 /// One run of the binary, configured like a `Command`, then run, run blocking or spawned.
 pub struct Synlink<'w> {
     world: &'w World,
