@@ -45,8 +45,8 @@ pub enum Stale {
     /// The spec or its variables changed since.
     #[error("the spec (or its variables) changed since it was made")]
     Spec,
-    /// A fresh plan differs.
-    #[error("what Azure holds changed since it was made: {0}")]
+    /// A fresh plan differs (Azure changed since, or the file was edited and resealed).
+    #[error("a fresh plan made now differs from it (Azure changed since it was made, or the file was edited): {0}")]
     Differs(String),
 }
 
@@ -269,8 +269,17 @@ mod tests {
         let mut s = State::new();
         s.lineage = "lin".into();
         s.serial = 3;
-        s.resources
-            .insert("x".into(), crate::state::ResourceState::default());
+        s.resources.insert(
+            "links.x".into(),
+            crate::state::ResourceState {
+                kind: ResourceKind::Link,
+                id: ArmId::new("/subscriptions/s/x"),
+                existing: false,
+                properties: IndexMap::new(),
+                outputs: IndexMap::new(),
+                dependencies: Vec::new(),
+            },
+        );
         assert_eq!(state(&saved, &s), Ok(()));
         s.serial = 4;
         assert!(matches!(

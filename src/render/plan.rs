@@ -908,6 +908,28 @@ mod tests {
     }
 
     #[test]
+    fn deletes_show_the_id_they_remove_and_role_ids_their_role() {
+        let mut revoke = change(Action::Delete, "role_grants.team-b-spark");
+        let id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Synapse/workspaces/w/roleAssignments/abc";
+        revoke.id = Some(crate::addr::ArmId::new(id));
+        revoke.before = Some(props(&[(
+            "role_id",
+            json!("c3a6d2f1-a26f-4810-9b0f-591308d5cbf1"),
+        )]));
+        let p = plan(PlanMode::Normal, vec![revoke]);
+        let out = text(&p, false);
+        assert!(out.contains(&format!("  # id: {id}\n")), "{out}");
+        assert!(
+            out.contains("\"c3a6d2f1-a26f-4810-9b0f-591308d5cbf1\" (Apache Spark Administrator)"),
+            "{out}"
+        );
+        assert!(out.contains(&format!("Plan digest: sha256:{}\n", p.digest)), "{out}");
+        let md = markdown(&p, None);
+        assert!(md.contains(&format!("# id: {id}\n")), "{md}");
+        assert!(md.contains(&format!("plan digest `sha256:{}`", p.short_digest())), "{md}");
+    }
+
+    #[test]
     fn read_text() {
         let mut read = change(Action::Read, "ml_workspaces.team-a");
         read.id = Some(crate::addr::ArmId::new("/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-analytics/providers/Microsoft.MachineLearningServices/workspaces/mlw-team-a"));

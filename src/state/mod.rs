@@ -52,18 +52,6 @@ pub struct ResourceState {
     pub dependencies: Vec<Address>,
 }
 
-impl Default for ResourceState {
-    fn default() -> ResourceState {
-        ResourceState {
-            kind: ResourceKind::MlWorkspace,
-            id: ArmId::new(""),
-            existing: false,
-            properties: Properties::new(),
-            outputs: IndexMap::new(),
-            dependencies: Vec::new(),
-        }
-    }
-}
 
 impl State {
     /// Two addresses that record one id: the state would let a change of one

@@ -163,7 +163,10 @@ mod tests {
                         ResourceState {
                             kind: crate::addr::ResourceKind::Link,
                             id: crate::addr::ArmId::new(format!("/x/{i}")),
-                            ..ResourceState::default()
+                            existing: false,
+                            properties: crate::addr::Properties::new(),
+                            outputs: indexmap::IndexMap::new(),
+                            dependencies: Vec::new(),
                         },
                     );
                 })

@@ -9,6 +9,7 @@ mod fuzz;
 mod misuse;
 mod plan;
 mod plan_render;
+mod plan_truth;
 mod schema;
 mod security;
 mod state;
