@@ -248,9 +248,8 @@ fn plan_command(args: &PlanArgs, ui: Ui) -> Result<Exit, Error> {
             s.throttled.load(Ordering::Relaxed)
         ));
     }
-    Invocation::close(&runtime, conn);
+    let plan = Invocation::close(&runtime, conn, planned)?;
     drop(lock);
-    let plan = planned?;
     let out_hint = args.out.as_ref().map(|p| p.display().to_string());
     let text = match args.format {
         PlanFormat::Text => render::plan::text(&plan, ui.out_color),
@@ -407,8 +406,7 @@ fn change(
         let writer = Arc::new(StateWriter::new(state, lock));
         execute(&conn, &plan, &writer, cloud, run, mode, started, ui).await
     });
-    Invocation::close(&runtime, conn);
-    result
+    Invocation::close(&runtime, conn, result)
 }
 
 /// Runs an approved plan, shows progress and the summary, then the outputs.
@@ -629,8 +627,7 @@ fn import(args: &ImportArgs, ui: Ui) -> Result<Exit, Error> {
         &given,
         dependencies,
     ));
-    Invocation::close(&runtime, conn);
-    let record = read?;
+    let record = Invocation::close(&runtime, conn, read.map_err(Error::from))?;
     state.resources.insert(address.to_string(), record);
     lock.write(&mut state)?;
     render::diagnostic::info_line(&format!(

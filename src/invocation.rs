@@ -91,16 +91,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Stops the local cloud, if this connection started one.
-    pub async fn close(self) {
+    /// Stops the local cloud, if this connection started one (saving its data).
+    pub async fn close(self) -> Result<(), Error> {
         drop(self.client);
         if let Some(e) = self.local.and_then(|e| Arc::try_unwrap(e).ok()) {
-            if let Err(err) = e.shutdown().await {
-                render::diagnostic::error_line(&format!(
-                    "the local cloud did not stop cleanly: {err}"
-                ));
-            }
+            e.shutdown().await.map_err(|err| {
+                Error::Start(format!("the local cloud did not stop cleanly: {err}"))
+            })?;
         }
+        Ok(())
     }
 }
 
@@ -225,8 +224,16 @@ impl Invocation {
         })
     }
 
-    /// Ends the invocation: stops the local cloud, if one was started.
-    pub fn close(runtime: &tokio::runtime::Runtime, conn: Connection) {
-        runtime.block_on(conn.close());
+    /// Ends the invocation: stops the local cloud, if one was started. The
+    /// command's own result comes first; a failure to stop only when it succeeded.
+    pub fn close<T>(
+        runtime: &tokio::runtime::Runtime,
+        conn: Connection,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        let closed = runtime.block_on(conn.close());
+        let out = result?;
+        closed?;
+        Ok(out)
     }
 }

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -679,53 +680,57 @@ fn longest_backtick_run(text: &str) -> usize {
     best
 }
 
-/// ANSI colours, or none.
+/// ANSI colours (anstyle), or none.
 #[derive(Debug, Clone, Copy)]
 struct Paint {
     color: bool,
 }
 
 impl Paint {
-    fn wrap(self, code: &str, text: &str) -> String {
+    fn wrap(self, style: Style, text: &str) -> String {
         if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_owned()
         }
     }
 
+    fn fg(color: AnsiColor) -> Style {
+        Style::new().fg_color(Some(color.into()))
+    }
+
     fn green(self, text: &str) -> String {
-        self.wrap("32", text)
+        self.wrap(Self::fg(AnsiColor::Green), text)
     }
 
     fn yellow(self, text: &str) -> String {
-        self.wrap("33", text)
+        self.wrap(Self::fg(AnsiColor::Yellow), text)
     }
 
     fn red(self, text: &str) -> String {
-        self.wrap("31", text)
+        self.wrap(Self::fg(AnsiColor::Red), text)
     }
 
     fn bold(self, text: &str) -> String {
-        self.wrap("1", text)
+        self.wrap(Style::new().bold(), text)
     }
 
     fn yellow_bold(self, text: &str) -> String {
-        self.wrap("1;33", text)
+        self.wrap(Self::fg(AnsiColor::Yellow).bold(), text)
     }
 
     /// An action symbol in its colour: green `+`, yellow `~`, red `-`,
     /// magenta `-/+`, cyan `<=`.
     fn action(self, action: Action, text: &str) -> String {
-        let code = match action {
-            Action::Create => "32",
-            Action::Update => "33",
-            Action::Delete => "31",
-            Action::Replace => "35",
-            Action::Read | Action::Adopt => "36",
+        let color = match action {
+            Action::Create => AnsiColor::Green,
+            Action::Update => AnsiColor::Yellow,
+            Action::Delete => AnsiColor::Red,
+            Action::Replace => AnsiColor::Magenta,
+            Action::Read | Action::Adopt => AnsiColor::Cyan,
             Action::NoOp => return text.to_owned(),
         };
-        self.wrap(code, text)
+        self.wrap(Self::fg(color), text)
     }
 }
 
@@ -923,10 +928,16 @@ mod tests {
             out.contains("\"c3a6d2f1-a26f-4810-9b0f-591308d5cbf1\" (Apache Spark Administrator)"),
             "{out}"
         );
-        assert!(out.contains(&format!("Plan digest: sha256:{}\n", p.digest)), "{out}");
+        assert!(
+            out.contains(&format!("Plan digest: sha256:{}\n", p.digest)),
+            "{out}"
+        );
         let md = markdown(&p, None);
         assert!(md.contains(&format!("# id: {id}\n")), "{md}");
-        assert!(md.contains(&format!("plan digest `sha256:{}`", p.short_digest())), "{md}");
+        assert!(
+            md.contains(&format!("plan digest `sha256:{}`", p.short_digest())),
+            "{md}"
+        );
     }
 
     #[test]

@@ -8,30 +8,16 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+pub use crate::spec::diagnostic::Pos;
+
 use crate::spec::diagnostic::Code;
 
-/// A 1-based line and column in the spec file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Pos {
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column.
-    pub col: u32,
-}
-
-impl Pos {
-    fn of<T>(s: &Spanned<T>) -> Pos {
-        let loc = s.referenced;
-        Pos {
-            line: u32::try_from(loc.line()).unwrap_or(u32::MAX),
-            col: u32::try_from(loc.column()).unwrap_or(u32::MAX),
-        }
-    }
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.col)
+/// The position of a value the parser read.
+fn pos_of<T>(s: &Spanned<T>) -> Pos {
+    let loc = s.referenced;
+    Pos {
+        line: u32::try_from(loc.line()).unwrap_or(u32::MAX),
+        col: u32::try_from(loc.column()).unwrap_or(u32::MAX),
     }
 }
 
@@ -178,7 +164,7 @@ impl<'de> Deserialize<'de> for Node {
             _ => Span::of(&spanned),
         };
         Ok(Node {
-            pos: Pos::of(&spanned),
+            pos: pos_of(&spanned),
             span,
             value: spanned.value.0,
         })
@@ -248,7 +234,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             let value = map.next_value::<Node>()?;
             entries.push((
                 Key {
-                    pos: Pos::of(&key),
+                    pos: pos_of(&key),
                     span: Span::of(&key),
                     text: key.value.0,
                 },

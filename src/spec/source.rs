@@ -5,8 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::spec::diagnostic::{Code, Diagnostic};
-use crate::spec::node::Pos;
+use crate::spec::diagnostic::{Code, Diagnostic, Pos};
 
 /// The largest spec accepted. A spec of 10,000 resources is about 2 MB; beyond
 /// this a file is far more likely a mistake than a spec.
@@ -157,8 +156,7 @@ pub fn read(path: &Path) -> Result<SourceFile, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::read;
-    use crate::spec::diagnostic::Code;
-    use crate::spec::node::Pos;
+    use crate::spec::diagnostic::{Code, Pos};
 
     #[test]
     fn unreadable_files_become_diagnostics_without_their_path() {

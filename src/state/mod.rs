@@ -52,7 +52,6 @@ pub struct ResourceState {
     pub dependencies: Vec<Address>,
 }
 
-
 impl State {
     /// Two addresses that record one id: the state would let a change of one
     /// act on the other's resource. `(first, second, id)`.
@@ -104,9 +103,8 @@ pub struct LockInfo {
 impl LockInfo {
     /// Describes this process, running `command`.
     pub fn current(command: &str) -> LockInfo {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .or_else(|_| std::env::var("HOSTNAME"))
+        let host = gethostname::gethostname()
+            .into_string()
             .unwrap_or_else(|_| "unknown-host".to_owned());
         let time = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)

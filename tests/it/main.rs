@@ -6,6 +6,7 @@ mod emulator;
 mod examples;
 mod faults;
 mod fuzz;
+mod layers;
 mod misuse;
 mod plan;
 mod plan_render;
