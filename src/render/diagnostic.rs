@@ -100,7 +100,7 @@ fn not_a_spec(diags: &[Diagnostic]) -> Option<&Diagnostic> {
                 && (matches!(
                     only.code,
                     Code::EmptySpec | Code::NotASpec | Code::YamlLimit
-                ) || (only.pos.is_none() && only.message.starts_with("invalid YAML"))) =>
+                ) || (only.pos.is_none() && only.code == Code::YamlSyntax)) =>
         {
             Some(only)
         }
