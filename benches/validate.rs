@@ -29,7 +29,7 @@ fn explicit_spec() -> String {
             sections[0],
             "  team{t:05}:\n    name: mlw-team{t:05}\n    existing: true\n"
         );
-        let _ = write!(sections[1], "  pool{t:05}:\n    synapse_workspace: shared\n    node_size: Small\n    spark_version: \"3.4\"\n    autoscale: {{ min: 3, max: 10 }}\n");
+        let _ = write!(sections[1], "  pool{t:05}:\n    synapse_workspace: shared\n    node_size: Small\n    spark_version: \"3.5\"\n    autoscale: {{ min: 3, max: 10 }}\n");
         let _ = write!(sections[2], "  team{t:05}:\n    ml_workspace: team{t:05}\n    synapse_workspace: shared\n    name: synapselink1\n");
         let _ = write!(
             sections[3],
@@ -50,7 +50,7 @@ fn for_each_spec() -> String {
 variables:\n  teams: [{}]\n\
 synapse_workspaces:\n  shared: {{ name: syn-bench, existing: true }}\n\
 ml_workspaces:\n  \"{{each}}\": {{ for_each: \"${{teams}}\", name: \"mlw-{{each}}\", existing: true }}\n\
-spark_pools:\n  \"p{{each}}\": {{ for_each: \"${{teams}}\", synapse_workspace: shared, node_size: Small, spark_version: \"3.4\", node_count: 3 }}\n\
+spark_pools:\n  \"p{{each}}\": {{ for_each: \"${{teams}}\", synapse_workspace: shared, node_size: Small, spark_version: \"3.5\", node_count: 3 }}\n\
 links:\n  \"{{each}}\": {{ for_each: \"${{teams}}\", ml_workspace: \"{{each}}\", synapse_workspace: shared, name: synapselink1 }}\n\
 role_grants:\n  \"{{each}}-spark\": {{ for_each: \"${{teams}}\", synapse_workspace: shared, role: Apache Spark Administrator, principal: {{ link: \"{{each}}\" }} }}\n\
 attachments:\n  \"{{each}}\": {{ for_each: \"${{teams}}\", ml_workspace: \"{{each}}\", spark_pool: \"p{{each}}\", name: spark }}\n",

@@ -463,6 +463,11 @@ pub fn diff(
                 properties: planned.after.clone().unwrap_or_default(),
                 unknown: desired.unknown.clone(),
             };
+            if planned.action != Action::Update {
+                if let Some((message, hint)) = p.cannot_create(r) {
+                    errors.push(err(&address, message, Some(hint)));
+                }
+            }
             let request = p.request(r, spec, &ctx, &after, planned.action != Action::Update);
             for var in request.env_vars() {
                 if std::env::var(var).map_or(true, |v| v.is_empty()) {

@@ -404,6 +404,12 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Why Azure would refuse to create `r` as the spec describes it (message,
+    /// hint): a plan that creates or replaces it fails with this instead.
+    fn cannot_create(&self, _r: &Resource) -> Option<(String, String)> {
+        None
+    }
+
     /// A note for the reviewer when the resource is created (a deprecated path).
     fn creation_warning(&self) -> Option<&'static str> {
         None

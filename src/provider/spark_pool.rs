@@ -13,7 +13,7 @@ use crate::provider::{
     synapse_workspace, tags_body, Applied, ApplyContext, Desired, Lookup, Provider, Request,
 };
 use crate::spec::model::SparkPool;
-use crate::spec::{Body, LoadedSpec, Resource};
+use crate::spec::{runtimes, Body, LoadedSpec, Resource};
 
 /// Pools share the Synapse api-version.
 pub const API_VERSION: &str = synapse_workspace::API_VERSION;
@@ -188,6 +188,15 @@ impl Provider for SparkPools {
 
     fn outputs(&self, _body: &Value) -> IndexMap<String, Value> {
         IndexMap::new()
+    }
+
+    fn cannot_create(&self, r: &Resource) -> Option<(String, String)> {
+        let version = settings(r).spark_version.as_deref()?;
+        let end = runtimes::find(version)?.end_of_support?;
+        Some((
+            format!("the Synapse runtime `{version}` reached end of support on {end}: Azure creates no new pool on it"),
+            format!("set spark_version to {} (a pool that exists on `{version}` is still managed)", runtimes::supported()),
+        ))
     }
 
     fn replace_paths(&self) -> &'static [&'static str] {

@@ -14,6 +14,7 @@ pub mod naming;
 pub mod node;
 pub mod placeholder;
 pub mod roles;
+pub mod runtimes;
 pub mod source;
 pub mod validate;
 pub mod variables;

@@ -13,7 +13,7 @@ use crate::spec::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::spec::expand::Entry;
 use crate::spec::model::{Cloud, Defaults, GrantScope, Identity, Principal};
 use crate::spec::node::{Node, Pos, Value};
-use crate::spec::{naming, roles, Body, Placement, Resource, Settings, SPEC_VERSION};
+use crate::spec::{naming, roles, runtimes, Body, Placement, Resource, Settings, SPEC_VERSION};
 
 const NODE_SIZES: [&str; 6] = ["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"];
 const NODE_FAMILIES: [&str; 3] = [
@@ -21,7 +21,6 @@ const NODE_FAMILIES: [&str; 3] = [
     "HardwareAcceleratedGPU",
     "HardwareAcceleratedFPGA",
 ];
-const SPARK_VERSIONS: [&str; 3] = ["3.3", "3.4", "3.5"];
 const PRINCIPAL_TYPES: [&str; 3] = ["User", "Group", "ServicePrincipal"];
 
 fn push_de(diags: &mut Vec<Diagnostic>, e: &DeError, address: &str) {
@@ -629,16 +628,39 @@ fn check_pool(r: &Resource, diags: &mut Vec<Diagnostic>) {
     if let Some(family) = &p.node_size_family {
         one_of(r, "node_size_family", family, &NODE_FAMILIES, diags);
     }
-    match &p.spark_version {
-        Some(v) if !SPARK_VERSIONS.contains(&v.as_str()) => diags.push(
+    match p.spark_version.as_deref().map(|v| (v, runtimes::find(v))) {
+        Some((v, None)) => diags.push(
             Diagnostic::error(
                 Some(r.pos_of("spark_version")),
                 format!("Spark version `{v}` is not supported"),
             )
             .code(Code::InvalidValue)
             .at(&r.address)
-            .hint(format!("supported runtimes: {}", SPARK_VERSIONS.join(", "))),
+            .hint(format!(
+                "supported runtimes: {} for new pools; pools that exist may still run {}",
+                runtimes::supported_list(),
+                runtimes::retired_list()
+            )),
         ),
+        // Creating a pool on it fails (the plan says so); managing one that
+        // exists on it still works.
+        Some((
+            v,
+            Some(runtimes::Runtime {
+                end_of_support: Some(end),
+                ..
+            }),
+        )) if !p.existing => {
+            diags.push(
+                Diagnostic::warning(
+                    Some(r.pos_of("spark_version")),
+                    format!("Synapse runtime `{v}` reached end of support on {end}: a new pool cannot be created on it"),
+                )
+                .code(Code::InvalidValue)
+                .at(&r.address)
+                .hint(format!("upgrade to {} (an existing pool on `{v}` is still managed)", runtimes::supported())),
+            );
+        }
         None if !p.existing => require(r, "spark_version", false, diags),
         _ => {}
     }

@@ -30,14 +30,13 @@ async fn quickstart_lifecycle() {
     let spec = w.write("quickstart.yaml", &text);
 
     let run = w.apply(&spec, &[]).await;
-    run.completes(&summary("Apply complete", 6, 0, 0));
+    run.completes(&summary("Apply complete", 5, 0, 0));
     run.stdout_contains("Outputs:");
     w.assert_state_matches(&baseline, "apply").await;
     assert_eq!(
         w.managed_in_state(),
         sorted(&[
             "attachments.main-small",
-            "links.main",
             "ml_workspaces.main",
             "role_grants.main-spark",
             "spark_pools.small",
@@ -74,7 +73,7 @@ async fn quickstart_lifecycle() {
     let run = w.plan(&spec, &["--detailed-exitcode"]).await;
     run.no_changes("after resize");
 
-    // Remove the attachment: detached, the pool stays.
+    // Remove the attachment (and the grant to its identity): detached, the pool stays.
     let cut = resized
         .find("\nattachments:")
         .expect("an attachments section");
@@ -82,12 +81,12 @@ async fn quickstart_lifecycle() {
     let run = w.plan(&spec, &[]).await;
     assert_eq!(
         run.blocks("-"),
-        sorted(&["attachments.main-small"]),
+        sorted(&["attachments.main-small", "role_grants.main-spark"]),
         "{}",
         run.stdout
     );
     let run = w.apply(&spec, &[]).await;
-    run.completes(&summary("Apply complete", 0, 0, 1));
+    run.completes(&summary("Apply complete", 0, 0, 2));
     run.stderr_contains("attachments.main-small: detached");
     let compute = w
         .api()
@@ -109,7 +108,7 @@ async fn quickstart_lifecycle() {
 
     // Destroy: nothing is left (everything here was synlink's).
     let run = w.destroy(&spec, &[]).await;
-    run.completes(&summary("Destroy complete", 0, 0, 5));
+    run.completes(&summary("Destroy complete", 0, 0, 3));
     assert_eq!(w.inventory().await, baseline);
     assert_eq!(w.managed_in_state(), Vec::<String>::new());
     w.assert_state_matches(&baseline, "destroy").await;

@@ -303,7 +303,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 autoscale: { min: 3, max: 10, step: 1 }
         ",
         message: "unknown field `step`",
@@ -327,7 +327,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: three
         ",
         message: "expected an integer, found the string \"three\"",
@@ -859,7 +859,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: 3
                 autoscale: { min: 3, max: 10 }
         ",
@@ -883,7 +883,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
         ",
         message: "a Spark pool needs `node_count` or `autoscale`",
         at: Some((10, 3)),
@@ -906,7 +906,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: 2
         ",
         message: "`node_count` is 2; it must be between 3 and 200",
@@ -929,7 +929,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 autoscale:
                   min: 12
                   max: 8
@@ -954,7 +954,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: 3
                 auto_pause_minutes: 2
         ",
@@ -978,7 +978,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Smal
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: 3
         ",
         message: "`Smal` is not a valid node size",
@@ -1003,7 +1003,7 @@ const CASES: &[Case] = &[
                 synapse_workspace: shared
                 node_size: Small
                 node_size_family: GeneralPurpose
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: 3
         ",
         message: "`GeneralPurpose` is not a valid node size family",
@@ -1033,7 +1033,7 @@ const CASES: &[Case] = &[
         message: "Spark version `2.4` is not supported",
         at: Some((13, 20)),
         address: Some("spark_pools.small"),
-        hint: Some("supported runtimes: 3.3, 3.4, 3.5"),
+        hint: Some("supported runtimes: 3.5 for new pools; pools that exist may still run 3.3, 3.4"),
         ..CASE
     },
     // ---- role grants and principals ----
@@ -1705,7 +1705,7 @@ const CASES: &[Case] = &[
                 for_each: { small: 3, tiny: 1, huge: 300, none: 0 }
                 synapse_workspace: s
                 node_size: Small
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: \"{each.value}\"
         ",
         message: "`node_count` is 1; it must be between 3 and 200",
@@ -2045,7 +2045,7 @@ const CASES: &[Case] = &[
               small:
                 synapse_workspace: shared
                 node_size: Huge
-                spark_version: \"3.4\"
+                spark_version: \"3.5\"
                 node_count: 300
             role_grants:
               ops:

@@ -82,7 +82,7 @@ spark_pools:
     name: "pool{each.key}"
     node_size: "{each.value}"
     node_size_family: MemoryOptimized
-    spark_version: "3.4"
+    spark_version: "3.5"
     node_count: 3
     auto_pause_minutes: 20
     tags: { team: "{each.key}" }
@@ -190,13 +190,7 @@ impl Corpus {
     fn load() -> Corpus {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         let mut specs = Vec::new();
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("examples/ is readable")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
-        names.sort();
-        for path in names {
+        for path in crate::world::example_files(&dir) {
             let mut text = std::fs::read_to_string(&path).expect("example is readable");
             // bulk.yaml expands 50 teams: 3 keep it fast and cover the same code.
             if let Some(start) = text.find("variables:\n  teams: [") {

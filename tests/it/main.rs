@@ -5,6 +5,7 @@ mod bad_specs;
 mod emulator;
 mod examples;
 mod faults;
+mod first_hour;
 mod fuzz;
 mod layers;
 mod misuse;

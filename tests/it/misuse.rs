@@ -409,7 +409,11 @@ async fn cli_misuse_fails_clearly_with_the_contract_exit_code_and_changes_nothin
         case(
             "import of an id of another kind",
             w.cloud_args(
-                &["import", "links.main", "/subscriptions/x/resourceGroups/y"],
+                &[
+                    "import",
+                    "attachments.main-small",
+                    "/subscriptions/x/resourceGroups/y",
+                ],
                 "a.yaml",
                 &[],
             ),

@@ -355,8 +355,9 @@ async fn a_compute_still_creating_after_a_killed_apply_is_waited_for() {
     let w = World::new().await;
     data_sources(&w, &["a"], true).await;
     let spec = w.write("synlink.yaml", two_teams(&["a"]));
-    // Attaches take 3 s (time-scaled) from now on.
-    w.faults(json!({"lroMs": 300_000})).await;
+    // Attaches take 10 s (time-scaled) from now on: long enough to outlast the
+    // kill on a loaded machine.
+    w.faults(json!({"lroMs": 1_000_000})).await;
     w.clear_log().await;
     let mut child = w
         .synlink(w.cloud_args(&["apply"], &spec, &["--auto-approve"]))

@@ -53,9 +53,7 @@ fn spec_schema_describes_every_section_and_refuses_unknown_ones() {
 
 #[test]
 fn every_example_points_editors_at_the_schema() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    for entry in std::fs::read_dir(dir).expect("examples dir") {
-        let path = entry.expect("entry").path();
+    for path in crate::world::repo_examples() {
         let text = std::fs::read_to_string(&path).expect("read example");
         assert!(
             text.lines().next()

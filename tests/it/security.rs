@@ -150,7 +150,7 @@ async fn state_lock_and_plan_files_are_owner_only() {
         .synlink([
             "state",
             "rm",
-            "links.main",
+            "attachments.main-small",
             "--state",
             &custom.display().to_string(),
         ])
@@ -354,7 +354,7 @@ async fn no_token_authorization_header_or_secret_in_any_output_or_file() {
             vec![
                 "state".into(),
                 "show".into(),
-                "links.main".into(),
+                "attachments.main-small".into(),
                 "-vv".into(),
                 "--state".into(),
                 w.arg("state.json"),

@@ -730,6 +730,24 @@ async fn mint(api: &Api, principal: Option<&str>, audience: &str) -> String {
         .to_owned()
 }
 
+/// The example specs in `dir` (its `*.yaml` files, sorted): what the tests
+/// read, whatever else a run of the examples leaves there (`.synlink/`).
+pub fn example_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("examples/ is readable")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no examples found in {}", dir.display());
+    files
+}
+
+/// The repository's examples.
+pub fn repo_examples() -> Vec<PathBuf> {
+    example_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+}
+
 /// Runs the binary with no cloud in `dir`, a directory a table-driven test made
 /// itself, and returns its raw output.
 pub fn offline_output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
