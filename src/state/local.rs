@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
+use crate::state::backend::{HeldLock, LockStatus, Snapshot, StateBackend};
 use crate::state::{LockInfo, State, StateError, STATE_FORMAT_VERSION};
 
 /// How often a waiting `lock` looks again.
@@ -250,6 +251,97 @@ impl Drop for StateLock {
     }
 }
 
+impl StateBackend for LocalStore {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// A lock left by a process of this host that is gone is taken over.
+    fn lock(&self, holder: LockInfo, timeout: Duration) -> Result<Box<dyn HeldLock>, StateError> {
+        Ok(Box::new(LocalStore::lock(self, holder, timeout, true)?))
+    }
+
+    fn peek(&self) -> Result<Option<State>, StateError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => decode_state(&self.path, &bytes).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&self.path, e)),
+        }
+    }
+
+    /// As the lock file says (its holder may be gone: the next `lock` takes
+    /// such a lock over).
+    fn holder(&self) -> Result<LockStatus, StateError> {
+        let lock_path = self.lock_path();
+        match fs::read(&lock_path) {
+            Ok(bytes) => match Holder::parse(&bytes, Duration::ZERO) {
+                Holder::Known(info) => Ok(LockStatus::Held(info)),
+                Holder::Unreadable { .. } => Ok(LockStatus::HeldByUnknown),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(LockStatus::Free),
+            Err(e) => Err(io_error(&lock_path, e)),
+        }
+    }
+
+    fn force_unlock(&self) -> Result<LockStatus, StateError> {
+        Err(StateError::Unsupported {
+            backend: "local",
+            operation: "unlock",
+            why: "a lock left by a process that is gone is taken over by the next run, and a running holder's lock is not broken (stop that run instead)",
+        })
+    }
+
+    fn history(&self) -> Result<Vec<Snapshot>, StateError> {
+        Err(StateError::Unsupported {
+            backend: "local",
+            operation: "history",
+            why: "the state file keeps no earlier versions (keep it in version control, or use the azure_blob backend)",
+        })
+    }
+}
+
+impl From<StateLock> for Box<dyn HeldLock> {
+    fn from(lock: StateLock) -> Box<dyn HeldLock> {
+        Box::new(lock)
+    }
+}
+
+impl HeldLock for StateLock {
+    fn holder(&self) -> &LockInfo {
+        StateLock::holder(self)
+    }
+
+    fn describe(&self) -> String {
+        self.state_path.display().to_string()
+    }
+
+    fn read(&self) -> Result<State, StateError> {
+        StateLock::read(self)
+    }
+
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        StateLock::write(self, state)
+    }
+
+    fn check(&self) -> Result<(), StateError> {
+        if self.is_still_ours() {
+            Ok(())
+        } else {
+            Err(StateError::LockLost {
+                path: self.lock_path.clone(),
+            })
+        }
+    }
+
+    fn restore(&self, _id: &str) -> Result<State, StateError> {
+        Err(StateError::Unsupported {
+            backend: "local",
+            operation: "restore",
+            why: "the state file keeps no earlier versions to restore",
+        })
+    }
+}
+
 /// What a lock file says about its holder.
 #[derive(Debug, Clone, PartialEq)]
 enum Holder {
@@ -436,7 +528,7 @@ fn pretty_json(value: &impl serde::Serialize) -> Vec<u8> {
     bytes
 }
 
-fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+pub(crate) fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
     /// Read first, so a newer format is `TooNew` rather than a shape error.
     #[derive(Deserialize)]
     struct Header {
@@ -559,6 +651,10 @@ mod tests {
             host: host.to_owned(),
             time: "2026-01-01T00:00:00Z".to_owned(),
             command: "synlink apply".to_owned(),
+            details: Box::new(crate::state::HolderDetails {
+                user: "someone".to_owned(),
+                synlink_version: "0.1.0".to_owned(),
+            }),
         }
     }
 
