@@ -12,3 +12,4 @@ mod plan_render;
 mod schema;
 mod security;
 mod state;
+mod state_blob;
