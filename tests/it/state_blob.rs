@@ -29,7 +29,9 @@ use hmac::Mac as _;
 use indexmap::IndexMap;
 use synlink::addr::ResourceKind;
 use synlink::state::backend::{self, HeldLock, LockStatus, Migrated, StateBackend};
-use synlink::state::blob::{BlobAuth, BlobConfig, BlobStore, SasToken, LEASE, SAS_ENV};
+use synlink::state::blob::{
+    BlobAuth, BlobConfig, BlobStore, SasToken, TokenSourceCredential, LEASE, SAS_ENV,
+};
 use synlink::state::local::LocalStore;
 use synlink::state::writer::StateWriter;
 use synlink::state::{LeaseLoss, LockInfo, ResourceState, State, StateError};
@@ -45,8 +47,10 @@ const CHILD_ENV: &str = "SYNLINK_TEST_BLOB_HOLDER";
 /// A running Azurite blob service; stopped on drop.
 pub struct Azurite {
     child: Child,
-    /// `http://127.0.0.1:PORT/devstoreaccount1`.
+    /// `http://127.0.0.1:PORT/devstoreaccount1` (`https` with TLS).
     pub account_url: String,
+    /// With TLS: the PEM of the CA that signed its certificate.
+    pub ca_pem: Option<String>,
     /// An account SAS (blob service, every resource type, read/write/delete/
     /// list/add/create/update/process), valid for a day.
     pub sas: String,
@@ -54,9 +58,20 @@ pub struct Azurite {
 }
 
 impl Azurite {
-    /// Starts Azurite with a `synlink-state` container, or `None` (with a
-    /// notice) when it is not installed outside CI.
+    /// Starts Azurite (plain http) with a `synlink-state` container, or
+    /// `None` (with a notice) when it is not installed outside CI.
     pub fn start() -> Option<Azurite> {
+        Azurite::start_with(false)
+    }
+
+    /// As `start`, over https with bearer tokens accepted (`--oauth basic`:
+    /// Azurite checks a token's audience, issuer and times, not its
+    /// signature).
+    pub fn start_tls() -> Option<Azurite> {
+        Azurite::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Azurite> {
         let Some(program) = azurite_program() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -69,7 +84,15 @@ impl Azurite {
             return None;
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(&program)
+        let mut command = Command::new(&program);
+        let ca_pem = tls.then(|| {
+            let (ca, cert, key) = tls_files();
+            std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
+            std::fs::write(dir.path().join("key.pem"), key).expect("key");
+            command.args(["--cert", "cert.pem", "--key", "key.pem", "--oauth", "basic"]);
+            ca
+        });
+        let mut child = command
             .args([
                 "--blobHost",
                 "127.0.0.1",
@@ -117,6 +140,7 @@ impl Azurite {
         let azurite = Azurite {
             child,
             account_url: format!("{url}/{ACCOUNT}"),
+            ca_pem,
             sas: account_sas(),
             _dir: dir,
         };
@@ -163,7 +187,8 @@ impl Azurite {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let mut request = reqwest::Client::new()
+            let mut request = self
+                .client()
                 .request(method, url)
                 .header("x-ms-version", "2021-08-06")
                 .body(body);
@@ -180,6 +205,16 @@ impl Azurite {
             let body = answer.bytes().await.expect("body").to_vec();
             (status, headers, body)
         })
+    }
+
+    /// A reqwest client that trusts this Azurite's certificate.
+    pub fn client(&self) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &self.ca_pem {
+            builder = builder
+                .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("pem"));
+        }
+        builder.build().expect("client")
     }
 
     /// The state blob's bytes as stored.
@@ -200,6 +235,54 @@ impl Drop for Azurite {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CA, and a server certificate for `127.0.0.1` signed by it (with the CA
+/// in its chain) and its key: (CA PEM, chain PEM, key PEM).
+fn tls_files() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().expect("key");
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf");
+    (
+        ca.pem(),
+        format!("{}{}", leaf.pem(), ca.pem()),
+        leaf_key.serialize_pem(),
+    )
+}
+
+/// A token Azurite's basic OAuth accepts (or, `expired`, refuses): a JWT
+/// for the storage audience from an Entra issuer, with a dummy signature.
+fn storage_jwt(expired: bool) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (nbf, exp) = if expired {
+        (now - 7200, now - 3600)
+    } else {
+        (now - 60, now + 3600)
+    };
+    let claims = serde_json::json!({
+        "aud": "https://storage.azure.com",
+        "iss": "https://sts.windows.net/00000000-0000-0000-0000-0000000000aa/",
+        "iat": nbf,
+        "nbf": nbf,
+        "exp": exp,
+        "oid": "00000000-0000-0000-0000-0000000000bb",
+    });
+    let part = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        part(&serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        part(&claims)
+    )
 }
 
 fn azurite_program() -> Option<PathBuf> {
@@ -886,6 +969,81 @@ fn no_sas_in_any_error_or_debug_output() {
         "{meta:?}"
     );
     assert!(meta.iter().all(|(_, v)| !leaks(v)), "{meta:?}");
+}
+
+#[test]
+fn bearer_tokens_from_a_token_source_reach_the_blob_over_https() {
+    let Some(azurite) = Azurite::start_tls() else {
+        return;
+    };
+    // The caller's runtime, as in a synlink run: tokens are fetched there.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let scopes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = scopes.clone();
+    let tokens = std::sync::Arc::new(synlink::cloud::auth::StaticTokens::new(
+        "test",
+        move |scope| {
+            seen.lock().expect("scopes").push(scope.to_owned());
+            storage_jwt(false)
+        },
+    ));
+    let credential =
+        std::sync::Arc::new(TokenSourceCredential::new(tokens, runtime.handle().clone()));
+    let store = BlobStore::with_client(
+        &azurite.config("state.json"),
+        BlobAuth::Tokens(credential),
+        azurite.client(),
+    )
+    .expect("store");
+    // Taken from inside a runtime too, as a command might.
+    let lock = runtime
+        .block_on(async { store.lock(holder("synlink apply"), Duration::ZERO) })
+        .expect("lock with a bearer token");
+    let mut state = lock.read().expect("read");
+    add(&mut state, 1);
+    lock.write(&mut state).expect("write");
+    drop(lock);
+    assert_eq!(stored(&azurite, "state.json").resources.len(), 1);
+    let scopes = scopes.lock().expect("scopes").clone();
+    assert!(!scopes.is_empty());
+    assert!(
+        scopes
+            .iter()
+            .all(|s| s == "https://storage.azure.com/.default"),
+        "{scopes:?}"
+    );
+
+    let expired = storage_jwt(true);
+    let refused = expired.clone();
+    let tokens = std::sync::Arc::new(synlink::cloud::auth::StaticTokens::new("test", move |_| {
+        refused.clone()
+    }));
+    let store = BlobStore::with_client(
+        &azurite.config("state.json"),
+        BlobAuth::Tokens(std::sync::Arc::new(TokenSourceCredential::new(
+            tokens,
+            runtime.handle().clone(),
+        ))),
+        azurite.client(),
+    )
+    .expect("store");
+    let err = store.peek().expect_err("an expired token is refused");
+    assert!(
+        matches!(
+            err,
+            StateError::Remote {
+                status: Some(401 | 403),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    for text in [err.to_string(), format!("{err:?}"), format!("{store:?}")] {
+        assert!(
+            !text.contains(&expired) && !text.contains("c2lnbmF0dXJl"),
+            "{text}"
+        );
+    }
 }
 
 #[test]
