@@ -404,6 +404,7 @@ impl BlobStore {
                 }
                 let waited = start.elapsed();
                 if waited >= timeout {
+                    let sent_last = Instant::now();
                     return Err(match remote.properties("reading the lock holder").await? {
                         Some(p) if p.leased => match p.holder {
                             Some(holder) => StateError::Locked {
@@ -417,7 +418,7 @@ impl BlobStore {
                         },
                         // Freed just now: one more try is worth it.
                         _ => match remote.acquire(&lease_id).await {
-                            Ok(()) => return Ok(Instant::now()),
+                            Ok(()) => return Ok(sent_last),
                             Err(Acquire::Failed(e)) => e,
                             Err(_) => StateError::LockedByUnknown {
                                 location: remote.location.clone(),
@@ -1122,14 +1123,26 @@ impl Remote {
     fn error(&self, operation: &'static str, e: azure_core::Error) -> StateError {
         let status = e.http_status().map(u16::from);
         let code = error_code(&e);
-        let message = match azure_storage_blob::StorageError::try_from(e) {
-            Ok(storage) => storage
-                .message
-                .as_deref()
-                .and_then(|m| m.lines().next())
-                .map(str::to_owned)
-                .unwrap_or_default(),
-            Err(e) => e.to_string(),
+        let message = if matches!(e.kind(), ErrorKind::HttpResponse { .. }) {
+            azure_storage_blob::StorageError::try_from(e)
+                .ok()
+                .and_then(|storage| storage.message)
+                .and_then(|m| m.lines().next().map(str::to_owned))
+                .unwrap_or_default()
+        } else {
+            // A transport error names the URL it tried, SAS and all (cut by
+            // `scrub`); its cause may be a few sources down.
+            let mut text = first_line(&e.to_string());
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                let line = first_line(&cause.to_string());
+                if !text.contains(&line) {
+                    text.push_str(": ");
+                    text.push_str(&line);
+                }
+                source = cause.source();
+            }
+            text
         };
         StateError::Remote {
             location: self.location.clone(),
@@ -1141,7 +1154,7 @@ impl Remote {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
+        let mut text = strip_queries(text);
         for secret in &self.redact {
             if !secret.is_empty() {
                 text = text.replace(secret.as_str(), "***");
@@ -1149,6 +1162,35 @@ impl Remote {
         }
         text
     }
+}
+
+/// Drops the query of every URL in `text` (`https://h/p?a=b` becomes
+/// `https://h/p?…`): a request URL carries the SAS.
+fn strip_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_url = false;
+    let mut in_query = false;
+    for (i, c) in text.char_indices() {
+        let ends = c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ']');
+        if ends {
+            in_url = false;
+            in_query = false;
+        } else if text[i..].starts_with("://") {
+            in_url = true;
+        } else if in_url && c == '?' && !in_query {
+            in_query = true;
+            out.push_str("?…");
+            continue;
+        }
+        if !in_query {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
 }
 
 fn error_code(e: &azure_core::Error) -> Option<String> {
@@ -1493,6 +1535,16 @@ mod tests {
         let meta = holder_metadata(&holder);
         assert_eq!(holder_from_metadata(&meta), Some(holder));
         assert_eq!(holder_from_metadata(&HashMap::new()), None);
+    }
+
+    #[test]
+    fn queries_are_cut_from_every_url_in_a_message() {
+        assert_eq!(
+            strip_queries(
+                "error sending request for url (http://127.0.0.1:9/a/b?comp=lease&sv=1&sig=x%2B) and https://h/p?q \"x?y\""
+            ),
+            "error sending request for url (http://127.0.0.1:9/a/b?…) and https://h/p?… \"x?y\""
+        );
     }
 
     #[test]

@@ -238,7 +238,7 @@ pub enum StateError {
     /// The blob service refused or failed a request. Holds no SAS, token or
     /// header: `message` is the service's own text with every SAS parameter
     /// value removed.
-    #[error("{location}: {operation} failed: {}{message}", status.map(|s| format!("HTTP {s}{}: ", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())).unwrap_or_default())]
+    #[error("{location}: {operation} failed: {}{message}", answer_prefix(*status, code.as_deref()))]
     Remote {
         /// Where the state is.
         location: String,
@@ -306,6 +306,15 @@ pub enum StateError {
         /// Whether `--force` would override it.
         forceable: bool,
     },
+}
+
+/// `HTTP 404 ContainerNotFound: ` (or less), before a service's message.
+fn answer_prefix(status: Option<u16>, code: Option<&str>) -> String {
+    match (status, code) {
+        (Some(s), Some(c)) => format!("HTTP {s} {c}: "),
+        (Some(s), None) => format!("HTTP {s}: "),
+        (None, _) => String::new(),
+    }
 }
 
 /// How a blob lease was lost.
