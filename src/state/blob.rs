@@ -705,9 +705,10 @@ impl HeldLock for BlobLock {
                 lease.lost = Some(Lost::Lease(LeaseLoss::NotRenewed {
                     secs: since.as_secs(),
                     lease_secs: LEASE.as_secs(),
-                    last_error: lease.last_error.clone().unwrap_or_else(|| {
-                        "no renewal ran in time (was the process stopped?)".to_owned()
-                    }),
+                    last_error: lease
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "no renewal answered in time".to_owned()),
                 }));
             }
         }
@@ -772,37 +773,47 @@ async fn renew_loop(remote: &Remote, lease_id: &str, lease: &Mutex<Renewal>) {
     loop {
         tokio::time::sleep(wait).await;
         let sent = Instant::now();
-        let result = remote.blob.renew_lease(lease_id.to_owned(), None).await;
+        // Bounded, so a service that stops answering is noticed (and
+        // reported) well within a lease period.
+        let answer = tokio::time::timeout(
+            RENEW_EVERY,
+            remote.blob.renew_lease(lease_id.to_owned(), None),
+        )
+        .await;
         let mut state = lease.lock().unwrap_or_else(PoisonError::into_inner);
         if state.lost.is_some() {
             return;
         }
-        match result {
-            Ok(_) => {
+        let failure = match answer {
+            Ok(Ok(_)) => {
                 state.renewed_at = sent;
                 state.last_error = None;
                 wait = RENEW_EVERY;
+                continue;
             }
-            Err(e) if lease_is_gone(&e) => {
+            Ok(Err(e)) if lease_is_gone(&e) => {
                 state.lost = Some(Lost::Lease(LeaseLoss::Broken {
                     code: error_code(&e).unwrap_or_else(|| status_text(&e)),
                 }));
                 return;
             }
-            Err(e) => {
-                state.last_error = Some(remote.error("renewing the lease", e).to_string());
-                let since = state.renewed_at.elapsed();
-                if since >= LEASE {
-                    state.lost = Some(Lost::Lease(LeaseLoss::NotRenewed {
-                        secs: since.as_secs(),
-                        lease_secs: LEASE.as_secs(),
-                        last_error: state.last_error.clone().unwrap_or_default(),
-                    }));
-                    return;
-                }
-                wait = RENEW_RETRY;
-            }
+            Ok(Err(e)) => remote.error("renewing the lease", e).to_string(),
+            Err(_) => format!(
+                "renewing the lease got no answer within {}s",
+                RENEW_EVERY.as_secs()
+            ),
+        };
+        let since = state.renewed_at.elapsed();
+        if since >= LEASE {
+            state.lost = Some(Lost::Lease(LeaseLoss::NotRenewed {
+                secs: since.as_secs(),
+                lease_secs: LEASE.as_secs(),
+                last_error: failure,
+            }));
+            return;
         }
+        state.last_error = Some(failure);
+        wait = RENEW_RETRY;
     }
 }
 

@@ -207,6 +207,15 @@ impl Azurite {
         })
     }
 
+    /// Sends it a signal (`STOP`, `CONT`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
     /// A reqwest client that trusts this Azurite's certificate.
     pub fn client(&self) -> reqwest::Client {
         let mut builder = reqwest::Client::builder();
@@ -409,9 +418,13 @@ fn a_second_locker_waits_then_names_the_holder_and_gets_the_lock_once_freed() {
     assert_eq!(HeldLock::holder(&second).command, "synlink apply (second)");
 }
 
+/// Both halves need a whole lease period, so they share one wait: a holder
+/// whose renewals go through keeps the lock; one whose service stops
+/// answering (Azurite stopped with SIGSTOP) knows it lost it and writes no
+/// more.
 #[test]
-fn a_live_holder_keeps_the_lock_past_one_lease_period() {
-    let Some(azurite) = Azurite::start() else {
+fn renewals_keep_a_live_holders_lock_and_a_holder_cut_off_for_a_lease_loses_it() {
+    let (Some(azurite), Some(cut_off)) = (Azurite::start(), Azurite::start()) else {
         return;
     };
     let store = azurite.store("state.json");
@@ -421,7 +434,17 @@ fn a_live_holder_keeps_the_lock_past_one_lease_period() {
     let mut state = lock.read().expect("read");
     add(&mut state, 1);
     lock.write(&mut state).expect("write");
+
+    let lonely = cut_off.store("state.json");
+    let stranded = lonely
+        .lock(holder("synlink apply (cut off)"), Duration::ZERO)
+        .expect("lock");
+    let mut theirs = stranded.read().expect("read");
+    stranded.write(&mut theirs).expect("write");
+    cut_off.signal("STOP");
+
     std::thread::sleep(LEASE + Duration::from_secs(10));
+
     lock.check().expect("still held: the lease was renewed");
     let err = store
         .lock(holder("synlink plan"), Duration::ZERO)
@@ -431,6 +454,23 @@ fn a_live_holder_keeps_the_lock_past_one_lease_period() {
     lock.write(&mut state)
         .expect("a write after a whole lease period");
     assert_eq!(stored(&azurite, "state.json").resources.len(), 2);
+
+    let lost = stranded.check().expect_err("no renewal for a lease period");
+    assert!(
+        matches!(&lost, StateError::LeaseLost { cause: LeaseLoss::NotRenewed { secs, lease_secs: 60, .. }, .. } if *secs >= 60),
+        "{lost:?}"
+    );
+    let text = lost.to_string();
+    assert!(
+        text.contains("could not be renewed") && text.contains("renewing the lease"),
+        "{text}"
+    );
+    cut_off.signal("CONT");
+    let err = stranded
+        .write(&mut theirs)
+        .expect_err("no write after that");
+    assert_eq!(err.to_string(), text, "every later write says the same");
+    assert_eq!(stored(&cut_off, "state.json").serial, 1);
 }
 
 /// A child process, killed (SIGKILL) and reaped when dropped.
