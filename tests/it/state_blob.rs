@@ -26,8 +26,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::Mac as _;
-use indexmap::IndexMap;
-use synlink::addr::ResourceKind;
 use synlink::state::backend::{self, HeldLock, LockStatus, Migrated, StateBackend};
 use synlink::state::blob::{
     BlobAuth, BlobConfig, BlobStore, SasToken, TokenSourceCredential, LEASE, SAS_ENV,
@@ -351,14 +349,13 @@ fn holder(command: &str) -> LockInfo {
     LockInfo::current(command)
 }
 
+/// Built from its JSON form, as a state file holds it.
 fn resource(n: usize) -> ResourceState {
-    ResourceState {
-        kind: ResourceKind::Link,
-        id: format!("/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ml/linkedServices/link{n}"),
-        existing: false,
-        properties: IndexMap::new(),
-        outputs: IndexMap::new(),
-    }
+    serde_json::from_value(serde_json::json!({
+        "kind": "link",
+        "id": format!("/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ml/linkedServices/link{n}"),
+    }))
+    .expect("a resource state")
 }
 
 fn add(state: &mut State, n: usize) {
