@@ -22,8 +22,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Deserialize;
-
+use crate::state::backend::{HeldLock, LockStatus, Snapshot, StateBackend};
 use crate::state::{LockInfo, State, StateError, STATE_FORMAT_VERSION};
 
 /// How often a waiting `lock` looks again.
@@ -176,7 +175,7 @@ impl StateLock {
     /// synlink's is `TooNew`.
     pub fn read(&self) -> Result<State, StateError> {
         match fs::read(&self.state_path) {
-            Ok(bytes) => decode_state(&self.state_path, &bytes),
+            Ok(bytes) => crate::state::decode(&self.state_path, &bytes),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(State::new()),
             Err(e) => Err(io_error(&self.state_path, e)),
         }
@@ -255,6 +254,97 @@ impl Drop for StateLock {
         // Nothing to report to: a lock file left behind is reported as stale
         // by the next run, naming this process.
         let _ = self.unlock();
+    }
+}
+
+impl StateBackend for LocalStore {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// A lock left by a process of this host that is gone is taken over.
+    fn lock(&self, holder: LockInfo, timeout: Duration) -> Result<Box<dyn HeldLock>, StateError> {
+        Ok(Box::new(LocalStore::lock(self, holder, timeout, true)?))
+    }
+
+    fn peek(&self) -> Result<Option<State>, StateError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => crate::state::decode(&self.path, &bytes).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&self.path, e)),
+        }
+    }
+
+    /// As the lock file says (its holder may be gone: the next `lock` takes
+    /// such a lock over).
+    fn holder(&self) -> Result<LockStatus, StateError> {
+        let lock_path = self.lock_path();
+        match fs::read(&lock_path) {
+            Ok(bytes) => match Holder::parse(&bytes, Duration::ZERO) {
+                Holder::Known(info) => Ok(LockStatus::Held(info)),
+                Holder::Unreadable { .. } => Ok(LockStatus::HeldByUnknown),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(LockStatus::Free),
+            Err(e) => Err(io_error(&lock_path, e)),
+        }
+    }
+
+    fn force_unlock(&self) -> Result<LockStatus, StateError> {
+        Err(StateError::Unsupported {
+            backend: "local",
+            operation: "unlock",
+            why: "a lock left by a process that is gone is taken over by the next run, and a running holder's lock is not broken (stop that run instead)",
+        })
+    }
+
+    fn history(&self) -> Result<Vec<Snapshot>, StateError> {
+        Err(StateError::Unsupported {
+            backend: "local",
+            operation: "history",
+            why: "the state file keeps no earlier versions (keep it in version control, or use the azure_blob backend)",
+        })
+    }
+}
+
+impl From<StateLock> for Box<dyn HeldLock> {
+    fn from(lock: StateLock) -> Box<dyn HeldLock> {
+        Box::new(lock)
+    }
+}
+
+impl HeldLock for StateLock {
+    fn holder(&self) -> &LockInfo {
+        StateLock::holder(self)
+    }
+
+    fn describe(&self) -> String {
+        self.state_path.display().to_string()
+    }
+
+    fn read(&self) -> Result<State, StateError> {
+        StateLock::read(self)
+    }
+
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        StateLock::write(self, state)
+    }
+
+    fn check(&self) -> Result<(), StateError> {
+        if self.is_still_ours() {
+            Ok(())
+        } else {
+            Err(StateError::LockLost {
+                path: self.lock_path.clone(),
+            })
+        }
+    }
+
+    fn restore(&self, _id: &str) -> Result<State, StateError> {
+        Err(StateError::Unsupported {
+            backend: "local",
+            operation: "restore",
+            why: "the state file keeps no earlier versions to restore",
+        })
     }
 }
 
@@ -468,35 +558,6 @@ fn pretty_json(value: &impl serde::Serialize) -> Vec<u8> {
     bytes
 }
 
-fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
-    /// Read first, so a newer format is `TooNew` rather than a shape error.
-    #[derive(Deserialize)]
-    struct Header {
-        version: u64,
-    }
-    let corrupt = |e: serde_json::Error| StateError::Corrupt {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let header: Header = serde_json::from_slice(bytes).map_err(corrupt)?;
-    if header.version > u64::from(STATE_FORMAT_VERSION) {
-        return Err(StateError::TooNew {
-            path: path.to_owned(),
-            found: u32::try_from(header.version).unwrap_or(u32::MAX),
-        });
-    }
-    let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
-    if let Some((first, second, id)) = state.shared_id() {
-        return Err(StateError::SharedId {
-            path: path.to_owned(),
-            first: first.to_owned(),
-            second: second.to_owned(),
-            id: id.to_string(),
-        });
-    }
-    Ok(state)
-}
-
 /// Writes `bytes` to a new temp file beside `path`, syncs it and renames it
 /// over `path`. On failure the temp file is removed and `path` is untouched.
 fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
@@ -600,6 +661,10 @@ mod tests {
             host: host.to_owned(),
             time: "2026-01-01T00:00:00Z".to_owned(),
             command: "synlink apply".to_owned(),
+            details: Box::new(crate::state::HolderDetails {
+                user: "someone".to_owned(),
+                synlink_version: "0.1.0".to_owned(),
+            }),
         }
     }
 
@@ -682,8 +747,8 @@ mod tests {
 
     #[test]
     fn decode_reports_syntax_errors_with_their_position() {
-        let err =
-            decode_state(Path::new("s.json"), b"{\n  \"version\": 1,\n  oops\n}").unwrap_err();
+        let err = crate::state::decode(Path::new("s.json"), b"{\n  \"version\": 1,\n  oops\n}")
+            .unwrap_err();
         let StateError::Corrupt { reason, .. } = err else {
             panic!("{err:?}");
         };
@@ -692,7 +757,8 @@ mod tests {
 
     #[test]
     fn decode_checks_the_version_before_the_shape() {
-        let err = decode_state(Path::new("s.json"), br#"{"version": 99, "new": []}"#).unwrap_err();
+        let err = crate::state::decode(Path::new("s.json"), br#"{"version": 99, "new": []}"#)
+            .unwrap_err();
         assert!(
             matches!(err, StateError::TooNew { found: 99, .. }),
             "{err:?}"
@@ -701,14 +767,14 @@ mod tests {
 
     #[test]
     fn decode_refuses_a_state_without_a_version() {
-        let err = decode_state(Path::new("s.json"), b"{}").unwrap_err();
+        let err = crate::state::decode(Path::new("s.json"), b"{}").unwrap_err();
         assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
     }
 
     #[test]
     fn decode_reads_what_pretty_json_writes() {
         let state = State::new();
-        let decoded = decode_state(Path::new("s.json"), &pretty_json(&state)).unwrap();
+        let decoded = crate::state::decode(Path::new("s.json"), &pretty_json(&state)).unwrap();
         assert_eq!(decoded, state);
     }
 }

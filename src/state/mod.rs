@@ -1,8 +1,11 @@
 //! The state: synlink's record of what it manages (per address: kind, id, the
 //! last applied properties and outputs such as principal ids). The truth is
 //! what Azure says; the state says what is synlink's. It holds no secrets and no
-//! tokens. Backends live beside this file (`local` for now).
+//! tokens. Backends live beside this file (`local`, `blob`), behind the
+//! interface in `backend`.
 
+pub mod backend;
+pub mod blob;
 pub mod local;
 pub mod writer;
 
@@ -87,6 +90,37 @@ impl Default for State {
     }
 }
 
+/// Decodes a state file's bytes: a newer format is `TooNew`, a shape that is
+/// not a state `Corrupt`, two addresses recording one id `SharedId`.
+pub fn decode(path: &std::path::Path, bytes: &[u8]) -> Result<State, StateError> {
+    /// Read first, so a newer format is `TooNew` rather than a shape error.
+    #[derive(serde::Deserialize)]
+    struct Header {
+        version: u64,
+    }
+    let corrupt = |e: serde_json::Error| StateError::Corrupt {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let header: Header = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if header.version > u64::from(STATE_FORMAT_VERSION) {
+        return Err(StateError::TooNew {
+            path: path.to_owned(),
+            found: u32::try_from(header.version).unwrap_or(u32::MAX),
+        });
+    }
+    let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if let Some((first, second, id)) = state.shared_id() {
+        return Err(StateError::SharedId {
+            path: path.to_owned(),
+            first: first.to_owned(),
+            second: second.to_owned(),
+            id: id.to_string(),
+        });
+    }
+    Ok(state)
+}
+
 /// Who holds the state lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -98,6 +132,22 @@ pub struct LockInfo {
     pub time: String,
     /// The command line that holds it (e.g. `synlink apply`).
     pub command: String,
+    /// Who runs it and with which synlink (boxed, to keep `StateError`,
+    /// which carries a `LockInfo`, small).
+    #[serde(flatten)]
+    pub details: Box<HolderDetails>,
+}
+
+/// The rest of a `LockInfo`: what lock files written before it was recorded
+/// leave empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderDetails {
+    /// The user (`USER`, `LOGNAME` or `USERNAME`).
+    #[serde(default)]
+    pub user: String,
+    /// The synlink version.
+    #[serde(default)]
+    pub synlink_version: String,
 }
 
 impl LockInfo {
@@ -109,12 +159,38 @@ impl LockInfo {
         let time = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
+        let user = ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "unknown-user".to_owned());
         LockInfo {
             pid: std::process::id(),
             host,
             time,
             command: command.to_owned(),
+            details: Box::new(HolderDetails {
+                user,
+                synlink_version: env!("CARGO_PKG_VERSION").to_owned(),
+            }),
         }
+    }
+
+    /// `synlink apply (user alice, pid 42 on host-1, since 2026-…Z, synlink
+    /// 0.1.0)`, leaving out what an older lock file does not record.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} (", self.command);
+        if !self.details.user.is_empty() {
+            text.push_str(&format!("user {}, ", self.details.user));
+        }
+        text.push_str(&format!(
+            "pid {} on {}, since {}",
+            self.pid, self.host, self.time
+        ));
+        if !self.details.synlink_version.is_empty() {
+            text.push_str(&format!(", synlink {}", self.details.synlink_version));
+        }
+        text.push(')');
+        text
     }
 }
 
@@ -122,7 +198,7 @@ impl LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Another process holds the lock and did not release it in time.
-    #[error("the state is locked by {} (pid {} on {}, since {}); waited {waited_secs}s", holder.command, holder.pid, holder.host, holder.time)]
+    #[error("the state is locked by {}; waited {waited_secs}s", holder.describe())]
     Locked {
         /// The holder.
         holder: LockInfo,
@@ -130,7 +206,7 @@ pub enum StateError {
         waited_secs: u64,
     },
     /// A lock left by a process that no longer runs.
-    #[error("the state lock at {path} was left by {} (pid {} on {}, since {}), which is no longer running", holder.command, holder.pid, holder.host, holder.time)]
+    #[error("the state lock at {path} was left by {}, which is no longer running", holder.describe())]
     StaleLock {
         /// The lock file.
         path: std::path::PathBuf,
@@ -200,5 +276,135 @@ pub enum StateError {
         path: std::path::PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The remote state is leased by something that names no synlink holder
+    /// (another tool, or a lease taken by hand), and it was not freed in time.
+    #[error("the state at {location} is leased by something that names no synlink holder; waited {waited_secs}s")]
+    LockedByUnknown {
+        /// Where the state is.
+        location: String,
+        /// How long we waited.
+        waited_secs: u64,
+    },
+    /// The blob lease this run held is gone, so nothing more is written: the
+    /// state could now be someone else's.
+    #[error("the lease on the state at {location} was lost: {cause}; nothing more was written to the state. Run again once no other run holds it: the next run takes a new lease and goes on from the last state written")]
+    LeaseLost {
+        /// Where the state is.
+        location: String,
+        /// What happened.
+        cause: LeaseLoss,
+    },
+    /// The state blob changed since this run last read or wrote it (its
+    /// `If-Match` condition failed): writing would lose that change.
+    #[error("the state at {location} changed since this run last read or wrote it (it was at ETag {etag}); not writing over it. Run again to start from the state as it is now; `synlink state history` lists the earlier versions")]
+    RemoteChanged {
+        /// Where the state is.
+        location: String,
+        /// The `ETag` this run last saw.
+        etag: String,
+    },
+    /// The blob service refused or failed a request. Holds no SAS, token or
+    /// header: `message` is the service's own text with every SAS parameter
+    /// value removed.
+    #[error("{location}: {operation} failed: {}{message}", answer_prefix(*status, code.as_deref()))]
+    Remote {
+        /// Where the state is.
+        location: String,
+        /// What synlink was doing (`reading the state`, `taking the lease`, ...).
+        operation: &'static str,
+        /// The HTTP status, when there was an answer.
+        status: Option<u16>,
+        /// The storage error code (`AuthorizationFailure`, `ContainerNotFound`, ...).
+        code: Option<String>,
+        /// What the service or the transport said.
+        message: String,
+    },
+    /// The backend's configuration or credentials cannot be used.
+    #[error("the remote state settings cannot be used: {reason}")]
+    BadConfig {
+        /// Why.
+        reason: String,
+    },
+    /// The backend does not do that.
+    #[error("the {backend} state backend has no {operation}: {why}")]
+    Unsupported {
+        /// Which backend (`local`).
+        backend: &'static str,
+        /// What was asked (`history`, `restore`, `unlock`).
+        operation: &'static str,
+        /// Why, and what to do instead.
+        why: &'static str,
+    },
+    /// No snapshot with that id.
+    #[error(
+        "the state at {location} has no snapshot {snapshot}; `synlink state history` lists them"
+    )]
+    SnapshotNotFound {
+        /// Where the state is.
+        location: String,
+        /// The id asked for.
+        snapshot: String,
+    },
+    /// There is no state there yet.
+    #[error("there is no state at {location} yet")]
+    NoState {
+        /// Where.
+        location: String,
+    },
+    /// Replacing the state with one that has an older serial would undo
+    /// changes recorded since.
+    #[error("refusing to replace the state at {location} (serial {current}) with an older one (serial {incoming}); pass --force to do it anyway")]
+    OlderSerial {
+        /// Where the state is.
+        location: String,
+        /// The serial there.
+        current: u64,
+        /// The serial offered.
+        incoming: u64,
+    },
+    /// The state offered belongs to another lineage (another state history).
+    #[error("refusing to replace the state at {location} (lineage {current}) with one of another lineage ({incoming}){}", if *forceable { "; pass --force to do it anyway" } else { "" })]
+    OtherLineage {
+        /// Where the state is.
+        location: String,
+        /// The lineage there.
+        current: String,
+        /// The lineage offered.
+        incoming: String,
+        /// Whether `--force` would override it.
+        forceable: bool,
+    },
+}
+
+/// `HTTP 404 ContainerNotFound: ` (or less), before a service's message.
+fn answer_prefix(status: Option<u16>, code: Option<&str>) -> String {
+    match (status, code) {
+        (Some(s), Some(c)) => format!("HTTP {s} {c}: "),
+        (Some(s), None) => format!("HTTP {s}: "),
+        (None, _) => String::new(),
+    }
+}
+
+/// How a blob lease was lost.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeaseLoss {
+    /// The service said the lease is no longer ours (broken, for example by
+    /// `synlink state unlock`, or taken by another run after it expired).
+    #[error("the lease was broken or taken over ({code})")]
+    Broken {
+        /// The storage error code that said so.
+        code: String,
+    },
+    /// The lease could not be renewed for as long as it lasts, so it may have
+    /// expired and been taken by another run.
+    #[error("it could not be renewed for {secs}s (the lease lasts {lease_secs}s); last failure: {last_error}")]
+    NotRenewed {
+        /// Seconds since the last successful renewal.
+        secs: u64,
+        /// The lease duration.
+        lease_secs: u64,
+        /// The last renewal error.
+        last_error: String,
     },
 }

@@ -4,12 +4,14 @@
 //! is done, so a burst of finished changes costs one write, not one each, and
 //! the run never waits on the disk. `flush` waits until everything is written.
 //! A change finished just before a crash and not yet written is adopted by the
-//! next run (by its deterministic id or its role-assignment tuple).
+//! next run (by its deterministic id or its role-assignment tuple). It writes
+//! through any backend's `HeldLock`; it does not decide what a lost lock
+//! means for the run (`check_lock` tells, the caller decides).
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use crate::state::local::StateLock;
+use crate::state::backend::HeldLock;
 use crate::state::{State, StateError};
 
 struct Inner {
@@ -27,12 +29,15 @@ struct Inner {
 pub struct StateWriter {
     shared: Arc<(Mutex<Inner>, Condvar)>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Shared with the thread; released when both are done with it.
+    lock: Arc<dyn HeldLock>,
 }
 
 impl StateWriter {
     /// Starts the writer; the lock moves to its thread and is released when the
     /// writer is dropped (after the last write).
-    pub fn new(state: State, lock: StateLock) -> StateWriter {
+    pub fn new(state: State, lock: impl Into<Box<dyn HeldLock>>) -> StateWriter {
+        let lock: Arc<dyn HeldLock> = Arc::from(lock.into());
         let shared = Arc::new((
             Mutex::new(Inner {
                 state,
@@ -44,11 +49,19 @@ impl StateWriter {
             Condvar::new(),
         ));
         let for_thread = shared.clone();
-        let thread = std::thread::spawn(move || write_loop(&for_thread, &lock));
+        let thread_lock = lock.clone();
+        let thread = std::thread::spawn(move || write_loop(&for_thread, &*thread_lock));
         StateWriter {
             shared,
             thread: Mutex::new(Some(thread)),
+            lock,
         }
+    }
+
+    /// `Ok` while the state lock is still this run's; otherwise what happened
+    /// to it (every later write is refused).
+    pub fn check_lock(&self) -> Result<(), StateError> {
+        self.lock.check()
     }
 
     /// Applies `edit` and schedules a write. Fails when an earlier write failed.
@@ -94,7 +107,7 @@ impl StateWriter {
     }
 }
 
-fn write_loop(shared: &(Mutex<Inner>, Condvar), lock: &StateLock) {
+fn write_loop(shared: &(Mutex<Inner>, Condvar), lock: &dyn HeldLock) {
     let (mutex, cond) = shared;
     loop {
         let (mut snapshot, generation) = {

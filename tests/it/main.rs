@@ -15,5 +15,6 @@ mod plan_truth;
 mod schema;
 mod security;
 mod state;
+mod state_blob;
 mod validate_format;
 mod world;

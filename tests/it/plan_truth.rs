@@ -388,7 +388,10 @@ async fn a_compute_still_creating_after_a_killed_apply_is_waited_for() {
     run.success()
         .stderr_contains("waiting for")
         .stderr_contains("Creating");
-    let touched = |symbol: &str| run.blocks(symbol).contains(&"attachments.team-a".to_owned());
+    let touched = |symbol: &str| {
+        run.blocks(symbol)
+            .contains(&"attachments.team-a".to_owned())
+    };
     assert!(!touched("+") && !touched("-/+"), "{}", run.stdout);
     assert!(
         run.adopted().contains(&"attachments.team-a".to_owned()),
