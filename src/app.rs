@@ -531,6 +531,7 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
         StateCommand::Rm { state, .. } => (state, "synlink state rm"),
     };
     let path = state_path(args);
+    require_state(&path)?;
     let lock = invocation::lock_state(path.clone(), command, args.lock_timeout)?;
     let mut state = lock.read()?;
     let not_in_state = |address: &str| Error::NotInState {
@@ -571,12 +572,22 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
     Ok(Exit::Success)
 }
 
+/// The commands that only read the state refuse a state that does not exist
+/// (rather than show nothing and create its directory).
+fn require_state(path: &std::path::Path) -> Result<(), Error> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(Error::State(crate::state::StateError::NoState {
+            location: path.display().to_string(),
+        }))
+    }
+}
+
 fn output(args: &OutputArgs) -> Result<Exit, Error> {
-    let lock = invocation::lock_state(
-        state_path(&args.state),
-        "synlink output",
-        args.state.lock_timeout,
-    )?;
+    let path = state_path(&args.state);
+    require_state(&path)?;
+    let lock = invocation::lock_state(path, "synlink output", args.state.lock_timeout)?;
     let state = lock.read()?;
     if args.json {
         render::summary::stdout(&render::summary::outputs_json(&state));

@@ -141,6 +141,7 @@ impl Error {
             Error::State(S::StaleLock { .. } | S::UnreadableLock { .. }) => Some("no synlink process holds it any more; if that is so, delete the lock file named above and run again".into()),
             Error::State(S::Corrupt { .. }) => Some("restore the state from a backup or version control; synlink never writes a partial state file".into()),
             Error::State(S::TooNew { .. }) => Some("use the synlink version that wrote it, or a newer one".into()),
+            Error::State(S::NoState { .. }) => Some("nothing is managed there yet: run `synlink apply` first, or name the spec with -f (its state is .synlink/state.json beside it) or the state with --state".into()),
             Error::State(S::OddLock { .. }) => Some("remove it (no synlink run holds it) and run again".into()),
             Error::State(S::SharedId { .. }) => Some("remove the wrong address with `synlink state rm ADDR`, then `synlink import` it with its own id".into()),
             Error::StalePlan { .. } => Some("run `synlink plan --out PLANFILE` again and review the new plan".into()),

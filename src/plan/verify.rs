@@ -65,9 +65,10 @@ pub fn digest(saved: &Plan) -> Result<(), Stale> {
 
 /// Checks the saved plan was made against `state` as it is now.
 pub fn state(saved: &Plan, state: &State) -> Result<(), Stale> {
-    // A state that did not exist then and does not exist now has a fresh lineage each time it is read.
-    let both_empty = saved.state_serial == 0 && state.serial == 0 && state.resources.is_empty();
-    if saved.state_lineage != state.lineage && !both_empty {
+    // A state that did not exist when the plan was made had a lineage of the
+    // moment: only the serial says whether it changed since.
+    let new_then = saved.state_serial == 0;
+    if saved.state_lineage != state.lineage && !new_then {
         return Err(Stale::Lineage {
             then: saved.state_lineage.clone(),
             now: state.lineage.clone(),
@@ -288,6 +289,15 @@ mod tests {
         ));
         s.lineage = "other".into();
         assert!(matches!(state(&saved, &s), Err(Stale::Lineage { .. })));
+        // A plan made before any state existed, applied once already: the
+        // state changed since (not "another state").
+        let mut first = saved.clone();
+        first.state_serial = 0;
+        first.state_lineage = "the moment's".into();
+        assert!(matches!(
+            state(&first, &s),
+            Err(Stale::Serial { then: 0, now: 4 })
+        ));
         let mut fresh = saved.clone();
         fresh.spec_hash = "changed".into();
         assert_eq!(compare(&saved, &fresh), Err(Stale::Spec));
