@@ -228,11 +228,7 @@ async fn existing_workspaces_traffic_matches_azures_models() {
         "description: Large pool for batch feature engineering",
         "description: Large pool for batch scoring",
     );
-    let last = replaced(
-        &updated,
-        "prevent_destroy: true",
-        "prevent_destroy: false",
-    );
+    let last = replaced(&updated, "prevent_destroy: true", "prevent_destroy: false");
     l.run("synlink.yaml", &text, &updated, &last, &[]).await;
     l.check("existing-workspaces.yaml", python).await;
 }
@@ -256,8 +252,7 @@ async fn attach_with_identity_traffic_matches_azures_models() {
         "    name: medium-spark\n",
         "    name: medium-spark\n    description: Medium pool for the vision team\n",
     );
-    l.run("synlink.yaml", &text, &updated, &updated, &[])
-        .await;
+    l.run("synlink.yaml", &text, &updated, &updated, &[]).await;
     l.check("attach-with-identity.yaml", python).await;
 }
 
