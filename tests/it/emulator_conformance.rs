@@ -1,8 +1,9 @@
 //! Conformance with the official Azure SDKs for Python: runs
 //! `tests/conformance/conformance.py` (azure-mgmt-synapse, azure-synapse-accesscontrol,
-//! azure-mgmt-machinelearningservices, azure-identity) against an emulator started with
-//! `--tls`, with the python of `$SYNLINK_CONFORMANCE_PYTHON` (a venv made by
-//! `.ci/conformance-venv.sh`). Without that variable the test fails under CI (`CI` set)
+//! azure-mgmt-machinelearningservices, azure-identity, azure-ai-ml, and the seed's
+//! azureml-core from the venv's `azureml-core/` sibling venv) against an emulator started
+//! with `--tls`, with the python of `$SYNLINK_CONFORMANCE_PYTHON` (venvs made by
+//! `.ci/conformance-venv.sh`). Every SDK step that fails is listed in the failure. Without that variable the test fails under CI (`CI` set)
 //! and is skipped with a notice elsewhere.
 
 use std::io::Write;
