@@ -3,25 +3,16 @@
 //! azure-mgmt-machinelearningservices, azure-identity, azure-ai-ml, and the seed's
 //! azureml-core from the venv's `azureml-core/` sibling venv) against an emulator started
 //! with `--tls`, with the python of `$SYNLINK_CONFORMANCE_PYTHON` (venvs made by
-//! `.ci/conformance-venv.sh`). Every SDK step that fails is listed in the failure. Without that variable the test fails under CI (`CI` set)
-//! and is skipped with a notice elsewhere.
+//! `.ci/conformance-venv.sh`; see `World::conformance_python`). Every SDK step that fails
+//! is listed in the failure.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::world::World;
 
 #[tokio::test]
 async fn official_python_sdks_work_against_the_emulator() {
-    let Some(python) = std::env::var_os("SYNLINK_CONFORMANCE_PYTHON") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "SYNLINK_CONFORMANCE_PYTHON is not set: CI must run the conformance test (bash .ci/conformance-venv.sh DIR and export SYNLINK_CONFORMANCE_PYTHON=DIR/bin/python)"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: set SYNLINK_CONFORMANCE_PYTHON to run the Azure SDK conformance test"
-        );
+    let Some(python) = World::conformance_python("the Azure SDK conformance test") else {
         return;
     };
     let mut w = World::builder()
