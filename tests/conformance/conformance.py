@@ -30,7 +30,6 @@ can, so that one run lists every failure; the run fails when any step failed.
 Prints "conformance: ok" at the end; any failure raises.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -143,36 +142,12 @@ def azureml_core_flow(url):
         step(f"FAILED azureml-core: no venv at {python} (bash .ci/conformance-venv.sh)")
         return ["azureml-core: venv missing"]
     with tempfile.TemporaryDirectory() as config_dir:
+        # The emulator serves ARM's cloud metadata (`GET {URL}/metadata/endpoints`) with one
+        # cloud, SynlinkEmulator: azureml-core loads clouds from ARM_CLOUD_METADATA_URL.
         cloud = "SynlinkEmulator"
-        # ARM cloud metadata, as `GET {ARM}/metadata/endpoints?api-version=2019-05-01` has it.
-        metadata = [
-            {
-                "name": cloud,
-                "portal": url,
-                "resourceManager": url,
-                "authentication": {
-                    "loginEndpoint": url,
-                    "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
-                    "tenant": "common",
-                    "identityProvider": "AAD",
-                },
-                "graphAudience": url,
-                "graph": url,
-                "media": url,
-                "batch": url,
-                "sqlManagement": url,
-                "gallery": url,
-                "vmImageAliasDoc": url,
-                "activeDirectoryDataLake": url,
-                "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "sqlServerHostname": "database.windows.net"},
-            }
-        ]
-        path = os.path.join(config_dir, "cloud.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(metadata, f)
         env = dict(
             os.environ,
-            ARM_CLOUD_METADATA_URL="file://" + path,
+            ARM_CLOUD_METADATA_URL=url + "/metadata/endpoints?api-version=2019-05-01",
             AZUREML_CURRENT_CLOUD=cloud,
             AZURE_CONFIG_DIR=config_dir,
             AZUREML_LOG_DEPRECATION_WARNING_ENABLED="false",
@@ -235,7 +210,7 @@ def main(url):
         POOL,
         syn_models.BigDataPoolResourceInfo(
             location="westeurope",
-            spark_version="3.4",
+            spark_version="3.5",
             node_size="Medium",
             node_size_family="MemoryOptimized",
             auto_scale=syn_models.AutoScaleProperties(enabled=True, min_node_count=3, max_node_count=10),

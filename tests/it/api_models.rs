@@ -42,10 +42,18 @@ fn the_checker_finds_each_kind_of_violation_in_synthetic_entries() {
     assert!(out.status.success(), "checker unit tests\n{}", text(&out));
 }
 
-/// A world with the real emulator binary (20 ms LROs, no throttling).
+/// A world with the real emulator binary (20 ms LROs, polls paced at 1/100 of Azure's,
+/// no throttling).
 async fn world() -> World {
     World::builder()
-        .emulator_binary(&["--lro-ms", "20", "--throttle", "off"])
+        .emulator_binary(&[
+            "--lro-ms",
+            "2000",
+            "--time-scale",
+            "0.01",
+            "--throttle",
+            "off",
+        ])
         .start()
         .await
 }

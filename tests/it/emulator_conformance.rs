@@ -16,7 +16,15 @@ async fn official_python_sdks_work_against_the_emulator() {
         return;
     };
     let mut w = World::builder()
-        .emulator_binary(&["--tls", "--lro-ms", "200", "--throttle", "on"])
+        .emulator_binary(&[
+            "--tls",
+            "--lro-ms",
+            "20000",
+            "--time-scale",
+            "0.01",
+            "--throttle",
+            "on",
+        ])
         .start()
         .await;
     let ca = w.emulator_data().join("tls").join("ca.pem");

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::scaled_ms;
+use crate::spark_runtimes::SUPPORTED_SPARK_RUNTIMES;
 
 /// The run-time knobs of an emulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,13 @@ pub struct Faults {
     /// Read-after-write lag of ARM role assignments (ms, scaled): a GET of an assignment
     /// younger than this answers 404, as azurerm's eventual-consistency poller expects.
     pub role_assignment_read_delay_ms: u64,
+    /// The Spark runtimes new pools may be created on (default: those Azure supports
+    /// today, `SUPPORTED_SPARK_RUNTIMES`); a test that needs a pool made before a
+    /// runtime's end of support adds it for that one PUT.
+    pub spark_runtimes: Vec<String>,
+    /// Fraction (0..1) of writes (PUT, PATCH, POST, DELETE) that are applied and whose
+    /// answer is then lost: a dropped connection, or a 500, 502 or 504 (`--lost-answer-rate`).
+    pub lost_answer_rate: f64,
 }
 
 impl Default for Faults {
@@ -62,6 +70,11 @@ impl Default for Faults {
             synapse_page_size: 100,
             aml_conflicts: false,
             role_assignment_read_delay_ms: 0,
+            spark_runtimes: SUPPORTED_SPARK_RUNTIMES
+                .iter()
+                .map(|v| (*v).to_owned())
+                .collect(),
+            lost_answer_rate: 0.0,
         }
     }
 }

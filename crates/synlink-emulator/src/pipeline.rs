@@ -28,7 +28,7 @@ use crate::reply::Reply;
 use crate::request::{decode, Ctx, Query};
 use crate::request_log::Entry;
 use crate::routes::target::{self, Target};
-use crate::routes::{self, ml_workspaces, synapse_data_plane};
+use crate::routes::{self, cloud_metadata, ml_workspaces, synapse_data_plane};
 use crate::shared::{lock, Shared};
 use crate::store::Kind;
 use crate::throttle::{Decision, OpClass};
@@ -391,6 +391,13 @@ fn serve_counted(
         principal: None,
         operation,
     };
+    if path.eq_ignore_ascii_case("/metadata/endpoints") {
+        return Outcome {
+            reply: cloud_metadata::endpoints(&shared.base_url),
+            principal: None,
+            operation: "GET metadata/endpoints".to_owned(),
+        };
+    }
     if path.eq_ignore_ascii_case("/discovery") {
         return Outcome {
             reply: ml_workspaces::discovery(&shared.base_url),
@@ -432,6 +439,7 @@ fn serve_counted(
             base_url: &shared.base_url,
             faults: &faults,
             now,
+            regional: false,
         };
         let reply = synapse_data_plane::handle(&mut store, &ctx, ws, rest)
             .unwrap_or_else(ArmError::into_reply);
@@ -470,7 +478,12 @@ fn serve_counted(
         );
     }
     let operation = format!("{method} {}", target.label());
-    let caller = match auth::read_bearer(auth_header, &default_tid, Audience::Arm, now / 1000) {
+    let caller = match auth::read_bearer(
+        auth_header,
+        &default_tid,
+        Audience::Arm(&shared.base_url),
+        now / 1000,
+    ) {
         Ok(c) => c,
         Err(e) => return fail(e, operation),
     };
@@ -536,6 +549,7 @@ fn serve_counted(
         base_url: &shared.base_url,
         faults: &faults,
         now,
+        regional,
     };
     let mut reply = routes::handle(&mut store, &ctx, &target).unwrap_or_else(ArmError::into_reply);
     drop(store);
