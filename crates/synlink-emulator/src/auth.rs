@@ -48,8 +48,7 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 
 /// Mints a JWT for a principal, valid `lifetime_secs` from `now_secs`.
 pub fn mint(oid: &str, tid: &str, audience: &str, now_secs: u64, lifetime_secs: u64) -> String {
-    let header = json!({"alg": "HS256", "typ": "JWT", "kid": "synlink-emulator"});
-    let payload = json!({
+    mint_claims(&json!({
         "aud": audience,
         "iss": format!("https://sts.windows.net/{tid}/"),
         "iat": now_secs,
@@ -61,7 +60,12 @@ pub fn mint(oid: &str, tid: &str, audience: &str, now_secs: u64, lifetime_secs: 
         "appid": oid,
         "idtyp": "app",
         "ver": "1.0",
-    });
+    }))
+}
+
+/// Mints a JWT with these claims (HS256 under the public key).
+pub fn mint_claims(payload: &Value) -> String {
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": "synlink-emulator"});
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -196,7 +196,47 @@ pub async fn handle(
                 }
             }
             Family::Counted => {
-                serve_counted(&shared, &method, &path, &query, &parts.headers, &bytes)
+                let outcome =
+                    serve_counted(&shared, &method, &path, &query, &parts.headers, &bytes);
+                // "Committed, answer lost": the write above was applied; its answer may
+                // now be replaced by what a client sees when a gateway loses it.
+                let lost = (is_write(&method) && outcome.reply.status.is_success())
+                    .then(|| lock(&shared.faults).lost_answer(seq))
+                    .flatten();
+                match lost {
+                    None => outcome,
+                    Some(Injected::Drop) => {
+                        record(
+                            &shared,
+                            received,
+                            outcome.principal,
+                            format!(
+                                "{} (applied; answer lost: dropped connection)",
+                                outcome.operation
+                            ),
+                            Sent::nothing(),
+                        );
+                        return Err(Dropped);
+                    }
+                    Some(Injected::Status { status, code }) => {
+                        let status = StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        Outcome {
+                            reply: ArmError::new(
+                                status,
+                                &code,
+                                format!("The request failed by fault injection ({code}) after it was applied."),
+                            )
+                            .into_reply(),
+                            principal: outcome.principal,
+                            operation: format!(
+                                "{} (applied; answer lost: {})",
+                                outcome.operation,
+                                status.as_u16()
+                            ),
+                        }
+                    }
+                }
             }
         },
     };
@@ -562,6 +602,14 @@ fn serve_counted(
         principal: Some(caller.oid),
         operation,
     }
+}
+
+/// PUT, PATCH, POST and DELETE: the requests that change something.
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::PUT | Method::PATCH | Method::POST | Method::DELETE
+    )
 }
 
 /// Marks the store for saving after a request that may have changed it (reads only
