@@ -12,6 +12,7 @@
 //! `research`, `bulk`); the log is cleared after them, so their requests are not checked.
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -91,6 +92,10 @@ async fn check(mut w: World, example: &str, python: OsString) {
     .await
     .expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The checker's summary (counts of requests and answers checked), for `--nocapture`.
+    if let Some(summary) = stdout.lines().find(|l| l.starts_with("api-models:")) {
+        let _ = writeln!(std::io::stderr(), "{example}: {summary}");
+    }
     assert!(
         stdout.contains("api-models: 0 violation(s)") && out.status.success(),
         "{example}: requests or answers that Azure's published models do not allow\n{}",
