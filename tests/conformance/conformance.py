@@ -17,14 +17,28 @@ subscription). Every step uses the SDKs' own requests, models and LRO pollers:
   azure-mgmt-machinelearningservices
                         create an AML workspace, attach the pool as SynapseSpark
                         compute (2023-04-01) and wait, then detach
+  azure-ai-ml           MLClient on a custom cloud whose resource_manager is the
+                        emulator: compute.begin_create_or_update(SynapseSparkCompute),
+                        get, list (also after a failed attach), begin_delete(Detach)
+  azureml-core          azureml_core_flow.py, in its own venv ({venv}/azureml-core):
+                        Workspace, LinkedService, ComputeTarget.attach of a
+                        SynapseCompute + wait_for_completion, compute_targets, detach
+
+The azure-ai-ml and azureml-core steps each report `ok` or `FAILED` and go on where they
+can, so that one run lists every failure; the run fails when any step failed.
 
 Prints "conformance: ok" at the end; any failure raises.
 """
 
+import os
+import subprocess
 import sys
+import tempfile
+import time
+import traceback
 import uuid
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 from azure.mgmt.machinelearningservices import models as ml_models
@@ -44,6 +58,118 @@ POLL = 0.05  # seconds between LRO polls (the emulator also sends retry-after-ms
 
 def step(text):
     print(f"- {text}", flush=True)
+
+
+def checked(failures, name, fn):
+    """Runs one SDK step; a failure is printed and counted, not raised."""
+    try:
+        result = fn()
+        step(f"ok {name}")
+        return result
+    except Exception as e:  # noqa: BLE001 (every failure is reported, then counted)
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        step(f"FAILED {name}: {type(e).__name__}: {str(e)[:600]} (at {last.filename}:{last.lineno})")
+        failures.append(name)
+        return None
+
+
+def azure_ai_ml_flow(url, credential, pool_id):
+    """azure-ai-ml as a user on a sovereign cloud would point it: cloud metadata whose
+    resource_manager is the emulator; the SDK then asks for `{resource_manager}/.default`."""
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import SynapseSparkCompute
+
+    failures = []
+    metadata = {
+        "azure_portal": url + "/",
+        "resource_manager": url + "/",
+        "active_directory": url + "/",
+        "aml_resource_id": url + "/",
+        "storage_endpoint": "core.windows.net",
+        "registry_discovery_endpoint": url + "/",
+    }
+    client = checked(
+        failures,
+        "azure-ai-ml: MLClient(cloud=custom metadata)",
+        lambda: MLClient(credential, SUBSCRIPTION, RG, AML, cloud="SynlinkEmulator", cloud_metadata=metadata),
+    )
+    if client is None:
+        return failures
+
+    def attach():
+        c = client.compute.begin_create_or_update(SynapseSparkCompute(name="spark2", resource_id=pool_id)).result()
+        assert c.provisioning_state == "Succeeded", c.provisioning_state
+
+    checked(failures, "azure-ai-ml: compute.begin_create_or_update(SynapseSparkCompute)", attach)
+
+    def get():
+        c = client.compute.get("spark2")
+        assert c.type == "synapsespark", c.type
+        assert c.resource_id.lower() == pool_id.lower(), c.resource_id
+
+    checked(failures, "azure-ai-ml: compute.get", get)
+
+    def bad_attach():
+        missing = pool_id.rsplit("/", 1)[0] + "/nosuchpool"
+        try:
+            c = client.compute.begin_create_or_update(SynapseSparkCompute(name="sparkbad", resource_id=missing)).result()
+        except ClientAuthenticationError:
+            raise  # not the attach failing: the request never reached it
+        except HttpResponseError:
+            return  # the attach failed, as it must
+        assert c.provisioning_state == "Failed", c.provisioning_state
+
+    checked(failures, "azure-ai-ml: compute.begin_create_or_update of a pool that does not exist fails", bad_attach)
+
+    def listed():
+        names = sorted(c.name for c in client.compute.list())
+        assert "spark2" in names and "sparkbad" in names, names
+
+    checked(failures, "azure-ai-ml: compute.list (with a failed attach listed)", listed)
+    for name in ["spark2", "sparkbad"]:
+        checked(
+            failures,
+            f"azure-ai-ml: compute.begin_delete({name}, action=Detach)",
+            lambda name=name: client.compute.begin_delete(name, action="Detach").result(),
+        )
+    return failures
+
+
+def azureml_core_flow(url):
+    """Runs azureml_core_flow.py with the python of the azureml-core venv."""
+    python = os.path.join(sys.prefix, "azureml-core", "bin", "python")
+    if not os.path.exists(python):
+        step(f"FAILED azureml-core: no venv at {python} (bash .ci/conformance-venv.sh)")
+        return ["azureml-core: venv missing"]
+    with tempfile.TemporaryDirectory() as config_dir:
+        # The emulator serves ARM's cloud metadata (`GET {URL}/metadata/endpoints`) with one
+        # cloud, SynlinkEmulator: azureml-core loads clouds from ARM_CLOUD_METADATA_URL.
+        cloud = "SynlinkEmulator"
+        env = dict(
+            os.environ,
+            ARM_CLOUD_METADATA_URL=url + "/metadata/endpoints?api-version=2019-05-01",
+            AZUREML_CURRENT_CLOUD=cloud,
+            AZURE_CONFIG_DIR=config_dir,
+            AZUREML_LOG_DEPRECATION_WARNING_ENABLED="false",
+        )
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "azureml_core_flow.py")
+        run = subprocess.run(
+            [python, script, url, SUBSCRIPTION, RG, AML, RG, SYN, POOL],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    for line in run.stdout.splitlines():
+        if line.startswith(("ok ", "FAILED ")):
+            step(f"azureml-core: {line}")
+    if run.returncode != 0:
+        tail = run.stderr.strip().splitlines()[-5:]
+        if tail:
+            step("azureml-core stderr: " + " | ".join(tail))
+        failed = [l for l in run.stdout.splitlines() if l.startswith("FAILED ")]
+        return [f"azureml-core: {l[len('FAILED '):].split(':')[0]}" for l in failed] or [f"azureml-core: exit {run.returncode}"]
+    return []
 
 
 def main(url):
@@ -84,7 +210,7 @@ def main(url):
         POOL,
         syn_models.BigDataPoolResourceInfo(
             location="westeurope",
-            spark_version="3.4",
+            spark_version="3.5",
             node_size="Medium",
             node_size_family="MemoryOptimized",
             auto_scale=syn_models.AutoScaleProperties(enabled=True, min_node_count=3, max_node_count=10),
@@ -127,23 +253,33 @@ def main(url):
     step("synapse role assignment created, listed, duplicate refused")
 
     ml = MachineLearningServicesMgmtClient(credential, SUBSCRIPTION, base_url=url, api_version="2023-04-01")
-    aml = ml.workspaces.begin_create_or_update(
-        RG,
-        AML,
-        ml_models.Workspace(
-            location="westeurope",
-            identity=ml_models.Identity(type="SystemAssigned"),
-            friendly_name=AML,
-        ),
-        polling_interval=POLL,
-    ).result()
+    failures = []
+
+    def create_workspace():
+        return ml.workspaces.begin_create_or_update(
+            RG,
+            AML,
+            ml_models.Workspace(
+                location="westeurope",
+                identity=ml_models.ManagedServiceIdentity(type="SystemAssigned"),
+                friendly_name=AML,
+            ),
+            polling_interval=POLL,
+        ).result()
+
+    # The 2023-04-01 definition answers a workspace PUT with 200 or 202 only; a failure
+    # here is recorded, and the flows below go on with the workspace the PUT made.
+    aml = checked(failures, "azure-mgmt-machinelearningservices: workspaces.begin_create_or_update", create_workspace)
+    for _ in range(200):
+        aml = ml.workspaces.get(RG, AML)
+        if aml.provisioning_state == "Succeeded":
+            break
+        time.sleep(POLL)
     assert aml.provisioning_state == "Succeeded", aml.provisioning_state
     step("aml workspace")
 
-    compute = ml_models.Compute()
-    compute.compute_type = "SynapseSpark"
-    compute.resource_id = pool.id
-    attached = ml.machine_learning_compute.begin_create_or_update(
+    compute = ml_models.SynapseSpark(resource_id=pool.id)
+    attached = ml.compute.begin_create_or_update(
         RG,
         AML,
         "spark1",
@@ -152,10 +288,10 @@ def main(url):
     ).result()
     assert attached.properties.provisioning_state == "Succeeded", attached.properties.provisioning_state
     assert attached.properties.resource_id.lower() == pool.id.lower()
-    names = [c.name for c in ml.machine_learning_compute.list_by_workspace(RG, AML)]
+    names = [c.name for c in ml.compute.list(RG, AML)]
     assert names == ["spark1"], names
-    ml.machine_learning_compute.begin_delete(RG, AML, "spark1", "Detach", polling_interval=POLL).result()
-    assert list(ml.machine_learning_compute.list_by_workspace(RG, AML)) == []
+    ml.compute.begin_delete(RG, AML, "spark1", "Detach", polling_interval=POLL).result()
+    assert list(ml.compute.list(RG, AML)) == []
     step("pool attached as SynapseSpark compute, then detached")
 
     app = str(uuid.uuid4())
@@ -176,10 +312,16 @@ def main(url):
         assert e.status_code == 403 and e.error.code == "AuthorizationFailed", (e.status_code, e.error)
     step("client-credentials token; 403 AuthorizationFailed for a principal without a role")
 
+    failures += azure_ai_ml_flow(url, credential, pool.id)
+    failures += azureml_core_flow(url)
+
     synapse.big_data_pools.begin_delete(RG, SYN, POOL, polling_interval=POLL).result()
     synapse.workspaces.begin_delete(RG, SYN, polling_interval=POLL).result()
     assert list(synapse.workspaces.list_by_resource_group(RG)) == []
     step("pool and workspace deleted")
+    if failures:
+        print(f"conformance: {len(failures)} failed: " + "; ".join(failures), flush=True)
+        sys.exit(1)
     print("conformance: ok", flush=True)
 
 

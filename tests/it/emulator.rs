@@ -11,10 +11,14 @@ mod arm;
 mod binary;
 #[path = "emulator_conformance.rs"]
 mod conformance;
+#[path = "emulator_contract.rs"]
+mod contract;
 #[path = "emulator_errors.rs"]
 mod errors;
 #[path = "emulator_faults.rs"]
 mod faults;
+#[path = "emulator_federation.rs"]
+mod federation;
 #[path = "emulator_rbac.rs"]
 mod rbac;
 

@@ -392,8 +392,16 @@ async fn synapse_spark_computes_attach_detach_and_regional_path() {
         ml_id("rg", "mlw1")
     );
     let c = api.get(&path).await.body;
+    // ARM answers as the definition (2023-04-01 ComputeResource) has it: no nulls.
+    assert!(
+        !c.to_string().contains("null"),
+        "no null where the definition has no x-nullable: {c}"
+    );
+    // AML's regional path, which azureml-core reads computes through, carries every key
+    // azureml-core's `_validate_get_payload` checks (null when unset).
+    let rp = api.get(&format!("/rp/workspaces{path}")).await;
     for key in ["location", "id", "tags"] {
-        assert!(c.get(key).is_some(), "{key}");
+        assert!(rp.body.get(key).is_some(), "{key}");
     }
     for key in [
         "computeType",
@@ -403,7 +411,7 @@ async fn synapse_spark_computes_attach_detach_and_regional_path() {
         "provisioningState",
         "resourceId",
     ] {
-        assert!(c["properties"].get(key).is_some(), "properties.{key}");
+        assert!(rp.body["properties"].get(key).is_some(), "properties.{key}");
     }
     assert_eq!(c["properties"]["isAttachedCompute"], true);
     assert_eq!(c["properties"]["properties"]["poolName"], "pool1");

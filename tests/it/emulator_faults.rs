@@ -1,6 +1,7 @@
 //! The knobs: ARM throttling (429 with Retry-After once a bucket is empty, accepted again
 //! after it refills), a seeded failure rate that fails the same requests on two runs,
-//! targeted faults and latency set at run time, the request log, counts and reset.
+//! targeted faults and latency set at run time, the request log, counts and reset, and
+//! writes that are applied but whose answer is lost ("committed, answer lost").
 
 use std::time::{Duration, Instant};
 
@@ -297,4 +298,172 @@ async fn aml_conflicts_and_dropped_connections_on_demand() {
     assert_eq!(r.status().as_u16(), 404);
     let subs = api.get("/subscriptions?api-version=2022-12-01").await;
     assert_eq!(subs.body["value"][0]["subscriptionId"], SUB);
+}
+
+/// What a client saw of one request: a status, or 0 for a dropped connection.
+async fn status_of(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Value,
+) -> u16 {
+    match http
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_was_applied_all_the_same() {
+    let emu = start_with(Faults {
+        lost_answer_rate: 1.0,
+        ..fast_faults()
+    })
+    .await;
+    let api = Api::bootstrap(&emu);
+    let token = api.token.clone().expect("token");
+    let http = reqwest::Client::new();
+    let rg = format!(
+        "{}/subscriptions/{SUB}/resourcegroups/rg-lost?api-version=2021-04-01",
+        emu.url()
+    );
+    let seen = status_of(
+        &http,
+        reqwest::Method::PUT,
+        &rg,
+        &token,
+        json!({"location": "westeurope"}),
+    )
+    .await;
+    assert!(
+        [0, 500, 502, 504].contains(&seen),
+        "the answer was lost: {seen}"
+    );
+    // Reads keep their answers: the group exists.
+    assert_eq!(
+        api.get(&format!(
+            "/subscriptions/{SUB}/resourcegroups/rg-lost?api-version=2021-04-01"
+        ))
+        .await
+        .status,
+        200
+    );
+    // The Synapse data plane too: the assignment exists although its PUT's answer was lost.
+    api.with_token(None)
+        .send(
+            "PUT",
+            "/_emulator/faults",
+            Some(json!({"lostAnswerRate": 0.0})),
+        )
+        .await;
+    let ws = api.synapse_workspace("rg-lost", "syn-lost").await;
+    let dev = ws["properties"]["connectivityEndpoints"]["dev"]
+        .as_str()
+        .expect("dev")
+        .to_owned();
+    api.with_token(None)
+        .send(
+            "PUT",
+            "/_emulator/faults",
+            Some(json!({"lostAnswerRate": 1.0})),
+        )
+        .await;
+    let syn_token = emu.mint_token(&emu.bootstrap_principal(), super::support::SYNAPSE);
+    let principal = uuid::Uuid::new_v4().to_string();
+    let url = format!(
+        "{dev}/roleAssignments/{}?api-version=2020-12-01",
+        uuid::Uuid::new_v4()
+    );
+    let seen = status_of(&http, reqwest::Method::PUT, &url, &syn_token,
+        json!({"roleId": "c3a6d2f1-a26f-4810-9b0f-591308d5cbf1", "principalId": principal, "scope": "workspaces/syn-lost"})).await;
+    assert!(
+        [0, 500, 502, 504].contains(&seen),
+        "the answer was lost: {seen}"
+    );
+    let listed: Value = http
+        .get(format!(
+            "{dev}/roleAssignments?api-version=2020-12-01&principalId={principal}"
+        ))
+        .bearer_auth(&syn_token)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["count"], 1, "the assignment was made: {listed}");
+    // The log says what happened.
+    let log = api.with_token(None).get("/_emulator/requests").await.body;
+    assert!(
+        log["value"]
+            .as_array()
+            .expect("log")
+            .iter()
+            .any(|e| e["operation"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("applied; answer lost")),
+        "{log}"
+    );
+}
+
+/// The statuses clients saw of the same 40 writes against a fresh emulator.
+async fn lost_pattern(seed: u64) -> Vec<u16> {
+    let emu = start_with(Faults {
+        lost_answer_rate: 0.3,
+        seed,
+        ..fast_faults()
+    })
+    .await;
+    let api = Api::bootstrap(&emu);
+    let token = api.token.clone().expect("token");
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for i in 0..40 {
+        let url = format!(
+            "{}/subscriptions/{SUB}/resourcegroups/rg-{i}?api-version=2021-04-01",
+            emu.url()
+        );
+        seen.push(
+            status_of(
+                &http,
+                reqwest::Method::PUT,
+                &url,
+                &token,
+                json!({"location": "westeurope"}),
+            )
+            .await,
+        );
+    }
+    let groups = api
+        .get(&format!(
+            "/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"
+        ))
+        .await;
+    assert_eq!(
+        groups.body["value"].as_array().map(Vec::len),
+        Some(40),
+        "every write applied"
+    );
+    seen
+}
+
+#[tokio::test]
+async fn lost_answers_are_chosen_by_the_seed() {
+    let a = lost_pattern(7).await;
+    assert!(a.iter().any(|s| *s != 201), "some answers lost: {a:?}");
+    assert!(a.contains(&201), "not all: {a:?}");
+    assert_eq!(
+        a,
+        lost_pattern(7).await,
+        "the same seed loses the same answers"
+    );
+    assert_ne!(a, lost_pattern(8).await, "another seed, other answers");
 }

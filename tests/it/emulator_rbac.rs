@@ -365,7 +365,7 @@ async fn synapse_data_plane_rbac() {
         )
         .await;
     assert_eq!(
-        early.body["accessDecisions"][0]["accessDecision"],
+        early.body["AccessDecisions"][0]["accessDecision"],
         "NotAllowed"
     );
     tokio::time::sleep(std::time::Duration::from_millis(1050)).await;
@@ -376,11 +376,11 @@ async fn synapse_data_plane_rbac() {
         )
         .await;
     assert_eq!(
-        later.body["accessDecisions"][0]["accessDecision"],
+        later.body["AccessDecisions"][0]["accessDecision"],
         "Allowed"
     );
     assert_eq!(
-        later.body["accessDecisions"][0]["roleAssignment"]["id"],
+        later.body["AccessDecisions"][0]["roleAssignment"]["id"],
         id.as_str()
     );
     // paging with x-ms-continuation (page size 2, three assignments)

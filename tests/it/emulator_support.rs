@@ -24,8 +24,13 @@ pub const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
 /// The secret the emulator's managed-identity endpoint expects by default.
 pub const IDENTITY_HEADER: &str = "synlink-emulator";
 
-/// Knobs for fast tests: 20 ms LROs, no throttling.
+/// Knobs for fast tests: 20 ms LROs, polls paced at 1/100 of Azure's, no throttling,
+/// and new pools allowed on runtime 3.4 besides the supported ones: the tests' pools made
+/// by hand (`pool_body`) stand for pools made before 3.4's end of support. An emulator
+/// with Azure's runtimes of today is `start_with(Faults { .. })` from `Faults::default()`.
 pub fn fast_faults() -> Faults {
+    let mut spark_runtimes = Faults::default().spark_runtimes;
+    spark_runtimes.push("3.4".to_owned());
     Faults {
         lro_ms: 2000,
         time_scale: 0.01,
@@ -33,6 +38,7 @@ pub fn fast_faults() -> Faults {
             enabled: false,
             ..ThrottleSpec::default()
         },
+        spark_runtimes,
         ..Faults::default()
     }
 }
@@ -214,10 +220,36 @@ impl Api {
         self.get(&path).await.body
     }
 
-    /// Creates a Spark pool and waits for it.
+    /// Creates a Spark pool on runtime 3.4 and waits for it: the examples' existing pools
+    /// were made before 3.4's end of support, so the emulator's `sparkRuntimes` knob lets
+    /// this one PUT create a 3.4 pool, as Azure did then (pools already made keep 3.4).
     pub async fn pool(&self, rg: &str, ws: &str, pool: &str) -> Value {
+        // One widened knob at a time across the test binary, so two helpers never restore
+        // each other's setting.
+        static KNOB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let path = pool_path(rg, ws, pool);
+        let control = self.with_token(None);
+        let _one = KNOB.lock().await;
+        let knobs = control.get("/_emulator/faults").await.body;
+        let mut widened = knobs["sparkRuntimes"].clone();
+        if let Some(list) = widened.as_array_mut() {
+            list.push(json!("3.4"));
+        }
+        control
+            .send(
+                "PUT",
+                "/_emulator/faults",
+                Some(json!({"sparkRuntimes": widened})),
+            )
+            .await;
         let a = self.put(&path, pool_body()).await;
+        control
+            .send(
+                "PUT",
+                "/_emulator/faults",
+                Some(json!({"sparkRuntimes": knobs["sparkRuntimes"]})),
+            )
+            .await;
         assert_eq!(a.status, 202, "{a:?}");
         let status = self
             .wait_async(&a.header("azure-asyncoperation").expect("async header"))
@@ -226,11 +258,12 @@ impl Api {
         self.get(&path).await.body
     }
 
-    /// Creates an AML workspace and waits for it.
+    /// Creates an AML workspace and waits for it (202 without a body at 2024-10-01, as
+    /// its definition, workspaceRP.json, answers a creating PUT).
     pub async fn ml_workspace(&self, rg: &str, ws: &str) -> Value {
         let path = format!("{}?api-version=2024-10-01", ml_id(rg, ws));
         let a = self.put(&path, json!({"location": "westeurope", "identity": {"type": "SystemAssigned"}, "properties": {"friendlyName": ws}})).await;
-        assert_eq!(a.status, 201, "{a:?}");
+        assert_eq!(a.status, 202, "{a:?}");
         let status = self
             .wait_async(&a.header("azure-asyncoperation").expect("async header"))
             .await;

@@ -1,5 +1,6 @@
 //! synlink's one integration-test binary: one module per feature.
 
+mod api_models;
 mod apply;
 mod bad_specs;
 mod emulator;

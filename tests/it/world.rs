@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -143,6 +143,24 @@ impl World {
             identity_header: IDENTITY_HEADER.to_owned(),
             binary_flags: None,
         }
+    }
+
+    /// The python of the SDK conformance venvs (`$SYNLINK_CONFORMANCE_PYTHON`, made by
+    /// `.ci/conformance-venv.sh`), or `None` with a notice: `what` is skipped here. Under
+    /// CI (`CI` set) a missing venv fails the test instead: CI must run `what`.
+    pub fn conformance_python(what: &str) -> Option<OsString> {
+        let Some(python) = std::env::var_os("SYNLINK_CONFORMANCE_PYTHON") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "SYNLINK_CONFORMANCE_PYTHON is not set: CI must run {what} (bash .ci/conformance-venv.sh DIR and export SYNLINK_CONFORMANCE_PYTHON=DIR/bin/python)"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: set SYNLINK_CONFORMANCE_PYTHON to run {what}"
+            );
+            return None;
+        };
+        Some(python)
     }
 
     /// A world without a cloud, for commands that never reach one (validate, graph,

@@ -18,6 +18,8 @@ pub struct ArmError {
     pub message: String,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// `error.details`: more specific errors under the code (`{code, message}` each).
+    pub details: Vec<serde_json::Value>,
 }
 
 impl ArmError {
@@ -28,7 +30,16 @@ impl ArmError {
             code: code.to_owned(),
             message: message.into(),
             headers: Vec::new(),
+            details: Vec::new(),
         }
+    }
+
+    /// Adds an entry to `error.details`.
+    #[must_use]
+    pub fn with_detail(mut self, code: &str, message: impl Into<String>) -> ArmError {
+        self.details
+            .push(json!({"code": code, "message": message.into()}));
+        self
     }
 
     /// Adds a header to the answer.
@@ -114,10 +125,11 @@ impl ArmError {
 
     /// The answer.
     pub fn into_reply(self) -> Reply {
-        let mut reply = Reply::json(
-            self.status,
-            json!({"error": {"code": self.code, "message": self.message}}),
-        );
+        let mut error = json!({"code": self.code, "message": self.message});
+        if !self.details.is_empty() {
+            error["details"] = serde_json::Value::Array(self.details);
+        }
+        let mut reply = Reply::json(self.status, json!({ "error": error }));
         reply.headers.extend(self.headers);
         reply
     }

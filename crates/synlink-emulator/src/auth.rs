@@ -28,9 +28,12 @@ pub struct Caller {
 
 /// Which audience family a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// ARM (`https://management.azure.com/`, `https://management.core.windows.net/`).
-    Arm,
+pub enum Audience<'a> {
+    /// ARM (`https://management.azure.com/`, `https://management.core.windows.net/`), or
+    /// this emulator's own base URL, given here: ARM accepts its own endpoint URL as an
+    /// audience, which sovereign clouds and Azure Stack rely on and azure-ai-ml asks for
+    /// (`{resource_manager}/.default`) when pointed at a custom cloud.
+    Arm(&'a str),
     /// The Synapse data plane (`https://dev.azuresynapse.net`).
     SynapseDev,
 }
@@ -45,8 +48,7 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 
 /// Mints a JWT for a principal, valid `lifetime_secs` from `now_secs`.
 pub fn mint(oid: &str, tid: &str, audience: &str, now_secs: u64, lifetime_secs: u64) -> String {
-    let header = json!({"alg": "HS256", "typ": "JWT", "kid": "synlink-emulator"});
-    let payload = json!({
+    mint_claims(&json!({
         "aud": audience,
         "iss": format!("https://sts.windows.net/{tid}/"),
         "iat": now_secs,
@@ -58,7 +60,12 @@ pub fn mint(oid: &str, tid: &str, audience: &str, now_secs: u64, lifetime_secs: 
         "appid": oid,
         "idtyp": "app",
         "ver": "1.0",
-    });
+    }))
+}
+
+/// Mints a JWT with these claims (HS256 under the public key).
+pub fn mint_claims(payload: &Value) -> String {
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": "synlink-emulator"});
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -79,7 +86,7 @@ fn unauthorized(code: &str, message: &str) -> ArmError {
 pub fn read_bearer(
     header: Option<&str>,
     default_tid: &str,
-    audience: Audience,
+    audience: Audience<'_>,
     now_secs: u64,
 ) -> Result<Caller, ArmError> {
     let Some(header) = header else {
@@ -142,7 +149,11 @@ pub fn read_bearer(
     if let Some(a) = &aud {
         let lower = a.to_ascii_lowercase();
         let fits = match audience {
-            Audience::Arm => lower.contains("management"),
+            Audience::Arm(own_url) => {
+                lower.contains("management")
+                    || lower.trim_end_matches('/')
+                        == own_url.trim_end_matches('/').to_ascii_lowercase()
+            }
             Audience::SynapseDev => lower.contains("azuresynapse"),
         };
         if !fits {
@@ -181,12 +192,25 @@ mod tests {
     #[test]
     fn minted_tokens_read_back_and_expire() {
         let t = mint("o1", "t1", "https://management.azure.com/", 1000, 60);
-        let c = read_bearer(Some(&format!("Bearer {t}")), "x", Audience::Arm, 1000).unwrap();
+        let c = read_bearer(
+            Some(&format!("Bearer {t}")),
+            "x",
+            Audience::Arm("https://e"),
+            1000,
+        )
+        .unwrap();
         assert_eq!(c.oid, "o1");
         assert_eq!(c.tid, "t1");
-        let e = read_bearer(Some(&format!("Bearer {t}")), "x", Audience::Arm, 2000).unwrap_err();
+        let e = read_bearer(
+            Some(&format!("Bearer {t}")),
+            "x",
+            Audience::Arm("https://e"),
+            2000,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "ExpiredAuthenticationToken");
-        let e = read_bearer(Some("Bearer garbage"), "x", Audience::Arm, 0).unwrap_err();
+        let e =
+            read_bearer(Some("Bearer garbage"), "x", Audience::Arm("https://e"), 0).unwrap_err();
         assert_eq!(e.code, "InvalidAuthenticationToken");
         let e = read_bearer(
             Some(&format!("Bearer {t}")),
@@ -196,6 +220,19 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status, 401);
+    }
+
+    #[test]
+    fn the_emulators_own_url_is_an_arm_audience_with_or_without_a_slash() {
+        let own = "https://127.0.0.1:4000";
+        for aud in ["https://127.0.0.1:4000", "https://127.0.0.1:4000/"] {
+            let t = mint("o1", "t1", aud, 1000, 60);
+            let c = read_bearer(Some(&format!("Bearer {t}")), "x", Audience::Arm(own), 1000);
+            assert!(c.is_ok(), "{aud}");
+        }
+        let t = mint("o1", "t1", "https://127.0.0.1:4001/", 1000, 60);
+        let e = read_bearer(Some(&format!("Bearer {t}")), "x", Audience::Arm(own), 1000);
+        assert_eq!(e.unwrap_err().code, "InvalidAuthenticationTokenAudience");
     }
 
     #[test]

@@ -123,3 +123,57 @@ pub fn tags(map: &Object) -> Result<Value, ArmError> {
         }
     }
 }
+
+/// `value` without the object members that are `null`, at every depth: Azure's answers
+/// omit a property that has no value where its definition has no `x-nullable`, rather
+/// than send `null` (array items are kept as they are).
+pub fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// A value of a closed enum (`modelAsString: false` in the definition): one of `allowed`,
+/// spelled exactly so. Anything else is refused as Azure's deserializer refuses it, 400
+/// `InvalidRequestContent`.
+pub fn closed_enum<'a>(value: &'a str, allowed: &[&str], path: &str) -> Result<&'a str, ArmError> {
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ArmError::invalid_content(format!(
+            "The request content was invalid and could not be deserialized: Requested value '{value}' was not found for '{path}'; the allowed values are {}.",
+            allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nulls_are_dropped_at_every_depth_but_not_from_arrays() {
+        let v =
+            without_nulls(json!({"a": null, "b": {"c": null, "d": 1}, "e": [null, {"f": null}]}));
+        assert_eq!(v, json!({"b": {"d": 1}, "e": [null, {}]}));
+    }
+
+    #[test]
+    fn closed_enums_take_exact_spellings_only() {
+        assert!(closed_enum("Basic", &["Free", "Basic"], "sku.tier").is_ok());
+        let e = closed_enum("basic", &["Free", "Basic"], "sku.tier").unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.code.as_str()),
+            (400, "InvalidRequestContent")
+        );
+        assert!(e.message.contains("'basic'") && e.message.contains("sku.tier"));
+    }
+}

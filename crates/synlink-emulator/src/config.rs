@@ -87,6 +87,18 @@ pub struct EmulatorArgs {
     /// (the App Service protocol's `IDENTITY_HEADER`).
     #[arg(long, default_value = "synlink-emulator", value_name = "SECRET")]
     pub identity_header: String,
+
+    /// The request token that GitHub OIDC ID-token requests must carry
+    /// (`Authorization: bearer SECRET`, GitHub's `ACTIONS_ID_TOKEN_REQUEST_TOKEN`) at
+    /// `{URL}/_github/oidc/token`.
+    #[arg(long, default_value = "synlink-emulator-github", value_name = "SECRET")]
+    pub github_request_token: String,
+
+    /// Fraction (0..1) of writes (PUT, PATCH, POST, DELETE; ARM and the Synapse data
+    /// plane) that are applied and whose answer is then lost: a dropped connection, or a
+    /// 500, 502 or 504; reproducible with --seed.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub lost_answer_rate: f64,
 }
 
 /// Programmatic configuration of an emulator (`Emulator::start`).
@@ -108,6 +120,8 @@ pub struct Config {
     pub tenant_id: Option<String>,
     /// Secret expected in `X-IDENTITY-HEADER` by the managed-identity endpoint.
     pub identity_header: String,
+    /// Request token expected by the GitHub OIDC ID-token stand-in.
+    pub github_request_token: String,
     /// Write one line per request on stderr.
     pub log_requests: bool,
 }
@@ -123,6 +137,7 @@ impl Default for Config {
             bootstrap_principal: None,
             tenant_id: None,
             identity_header: "synlink-emulator".to_owned(),
+            github_request_token: "synlink-emulator-github".to_owned(),
             log_requests: false,
         }
     }
@@ -136,6 +151,7 @@ impl From<EmulatorArgs> for Config {
             time_scale: args.time_scale,
             throttle: args.throttle,
             fail_rate: args.fail_rate,
+            lost_answer_rate: args.lost_answer_rate,
             seed: args.seed,
             identity_delay_ms: args.identity_delay_ms,
             rbac_delay_ms: args.rbac_delay_ms,
@@ -158,6 +174,7 @@ impl From<EmulatorArgs> for Config {
             bootstrap_principal: args.bootstrap_principal,
             tenant_id: args.tenant,
             identity_header: args.identity_header,
+            github_request_token: args.github_request_token,
             log_requests: true,
         }
     }

@@ -6,12 +6,16 @@
 //! Reproducible failures: a request fails when `hash(seed, n)` falls below `failRate`,
 //! where `n` is the request's sequence number (1, 2, …; control, identity and token
 //! requests are not counted). The same seed and the same sequence of requests fail the
-//! same requests with the same kind (500, 503 or a dropped connection).
+//! same requests with the same kind (500, 503 or a dropped connection). Lost answers
+//! ("committed, answer lost") are drawn the same way under another salt: write number `n`,
+//! once applied, loses its answer when `hash(seed, "lost-answer", n)` falls below
+//! `lostAnswerRate`.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::scaled_ms;
+use crate::spark_runtimes::SUPPORTED_SPARK_RUNTIMES;
 
 /// The run-time knobs of an emulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,7 +31,7 @@ pub struct Faults {
     pub throttle: ThrottleSpec,
     /// Fraction of requests failed at random (0..1).
     pub fail_rate: f64,
-    /// Seed of the failure decisions.
+    /// Seed of the failure decisions (`failRate` and `lostAnswerRate`).
     pub seed: u64,
     /// Identity replication delay (ms, scaled): `PrincipalNotFound` on ARM role
     /// assignments for principals younger than this.
@@ -45,6 +49,13 @@ pub struct Faults {
     /// Read-after-write lag of ARM role assignments (ms, scaled): a GET of an assignment
     /// younger than this answers 404, as azurerm's eventual-consistency poller expects.
     pub role_assignment_read_delay_ms: u64,
+    /// The Spark runtimes new pools may be created on (default: those Azure supports
+    /// today, `SUPPORTED_SPARK_RUNTIMES`); a test that needs a pool made before a
+    /// runtime's end of support adds it for that one PUT.
+    pub spark_runtimes: Vec<String>,
+    /// Fraction (0..1) of writes (PUT, PATCH, POST, DELETE) that are applied and whose
+    /// answer is then lost: a dropped connection, or a 500, 502 or 504 (`--lost-answer-rate`).
+    pub lost_answer_rate: f64,
 }
 
 impl Default for Faults {
@@ -62,6 +73,11 @@ impl Default for Faults {
             synapse_page_size: 100,
             aml_conflicts: false,
             role_assignment_read_delay_ms: 0,
+            spark_runtimes: SUPPORTED_SPARK_RUNTIMES
+                .iter()
+                .map(|v| (*v).to_owned())
+                .collect(),
+            lost_answer_rate: 0.0,
         }
     }
 }
@@ -205,6 +221,12 @@ impl Faults {
                 self.fail_rate
             ));
         }
+        if !(0.0..=1.0).contains(&self.lost_answer_rate) {
+            return Err(format!(
+                "lostAnswerRate must be within 0..1, got {}",
+                self.lost_answer_rate
+            ));
+        }
         if self.synapse_page_size == 0 {
             return Err("synapsePageSize must be at least 1".to_owned());
         }
@@ -265,21 +287,8 @@ impl Faults {
 
     /// The seeded random failure for request number `seq`, if any.
     pub fn random_failure(&self, seq: u64) -> Option<Injected> {
-        if self.fail_rate <= 0.0 {
-            return None;
-        }
-        let mut hasher = Sha256::new();
-        hasher.update(self.seed.to_le_bytes());
-        hasher.update(seq.to_le_bytes());
-        let digest = hasher.finalize();
-        let mut first = [0_u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        #[allow(
-            clippy::cast_precision_loss,
-            reason = "a uniform fraction needs no more than 53 bits"
-        )]
-        let draw = (u64::from_le_bytes(first) >> 11) as f64 / (1_u64 << 53) as f64;
-        if draw >= self.fail_rate {
+        let (draw, digest) = draw(self.seed, b"", seq);
+        if self.fail_rate <= 0.0 || draw >= self.fail_rate {
             return None;
         }
         Some(match digest[8] % 3 {
@@ -294,6 +303,46 @@ impl Faults {
             _ => Injected::Drop,
         })
     }
+}
+
+impl Faults {
+    /// For write number `seq` that was applied: whether its answer is lost, and how (a
+    /// dropped connection, or a 500, 502 or 504 from a gateway), decided like
+    /// `random_failure` from the seed and `seq` (under another salt, so the two modes
+    /// draw independently).
+    pub fn lost_answer(&self, seq: u64) -> Option<Injected> {
+        let (draw, digest) = draw(self.seed, b"lost-answer", seq);
+        if self.lost_answer_rate <= 0.0 || draw >= self.lost_answer_rate {
+            return None;
+        }
+        let status = match digest[8] % 4 {
+            0 => return Some(Injected::Drop),
+            1 => 500,
+            2 => 502,
+            _ => 504,
+        };
+        Some(Injected::Status {
+            status,
+            code: default_code(status).to_owned(),
+        })
+    }
+}
+
+/// A uniform draw in 0..1 from `sha256(seed, salt, seq)`, and the digest.
+fn draw(seed: u64, salt: &[u8], seq: u64) -> (f64, [u8; 32]) {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_le_bytes());
+    hasher.update(salt);
+    hasher.update(seq.to_le_bytes());
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a uniform fraction needs no more than 53 bits"
+    )]
+    let fraction = (u64::from_le_bytes(first) >> 11) as f64 / (1_u64 << 53) as f64;
+    (fraction, digest)
 }
 
 /// The envelope code Azure uses for a bare status.
@@ -338,5 +387,32 @@ mod tests {
         assert_eq!(a, b);
         let failed = a.iter().filter(|x| x.is_some()).count();
         assert!((30..100).contains(&failed), "{failed}");
+    }
+
+    #[test]
+    fn lost_answers_depend_only_on_seed_and_sequence_and_use_every_kind() {
+        let f = Faults {
+            lost_answer_rate: 0.5,
+            seed: 11,
+            ..Faults::default()
+        };
+        let a: Vec<_> = (1..400).map(|n| f.lost_answer(n)).collect();
+        assert_eq!(a, (1..400).map(|n| f.lost_answer(n)).collect::<Vec<_>>());
+        assert!(a.contains(&Some(Injected::Drop)));
+        for status in [500, 502, 504] {
+            assert!(
+                a.iter()
+                    .any(|x| matches!(x, Some(Injected::Status { status: s, .. }) if *s == status)),
+                "{status}"
+            );
+        }
+        let other = Faults {
+            seed: 12,
+            ..f.clone()
+        };
+        assert_ne!(
+            a,
+            (1..400).map(|n| other.lost_answer(n)).collect::<Vec<_>>()
+        );
     }
 }

@@ -10,8 +10,11 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::arm_error::ArmError;
+use crate::body::without_nulls;
 use crate::clock::rfc3339;
+use crate::faults::Faults;
 use crate::operation::{OpAction, OpStatus, Operation};
+use crate::pacing;
 use crate::reply::Reply;
 use crate::store::{set_state, Kind, Resource, Store};
 
@@ -94,6 +97,13 @@ fn finish(store: &mut Store, op: &Operation, now: u64) -> Result<(), (String, St
                 ));
             };
             set_state(&mut r.body, "Succeeded");
+            if r.kind == Kind::BigDataPool {
+                // Read-only `lastSucceededTimestamp` (bigDataPool.json 2021-06-01): set
+                // once the pool's provisioning succeeded, absent before.
+                if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
+                    props.insert("lastSucceededTimestamp".to_owned(), json!(rfc3339(now)));
+                }
+            }
             Ok(())
         }
         OpAction::Attach => finish_attach(store, op, now),
@@ -133,7 +143,7 @@ fn finish_attach(store: &mut Store, op: &Operation, now: u64) -> Result<(), (Str
         let filled = attached_pool_properties(&pool);
         if let Some(props) = r.body.get_mut("properties").and_then(Value::as_object_mut) {
             props.insert("properties".to_owned(), filled);
-            props.insert("provisioningErrors".to_owned(), Value::Null);
+            props.remove("provisioningErrors");
             props.insert("provisioningState".to_owned(), json!("Succeeded"));
         }
         Ok(())
@@ -151,7 +161,22 @@ fn finish_attach(store: &mut Store, op: &Operation, now: u64) -> Result<(), (Str
     }
 }
 
-/// `properties.properties` of a compute attached to `pool`, read from the pool resource.
+/// `properties.properties` of a compute attached to a pool that is not known (yet, or
+/// any more): what the pool's id names (`SynapseSparkProperties` in the 2023-04-01
+/// definition, machineLearningServices.json).
+pub fn pool_properties_from_id(pool_id: &str) -> Value {
+    let segs: Vec<&str> = pool_id.trim_matches('/').split('/').collect();
+    let at = |i: usize| segs.get(i).copied().unwrap_or_default();
+    json!({
+        "subscriptionId": at(1),
+        "resourceGroup": at(3),
+        "workspaceName": at(7),
+        "poolName": at(9),
+    })
+}
+
+/// `properties.properties` of a compute attached to `pool`, read from the pool resource
+/// (unset settings omitted).
 pub fn attached_pool_properties(pool: &Resource) -> Value {
     let segs: Vec<&str> = pool.id.trim_matches('/').split('/').collect();
     let at = |i: usize| segs.get(i).copied().unwrap_or_default();
@@ -164,7 +189,7 @@ pub fn attached_pool_properties(pool: &Resource) -> Value {
         .get("autoPause")
         .cloned()
         .unwrap_or_else(|| json!({"enabled": false}));
-    json!({
+    without_nulls(json!({
         "sparkVersion": p.get("sparkVersion"),
         "nodeCount": p.get("nodeCount"),
         "nodeSize": p.get("nodeSize"),
@@ -182,18 +207,17 @@ pub fn attached_pool_properties(pool: &Resource) -> Value {
         "resourceGroup": at(3),
         "workspaceName": at(7),
         "poolName": at(9),
-    })
+    }))
 }
 
 /// The polling headers of a fresh operation: which of `Azure-AsyncOperation` and
-/// `Location` to send, and Retry-After (whole seconds, rounded up) with the precise
-/// `retry-after-ms` that azure-core prefers.
+/// `Location` to send, and the provider's polling interval (pacing.rs).
 pub fn headers(
     base_url: &str,
     resource_id: &str,
     op_id: &str,
     api_version: &str,
-    remaining_ms: u64,
+    faults: &Faults,
     async_operation: bool,
     location: bool,
 ) -> Vec<(String, String)> {
@@ -210,21 +234,19 @@ pub fn headers(
             format!("{base_url}{resource_id}/operationResults/{op_id}?api-version={api_version}"),
         ));
     }
-    out.extend(retry_after(remaining_ms));
+    out.extend(pacing::headers(resource_id, faults));
     out
 }
 
-/// `Retry-After` and `retry-after-ms` for a wait of `ms`.
-pub fn retry_after(ms: u64) -> Vec<(String, String)> {
-    let ms = ms.max(10);
-    vec![
-        ("retry-after".to_owned(), ms.div_ceil(1000).to_string()),
-        ("retry-after-ms".to_owned(), ms.to_string()),
-    ]
-}
-
-/// `GET …/operationStatuses/{id}`: always 200 with the status resource.
-pub fn status_reply(store: &Store, op_id: &str, path: &str, now: u64) -> Result<Reply, ArmError> {
+/// `GET …/operationStatuses/{id}`: always 200 with the status resource; while running,
+/// the provider's polling interval (never the time left).
+pub fn status_reply(
+    store: &Store,
+    op_id: &str,
+    path: &str,
+    now: u64,
+    faults: &Faults,
+) -> Result<Reply, ArmError> {
     let op = find(store, op_id)?;
     let mut body = json!({
         "id": path,
@@ -243,21 +265,26 @@ pub fn status_reply(store: &Store, op_id: &str, path: &str, now: u64) -> Result<
     if op.status == OpStatus::InProgress {
         reply
             .headers
-            .extend(retry_after(op.due_ms.saturating_sub(now)));
+            .extend(pacing::headers(&op.resource_id, faults));
     }
     Ok(reply)
 }
 
 /// `GET …/operationResults/{id}`: 202 while running, then what the synchronous call
 /// would have answered (the resource, or 204 after a delete; the error when it failed).
-pub fn result_reply(store: &Store, op_id: &str, url: &str, now: u64) -> Result<Reply, ArmError> {
+pub fn result_reply(
+    store: &Store,
+    op_id: &str,
+    url: &str,
+    faults: &Faults,
+) -> Result<Reply, ArmError> {
     let op = find(store, op_id)?;
     match op.status {
         OpStatus::InProgress => {
             let mut reply = Reply::empty(StatusCode::ACCEPTED).header("location", url);
             reply
                 .headers
-                .extend(retry_after(op.due_ms.saturating_sub(now)));
+                .extend(pacing::headers(&op.resource_id, faults));
             Ok(reply)
         }
         OpStatus::Failed => {
@@ -282,7 +309,7 @@ pub fn result_reply(store: &Store, op_id: &str, url: &str, now: u64) -> Result<R
         }
         OpStatus::Succeeded => match (op.action, store.get(&op.resource_id)) {
             (OpAction::Delete, _) | (_, None) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
-            (_, Some(r)) => Ok(Reply::ok(r.body.clone())),
+            (_, Some(r)) => Ok(Reply::ok(without_nulls(r.body.clone()))),
         },
     }
 }

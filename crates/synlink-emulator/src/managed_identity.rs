@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::arm_error::ArmError;
-use crate::body::{opt_object, opt_str, Object};
+use crate::body::{closed_enum, opt_object, opt_str, Object};
 use crate::principal::Principal;
 use crate::store::{fold, Store};
 
@@ -38,7 +38,15 @@ pub enum Allowed {
     SystemOnly,
     /// `SystemAssigned`, `UserAssigned`, both, or `None`.
     Any,
+    /// A Synapse workspace: its `ManagedIdentity.type` is a closed enum of exactly
+    /// `None`, `SystemAssigned` and `SystemAssigned,UserAssigned` (no `UserAssigned`
+    /// alone): Azure/azure-rest-api-specs
+    /// specification/synapse/resource-manager/Microsoft.Synapse/stable/2021-06-01/workspace.json.
+    SynapseWorkspace,
 }
+
+/// The values of the Synapse workspace's closed `ManagedIdentity.type` enum.
+const SYNAPSE_IDENTITY_TYPES: &[&str] = &["None", "SystemAssigned", "SystemAssigned,UserAssigned"];
 
 /// Builds the `identity` block of a resource from the request and the stored block.
 /// `default_system` makes an absent block mean `SystemAssigned`. `Value::Null` means no
@@ -60,6 +68,9 @@ pub fn build(
         None if default_system => "SystemAssigned".to_owned(),
         None => return Ok(previous.cloned().unwrap_or(Value::Null)),
     };
+    if allowed == Allowed::SynapseWorkspace {
+        closed_enum(&type_text, SYNAPSE_IDENTITY_TYPES, "identity.type")?;
+    }
     let kinds: Vec<String> = type_text.split(',').map(|s| fold(s.trim())).collect();
     let system = kinds.iter().any(|k| k == "systemassigned");
     let user = kinds.iter().any(|k| k == "userassigned");

@@ -28,7 +28,7 @@ use crate::reply::Reply;
 use crate::request::{decode, Ctx, Query};
 use crate::request_log::Entry;
 use crate::routes::target::{self, Target};
-use crate::routes::{self, ml_workspaces, synapse_data_plane};
+use crate::routes::{self, cloud_metadata, ml_workspaces, synapse_data_plane};
 use crate::shared::{lock, Shared};
 use crate::store::Kind;
 use crate::throttle::{Decision, OpClass};
@@ -196,7 +196,47 @@ pub async fn handle(
                 }
             }
             Family::Counted => {
-                serve_counted(&shared, &method, &path, &query, &parts.headers, &bytes)
+                let outcome =
+                    serve_counted(&shared, &method, &path, &query, &parts.headers, &bytes);
+                // "Committed, answer lost": the write above was applied; its answer may
+                // now be replaced by what a client sees when a gateway loses it.
+                let lost = (is_write(&method) && outcome.reply.status.is_success())
+                    .then(|| lock(&shared.faults).lost_answer(seq))
+                    .flatten();
+                match lost {
+                    None => outcome,
+                    Some(Injected::Drop) => {
+                        record(
+                            &shared,
+                            received,
+                            outcome.principal,
+                            format!(
+                                "{} (applied; answer lost: dropped connection)",
+                                outcome.operation
+                            ),
+                            Sent::nothing(),
+                        );
+                        return Err(Dropped);
+                    }
+                    Some(Injected::Status { status, code }) => {
+                        let status = StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        Outcome {
+                            reply: ArmError::new(
+                                status,
+                                &code,
+                                format!("The request failed by fault injection ({code}) after it was applied."),
+                            )
+                            .into_reply(),
+                            principal: outcome.principal,
+                            operation: format!(
+                                "{} (applied; answer lost: {})",
+                                outcome.operation,
+                                status.as_u16()
+                            ),
+                        }
+                    }
+                }
             }
         },
     };
@@ -391,6 +431,13 @@ fn serve_counted(
         principal: None,
         operation,
     };
+    if path.eq_ignore_ascii_case("/metadata/endpoints") {
+        return Outcome {
+            reply: cloud_metadata::endpoints(&shared.base_url),
+            principal: None,
+            operation: "GET metadata/endpoints".to_owned(),
+        };
+    }
     if path.eq_ignore_ascii_case("/discovery") {
         return Outcome {
             reply: ml_workspaces::discovery(&shared.base_url),
@@ -432,6 +479,7 @@ fn serve_counted(
             base_url: &shared.base_url,
             faults: &faults,
             now,
+            regional: false,
         };
         let reply = synapse_data_plane::handle(&mut store, &ctx, ws, rest)
             .unwrap_or_else(ArmError::into_reply);
@@ -470,7 +518,12 @@ fn serve_counted(
         );
     }
     let operation = format!("{method} {}", target.label());
-    let caller = match auth::read_bearer(auth_header, &default_tid, Audience::Arm, now / 1000) {
+    let caller = match auth::read_bearer(
+        auth_header,
+        &default_tid,
+        Audience::Arm(&shared.base_url),
+        now / 1000,
+    ) {
         Ok(c) => c,
         Err(e) => return fail(e, operation),
     };
@@ -536,6 +589,7 @@ fn serve_counted(
         base_url: &shared.base_url,
         faults: &faults,
         now,
+        regional,
     };
     let mut reply = routes::handle(&mut store, &ctx, &target).unwrap_or_else(ArmError::into_reply);
     drop(store);
@@ -548,6 +602,14 @@ fn serve_counted(
         principal: Some(caller.oid),
         operation,
     }
+}
+
+/// PUT, PATCH, POST and DELETE: the requests that change something.
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::PUT | Method::PATCH | Method::POST | Method::DELETE
+    )
 }
 
 /// Marks the store for saving after a request that may have changed it (reads only

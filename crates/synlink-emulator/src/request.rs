@@ -60,6 +60,9 @@ pub struct Ctx<'a> {
     pub faults: &'a Faults,
     /// Now, epoch ms.
     pub now: u64,
+    /// Served on AML's regional `/rp/workspaces/…` path (what azureml-core reads computes
+    /// through), not on ARM's.
+    pub regional: bool,
 }
 
 impl Ctx<'_> {

@@ -137,6 +137,7 @@ impl Emulator {
             seq: AtomicU64::new(0),
             base_url: url.clone(),
             identity_header: config.identity_header.clone(),
+            github_request_token: config.github_request_token.clone(),
             log_requests: config.log_requests,
             dirty: AtomicBool::new(persist.is_some()),
             persist,

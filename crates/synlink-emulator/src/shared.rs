@@ -31,6 +31,8 @@ pub struct Shared {
     pub base_url: String,
     /// Expected `X-IDENTITY-HEADER`.
     pub identity_header: String,
+    /// Expected GitHub OIDC request token.
+    pub github_request_token: String,
     /// Whether to log requests on stderr.
     pub log_requests: bool,
     /// Whether the store changed since the last save.

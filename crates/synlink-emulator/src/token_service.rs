@@ -6,8 +6,16 @@
 //!   or for `principal_id` / `object_id` / `client_id` when given;
 //! - Entra client credentials: `POST /{tenant}/oauth2/v2.0/token` (and v1
 //!   `/{tenant}/oauth2/token`), the `OpenID` configuration MSAL reads first, and instance
-//!   discovery. The client id is taken as the principal's object id. These answer
-//!   OAuth's own error format (`{error, error_description}`), as Entra does.
+//!   discovery. The client id is taken as the principal's object id. Besides a secret,
+//!   the client may authenticate with a federated client assertion
+//!   (`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`): a
+//!   JWT whose `aud` is `api://AzureADTokenExchange` and that has not expired, as
+//!   workload identity federation has it (its signature is not checked). These answer
+//!   OAuth's own error format (`{error, error_description}`, AADSTS codes), as Entra does;
+//! - a stand-in for GitHub Actions' OIDC ID-token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`):
+//!   `GET /_github/oidc/token?audience=AUD` with `Authorization: bearer {request token}`
+//!   answers `{"value": JWT}`, the JWT issued by `https://token.actions.githubusercontent.com`
+//!   for the requested audience, subject `repo:synlink/synlink:ref:refs/heads/main`.
 
 use http::StatusCode;
 use serde_json::json;
@@ -58,6 +66,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Reply {
 pub fn is_token_path(path: &str) -> bool {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     path.starts_with("/_identity/")
+        || path == "/_github/oidc/token"
         || matches!(
             segs.as_slice(),
             [_, "oauth2", "v2.0", "token"]
@@ -79,6 +88,12 @@ pub fn handle(
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let base = &shared.base_url;
     match segs.as_slice() {
+        ["_github", "oidc", "token"] => {
+            if *method != http::Method::GET {
+                return ArmError::method_not_allowed(method.as_str(), "GET").into_reply();
+            }
+            github_id_token(shared, query, headers)
+        }
         ["_identity", "msi"] => {
             if *method != http::Method::GET {
                 return ArmError::method_not_allowed(method.as_str(), "GET").into_reply();
@@ -163,6 +178,84 @@ fn managed_identity(shared: &Shared, query: &Query, headers: &http::HeaderMap) -
     }))
 }
 
+/// The issuer of GitHub Actions' OIDC ID tokens.
+const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The subject of the ID tokens the stand-in issues (a workflow on `main`).
+const GITHUB_SUBJECT: &str = "repo:synlink/synlink:ref:refs/heads/main";
+/// Lifetime of GitHub's ID tokens (a few minutes).
+const GITHUB_LIFETIME_SECS: u64 = 300;
+/// The audience a federated credential on Entra expects by default.
+const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The client assertion type of a JWT bearer assertion (RFC 7523).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// `GET /_github/oidc/token?audience=AUD`: GitHub's ID token, `{"value": JWT}`; 401 for a
+/// missing or wrong request token, as GitHub answers.
+fn github_id_token(shared: &Shared, query: &Query, headers: &http::HeaderMap) -> Reply {
+    let presented = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("bearer ")
+                .or_else(|| v.strip_prefix("Bearer "))
+        });
+    if presented != Some(shared.github_request_token.as_str()) {
+        return Reply::json(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Bad credentials: the request token is missing or wrong."}),
+        );
+    }
+    let audience = query
+        .get("audience")
+        .filter(|a| !a.is_empty())
+        .unwrap_or("https://github.com/synlink");
+    let now = now_ms() / 1000;
+    let claims = json!({
+        "iss": GITHUB_ISSUER,
+        "aud": audience,
+        "sub": GITHUB_SUBJECT,
+        "repository": "synlink/synlink",
+        "repository_owner": "synlink",
+        "ref": "refs/heads/main",
+        "event_name": "push",
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "iat": now,
+        "nbf": now,
+        "exp": now + GITHUB_LIFETIME_SECS,
+    });
+    Reply::ok(json!({ "value": auth::mint_claims(&claims) }))
+}
+
+/// Checks a federated client assertion as Entra does for workload identity federation:
+/// a JWT for `api://AzureADTokenExchange` that has not expired (the signature and the
+/// issuer/subject pairing of a federated credential are not modelled). The refusal is
+/// Entra's `error_description` (an `invalid_client` error).
+fn check_assertion(assertion: &str, now: u64) -> Result<(), String> {
+    let invalid = Err::<(), String>;
+    let Some(claims) = auth::decode_claims(assertion) else {
+        return invalid("AADSTS50027: JWT token is invalid or malformed.".to_owned());
+    };
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(serde_json::Value::String(a)) => vec![a.as_str()],
+        Some(serde_json::Value::Array(list)) => {
+            list.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        _ => Vec::new(),
+    };
+    if !audiences.contains(&TOKEN_EXCHANGE_AUDIENCE) {
+        return invalid(format!(
+            "AADSTS700212: No matching federated identity record found for presented assertion audience '{}'.",
+            audiences.join(", ")
+        ));
+    }
+    match claims.get("exp").and_then(serde_json::Value::as_u64) {
+        Some(exp) if exp > now => Ok(()),
+        _ => {
+            invalid("AADSTS700024: Client assertion is not within its valid time range.".to_owned())
+        }
+    }
+}
+
 fn client_credentials(shared: &Shared, tenant: &str, body: &[u8]) -> Reply {
     let form = Query::parse(std::str::from_utf8(body).ok());
     let grant = form.get("grant_type").unwrap_or_default();
@@ -180,6 +273,20 @@ fn client_credentials(shared: &Shared, tenant: &str, body: &[u8]) -> Reply {
             "AADSTS900144: The request body must contain 'client_id'.",
         );
     };
+    let now = now_ms() / 1000;
+    if let Some(kind) = form.get("client_assertion_type") {
+        if kind != JWT_BEARER {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("AADSTS50027: The client assertion type '{kind}' is not supported; use '{JWT_BEARER}'."),
+            );
+        }
+        let assertion = form.get("client_assertion").unwrap_or_default();
+        if let Err(description) = check_assertion(assertion, now) {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_client", &description);
+        }
+    }
     let Some(scope) = form
         .get("scope")
         .or_else(|| form.get("resource"))
@@ -200,7 +307,6 @@ fn client_credentials(shared: &Shared, tenant: &str, body: &[u8]) -> Reply {
         }
     };
     register(shared, client_id, "ServicePrincipal");
-    let now = now_ms() / 1000;
     Reply::ok(json!({
         "token_type": "Bearer",
         "expires_in": LIFETIME_SECS,

@@ -131,7 +131,8 @@ async fn the_request_log_records_the_headers_and_body_sent() {
         &emu,
         &token,
         Method::PUT,
-        &format!("{rg}/providers/Microsoft.MachineLearningServices/workspaces/mlw1?api-version=2023-04-01"),
+        // 2020-09-01-preview still answers a creating PUT with 201 and the resource.
+        &format!("{rg}/providers/Microsoft.MachineLearningServices/workspaces/mlw1?api-version=2020-09-01-preview"),
         Some(json!({"location": "westeurope"})),
     )
     .await;

@@ -15,9 +15,10 @@ use crate::names;
 use crate::operation::OpAction;
 use crate::request::Ctx;
 use crate::routes::lifecycle::{
-    refuse_if_deleting, required_properties, system_data, Absent, Container, Delete, Lifecycle,
-    Located, Patch, PutLro, ResourceType, ASYNC_AND_LOCATION,
+    refuse_if_deleting, required_properties, Absent, Container, Delete, Lifecycle, Located, Patch,
+    PutLro, ResourceType, ASYNC_AND_LOCATION,
 };
+use crate::spark_runtimes::SPARK_VERSIONS;
 use crate::store::{Kind, Store};
 
 /// Spark pools of Synapse workspaces.
@@ -39,8 +40,9 @@ const LIFECYCLE: Lifecycle = Lifecycle {
         polling: ASYNC_AND_LOCATION,
         answer_settled: false,
     }),
+    // 2021-06-01 bigDataPool.json defines no `systemData` on BigDataPoolResourceInfo.
     patch: Patch::Merge {
-        system_data: true,
+        system_data: false,
         lro: None,
     },
     delete: Delete::Lro {
@@ -56,7 +58,6 @@ const FAMILIES: &[&str] = &[
     "HardwareAcceleratedFPGA",
     "HardwareAcceleratedGPU",
 ];
-const SPARK_VERSIONS: &[&str] = &["2.4", "3.1", "3.2", "3.3", "3.4", "3.5"];
 
 impl ResourceType for BigDataPools {
     fn lifecycle(&self) -> &'static Lifecycle {
@@ -76,16 +77,46 @@ impl ResourceType for BigDataPools {
         }
         let prev = at.previous();
         let properties = pool_properties(props, prev, ctx.now, at.existing.is_some())?;
+        check_runtime(ctx, prev, &properties)?;
         Ok(json!({
             "id": at.id,
             "name": at.id.rsplit('/').next().unwrap_or(at.name),
             "type": LIFECYCLE.kind.type_name(),
             "location": location,
             "tags": tags(&req)?,
-            "systemData": system_data(prev, &ctx.caller.oid, ctx.now),
             "properties": properties,
         }))
     }
+}
+
+/// A new pool must use a supported runtime; an existing pool keeps the one it has or moves
+/// to a supported one. Azure refuses the others (azurerm PR hashicorp/terraform-provider-azurerm#30168:
+/// "users can't actually create/update spark pool with 3.2"); its exact code is not
+/// published, so the emulator answers Synapse's pool validation envelope, 400
+/// `ValidationFailed` with the detail `SparkVersionNotSupported`.
+fn check_runtime(ctx: &Ctx<'_>, prev: Option<&Value>, properties: &Value) -> Result<(), ArmError> {
+    let wanted = properties
+        .get("sparkVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let current = prev
+        .and_then(|b| b.pointer("/properties/sparkVersion"))
+        .and_then(Value::as_str);
+    let supported = &ctx.faults.spark_runtimes;
+    if supported.iter().any(|v| v == wanted) || current == Some(wanted) {
+        return Ok(());
+    }
+    Err(ArmError::bad_request(
+        "ValidationFailed",
+        "Spark pool request validation failed.",
+    )
+    .with_detail(
+        "SparkVersionNotSupported",
+        format!(
+            "Apache Spark {wanted} is not supported for new or changed Spark pools: its runtime has reached end of support. Supported versions: {}.",
+            supported.join(", ")
+        ),
+    ))
 }
 
 fn invalid(message: String) -> ArmError {

@@ -1,9 +1,14 @@
 //! `Microsoft.MachineLearningServices/workspaces/computes` with `computeType:
 //! SynapseSpark` (azure-rest.md §4): PUT answers 201 (200 on overwrite) with
 //! `Azure-AsyncOperation`; the attach ends Succeeded with `properties.properties` filled
-//! from the pool, or Failed when the pool does not exist (lro.rs finishes it). GET carries
-//! every key azureml-core validates. DELETE needs `underlyingResourceAction=Detach`
-//! (Delete is refused for attached Synapse pools). Also served under `/rp/workspaces/…`.
+//! from the pool, or Failed when the pool does not exist (lro.rs finishes it).
+//! `properties.properties` is an object at every provisioning state (azureml-core and
+//! azure-ai-ml read it right after the PUT and in lists): the pool's settings as far as
+//! the pool is known, else what its id names. ARM answers omit unset properties, as the
+//! definition has them; AML's regional `/rp/workspaces/…` path, which azureml-core reads
+//! computes through, answers every key azureml-core validates (`description`,
+//! `provisioningErrors`, … as `null` when unset, as AML's service does). DELETE needs
+//! `underlyingResourceAction=Detach` (Delete is refused for attached Synapse pools).
 //! The lifecycle is lifecycle.rs's; this file holds the compute's own rules.
 
 use http::StatusCode;
@@ -13,6 +18,7 @@ use crate::api_version::Api;
 use crate::arm_error::ArmError;
 use crate::body::{opt_bool, opt_str, parse_object, req_str, tags};
 use crate::clock::rfc3339;
+use crate::lro;
 use crate::managed_identity::{self, Allowed};
 use crate::names;
 use crate::operation::OpAction;
@@ -97,13 +103,20 @@ impl ResourceType for Computes {
             .and_then(|b| b.pointer("/properties/createdOn"))
             .cloned()
             .unwrap_or_else(|| json!(stamp));
+        let pool = store
+            .get(pool_id)
+            .filter(|p| p.kind == Kind::BigDataPool)
+            .cloned();
+        let pool_properties = pool.as_ref().map_or_else(
+            || lro::pool_properties_from_id(pool_id),
+            lro::attached_pool_properties,
+        );
         Ok(json!({
             "id": at.id,
             "name": at.id.rsplit('/').next().unwrap_or(at.name),
             "type": LIFECYCLE.kind.type_name(),
             "location": location,
             "tags": tags(&req)?,
-            "sku": null,
             "identity": identity,
             "systemData": system_data(prev, &ctx.caller.oid, ctx.now),
             "properties": {
@@ -112,14 +125,29 @@ impl ResourceType for Computes {
                 "description": opt_str(props, "description", "properties.description")?,
                 "resourceId": pool_id,
                 "provisioningState": if at.existing.is_some() { "Updating" } else { "Creating" },
-                "provisioningErrors": null,
                 "createdOn": created,
                 "modifiedOn": stamp,
                 "isAttachedCompute": true,
                 "disableLocalAuth": opt_bool(props, "disableLocalAuth", "properties.disableLocalAuth")?.unwrap_or(false),
-                "properties": null,
+                "properties": pool_properties,
             }
         }))
+    }
+
+    fn shown(&self, mut body: Value, ctx: &Ctx<'_>) -> Value {
+        if ctx.regional {
+            // azureml-core's `SynapseCompute._validate_get_payload` requires these keys
+            // (azureml/core/compute/synapse.py); AML's service sends them, null when unset.
+            if body.get("tags").is_none() {
+                body["tags"] = Value::Null;
+            }
+            if let Some(props) = body.get_mut("properties").and_then(Value::as_object_mut) {
+                for key in ["description", "provisioningErrors", "resourceId"] {
+                    props.entry(key).or_insert(Value::Null);
+                }
+            }
+        }
+        body
     }
 
     fn check_delete_request(&self, ctx: &Ctx<'_>) -> Result<(), ArmError> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::api_version::Api;
 use crate::arm_error::ArmError;
-use crate::body::{opt_object, opt_str, parse_object, tags, Object};
+use crate::body::{opt_object, opt_str, parse_object, tags, without_nulls, Object};
 use crate::clock::rfc3339;
 use crate::lro;
 use crate::operation::OpAction;
@@ -186,9 +186,15 @@ pub trait ResourceType: Sync {
         Ok(())
     }
 
-    /// The body as GET and lists show it.
+    /// The body as answers show it, after `present` dropped its nulls.
     fn shown(&self, body: Value, _ctx: &Ctx<'_>) -> Value {
         body
+    }
+
+    /// How a PUT that creates answers: its status, and whether the resource comes with
+    /// it (the api-version may decide: definitions change the codes they allow).
+    fn created(&self, _ctx: &Ctx<'_>) -> (StatusCode, bool) {
+        (self.lifecycle().created, true)
     }
 
     /// The 404 for a resource that does not exist.
@@ -248,7 +254,7 @@ pub fn list(
         store
             .under(&scope, l.kind)
             .into_iter()
-            .map(|r| t.shown(r.body.clone(), ctx))
+            .map(|r| present(t, r.body.clone(), ctx))
             .collect(),
     ))
 }
@@ -273,7 +279,7 @@ pub fn item(
         Method::GET => {
             rbac::require(store, oid, &at.id, Access::Read, &action("read"))?;
             let r = at.existing.clone().ok_or_else(|| t.missing(&at))?;
-            Ok(Reply::ok(t.shown(r.body, ctx)))
+            Ok(Reply::ok(present(t, r.body, ctx)))
         }
         Method::HEAD if l.head => {
             rbac::require(store, oid, &at.id, Access::Read, &action("read"))?;
@@ -306,13 +312,13 @@ fn put(
         kind: l.kind,
         body: body.clone(),
     });
-    let status = if at.existing.is_some() {
-        StatusCode::OK
+    let (status, with_body) = if at.existing.is_some() {
+        (StatusCode::OK, true)
     } else {
-        l.created
+        t.created(ctx)
     };
     let Some(op) = l.put else {
-        return Ok(Reply::json(status, body));
+        return Ok(Reply::json(status, present(t, body, ctx)));
     };
     let duration = ctx.lro_ms();
     let op_id = lro::start(store, op.action, &at.id, ctx.now, duration);
@@ -321,8 +327,12 @@ fn put(
     } else {
         body
     };
-    let mut reply = Reply::json(status, body);
-    reply.headers = polling_headers(ctx, &at.id, &op_id, duration, op.polling);
+    let mut reply = if with_body {
+        Reply::json(status, present(t, body, ctx))
+    } else {
+        Reply::empty(status)
+    };
+    reply.headers = polling_headers(ctx, &at.id, &op_id, op.polling);
     Ok(reply)
 }
 
@@ -362,11 +372,11 @@ fn patch(
         kind: l.kind,
         body: body.clone(),
     });
-    let mut reply = Reply::ok(body);
+    let mut reply = Reply::ok(present(t, body, ctx));
     if let Some(polling) = lro {
         let duration = ctx.lro_ms();
         let op_id = lro::start(store, OpAction::Provision, &r.id, ctx.now, duration);
-        reply.headers = polling_headers(ctx, &r.id, &op_id, duration, polling);
+        reply.headers = polling_headers(ctx, &r.id, &op_id, polling);
     }
     Ok(reply)
 }
@@ -402,11 +412,11 @@ fn delete(
             let duration = ctx.lro_ms();
             let op_id = lro::start(store, OpAction::Delete, &r.id, ctx.now, duration);
             let mut reply = if with_body {
-                Reply::json(StatusCode::ACCEPTED, body)
+                Reply::json(StatusCode::ACCEPTED, present(t, body, ctx))
             } else {
                 Reply::empty(StatusCode::ACCEPTED)
             };
-            reply.headers = polling_headers(ctx, &r.id, &op_id, duration, polling);
+            reply.headers = polling_headers(ctx, &r.id, &op_id, polling);
             Ok(reply)
         }
     }
@@ -416,7 +426,6 @@ fn polling_headers(
     ctx: &Ctx<'_>,
     id: &str,
     op_id: &str,
-    duration: u64,
     polling: Polling,
 ) -> Vec<(String, String)> {
     lro::headers(
@@ -424,10 +433,15 @@ fn polling_headers(
         id,
         op_id,
         &ctx.api_version_or_default(),
-        duration,
+        ctx.faults,
         polling.async_operation,
         polling.location,
     )
+}
+
+/// A stored body as an answer shows it: without nulls, then the type's own `shown`.
+fn present(t: &dyn ResourceType, body: Value, ctx: &Ctx<'_>) -> Value {
+    t.shown(without_nulls(body), ctx)
 }
 
 /// Finds a request's resource (and its parent); 404 for a missing resource group or

@@ -17,8 +17,8 @@ use crate::names;
 use crate::rbac;
 use crate::request::Ctx;
 use crate::routes::lifecycle::{
-    location_or_parent, required_properties, system_data, Absent, Container, Delete, Lifecycle,
-    Located, Patch, ResourceType,
+    location_or_parent, required_properties, Absent, Container, Delete, Lifecycle, Located, Patch,
+    ResourceType,
 };
 use crate::routes::ml_workspaces;
 use crate::store::{Kind, Store};
@@ -119,7 +119,6 @@ impl ResourceType for LinkedServices {
             "type": LIFECYCLE.kind.type_name(),
             "location": location,
             "identity": identity,
-            "systemData": system_data(prev, oid, ctx.now),
             "properties": {
                 "linkedServiceResourceId": target,
                 "linkType": "Synapse",

@@ -1,5 +1,6 @@
 //! `Microsoft.MachineLearningServices/workspaces` (azure-rest.md §2): PUT as an LRO (201
-//! with `Azure-AsyncOperation`), GET, PATCH (tags, sku, description, friendlyName), DELETE
+//! with a body before api-version 2023-04-01, 202 without one from then on; both with
+//! `Azure-AsyncOperation` and `Location`), GET, PATCH (tags, sku, description, friendlyName), DELETE
 //! as an LRO (202 with `Azure-AsyncOperation` and `Location`; 204 when absent), and lists by
 //! resource group and subscription. `discoveryUrl` points at the emulator's `/discovery`.
 //! The lifecycle is lifecycle.rs's; this file holds the workspace's own rules, AML's 409
@@ -10,8 +11,9 @@ use serde_json::{json, Value};
 
 use crate::api_version::Api;
 use crate::arm_error::ArmError;
-use crate::body::{opt_bool, opt_object, opt_str, parse_object, req_str, tags, Object};
-use crate::clock::rfc3339;
+use crate::body::{
+    closed_enum, opt_bool, opt_object, opt_str, parse_object, req_str, tags, Object,
+};
 use crate::managed_identity::{self, Allowed};
 use crate::names;
 use crate::operation::{OpAction, OpStatus};
@@ -19,7 +21,7 @@ use crate::reply::Reply;
 use crate::request::Ctx;
 use crate::routes::lifecycle::{
     refuse_if_deleting, system_data, Absent, Container, Delete, Lifecycle, Located, Patch, PutLro,
-    ResourceType, ASYNC, ASYNC_AND_LOCATION,
+    ResourceType, ASYNC_AND_LOCATION,
 };
 use crate::store::{fold, Kind, Store};
 
@@ -36,7 +38,7 @@ const LIFECYCLE: Lifecycle = Lifecycle {
     created: StatusCode::CREATED,
     put: Some(PutLro {
         action: OpAction::Provision,
-        polling: ASYNC,
+        polling: ASYNC_AND_LOCATION,
         answer_settled: false,
     }),
     patch: Patch::Merge {
@@ -50,9 +52,41 @@ const LIFECYCLE: Lifecycle = Lifecycle {
     absent: Absent::NoContent,
 };
 
+/// The first api-version whose definition answers a workspace PUT with 200 or 202 only:
+/// `stable/2023-04-01/workspaceRP.json` and `stable/2024-10-01/workspaceRP.json` (no 201);
+/// `stable/2018-11-19/machineLearningServices.json` (200, 201) and
+/// `preview/2020-09-01-preview/machineLearningServices.json` (200, 201, 202) still have
+/// 201 (all in Azure/azure-rest-api-specs, specification/machinelearningservices/…).
+const NO_CREATED_FROM: &str = "2023-04-01";
+
+/// `Sku.tier`, a closed enum (`modelAsString: false`): common-types
+/// `resource-management/v3/types.json` `#/definitions/Sku`, which the 2023-04-01 and
+/// 2024-10-01 workspace definitions use.
+const SKU_TIERS: &[&str] = &["Free", "Basic", "Standard", "Premium"];
+
+/// The `sku` of a request, its `tier` checked against the closed enum.
+fn sku(req: &Object) -> Result<Option<Value>, ArmError> {
+    let Some(sku) = opt_object(req, "sku", "sku")? else {
+        return Ok(None);
+    };
+    if let Some(tier) = opt_str(sku, "tier", "sku.tier")? {
+        closed_enum(tier, SKU_TIERS, "sku.tier")?;
+    }
+    Ok(Some(Value::Object(sku.clone())))
+}
+
 impl ResourceType for MlWorkspaces {
     fn lifecycle(&self) -> &'static Lifecycle {
         &LIFECYCLE
+    }
+
+    fn created(&self, ctx: &Ctx<'_>) -> (StatusCode, bool) {
+        // Dates compare as text (YYYY-MM-DD, with an optional -preview suffix).
+        if ctx.api_version().is_some_and(|v| v >= NO_CREATED_FROM) {
+            (StatusCode::ACCEPTED, false)
+        } else {
+            (StatusCode::CREATED, true)
+        }
     }
 
     fn put(&self, store: &mut Store, ctx: &Ctx<'_>, at: &Located<'_>) -> Result<Value, ArmError> {
@@ -80,43 +114,49 @@ impl ResourceType for MlWorkspaces {
                 .cloned()
                 .unwrap_or(default)
         };
-        let text = |k: &str| -> Result<Value, ArmError> {
-            Ok(opt_str(&props, k, &format!("properties.{k}"))?.map_or(Value::Null, |s| json!(s)))
-        };
-        let sku = opt_object(&req, "sku", "sku")?.map_or_else(
-            || json!({"name": "Basic", "tier": "Basic"}),
-            |s| Value::Object(s.clone()),
+        let mut properties = serde_json::Map::new();
+        properties.insert(
+            "friendlyName".to_owned(),
+            json!(opt_str(&props, "friendlyName", "properties.friendlyName")?.unwrap_or(at.name)),
         );
+        // Optional ARM ids and text: omitted when unset (the definition has no x-nullable).
+        for key in [
+            "description",
+            "storageAccount",
+            "keyVault",
+            "applicationInsights",
+            "containerRegistry",
+        ] {
+            if let Some(v) = opt_str(&props, key, &format!("properties.{key}"))? {
+                properties.insert(key.to_owned(), json!(v));
+            }
+        }
+        let rest = json!({
+            "hbiWorkspace": opt_bool(&props, "hbiWorkspace", "properties.hbiWorkspace")?.unwrap_or(false),
+            "allowPublicAccessWhenBehindVnet": false,
+            "publicNetworkAccess": opt_str(&props, "publicNetworkAccess", "properties.publicNetworkAccess")?.unwrap_or("Enabled"),
+            "workspaceId": keep("workspaceId", json!(uuid::Uuid::new_v4().to_string())),
+            "provisioningState": if at.existing.is_some() { "Updating" } else { "Creating" },
+            "discoveryUrl": format!("{}/discovery", ctx.base_url),
+            "tenantId": store.tenant_id,
+            "privateLinkCount": 0,
+            "privateEndpointConnections": [],
+            "storageHnsEnabled": false,
+            "mlFlowTrackingUri": format!("azureml://{location}.api.azureml.ms/mlflow/v1.0{}", at.id),
+        });
+        if let Value::Object(rest) = rest {
+            properties.extend(rest);
+        }
         Ok(json!({
             "id": at.id,
             "name": at.id.rsplit('/').next().unwrap_or(at.name),
             "type": LIFECYCLE.kind.type_name(),
             "location": location,
             "tags": tags(&req)?,
-            "sku": sku,
+            "sku": sku(&req)?.unwrap_or_else(|| json!({"name": "Basic", "tier": "Basic"})),
             "identity": identity,
             "systemData": system_data(prev, &ctx.caller.oid, ctx.now),
-            "properties": {
-                "friendlyName": opt_str(&props, "friendlyName", "properties.friendlyName")?.unwrap_or(at.name),
-                "description": text("description")?,
-                "storageAccount": text("storageAccount")?,
-                "keyVault": text("keyVault")?,
-                "applicationInsights": text("applicationInsights")?,
-                "containerRegistry": text("containerRegistry")?,
-                "hbiWorkspace": opt_bool(&props, "hbiWorkspace", "properties.hbiWorkspace")?.unwrap_or(false),
-                "allowPublicAccessWhenBehindVnet": false,
-                "publicNetworkAccess": opt_str(&props, "publicNetworkAccess", "properties.publicNetworkAccess")?.unwrap_or("Enabled"),
-                "workspaceId": keep("workspaceId", json!(uuid::Uuid::new_v4().to_string())),
-                "creationTime": keep("creationTime", json!(rfc3339(ctx.now))),
-                "provisioningState": if at.existing.is_some() { "Updating" } else { "Creating" },
-                "discoveryUrl": format!("{}/discovery", ctx.base_url),
-                "tenantId": store.tenant_id,
-                "serviceProvisionedResourceGroup": null,
-                "privateLinkCount": 0,
-                "privateEndpointConnections": [],
-                "storageHnsEnabled": false,
-                "mlFlowTrackingUri": format!("azureml://{location}.api.azureml.ms/mlflow/v1.0{}", at.id),
-            }
+            "properties": properties,
         }))
     }
 
@@ -128,8 +168,8 @@ impl ResourceType for MlWorkspaces {
         req: &Object,
         body: &mut Value,
     ) -> Result<(), ArmError> {
-        if let Some(sku) = opt_object(req, "sku", "sku")? {
-            body["sku"] = Value::Object(sku.clone());
+        if let Some(sku) = sku(req)? {
+            body["sku"] = sku;
         }
         if let Some(props) = opt_object(req, "properties", "properties")? {
             for key in ["description", "friendlyName"] {

@@ -6,6 +6,7 @@
 
 pub mod authorization;
 pub mod big_data_pools;
+pub mod cloud_metadata;
 pub mod computes;
 pub mod lifecycle;
 pub mod linked_services;
@@ -98,7 +99,7 @@ pub fn handle(store: &mut Store, ctx: &Ctx<'_>, target: &Target) -> Result<Reply
         Target::OperationStatus { op, .. } => {
             only_get(ctx)?;
             require_version(ctx)?;
-            lro::status_reply(store, op, ctx.path, ctx.now)
+            lro::status_reply(store, op, ctx.path, ctx.now, ctx.faults)
         }
         Target::OperationResult { op, .. } => {
             only_get(ctx)?;
@@ -109,7 +110,7 @@ pub fn handle(store: &mut Store, ctx: &Ctx<'_>, target: &Target) -> Result<Reply
                 ctx.path,
                 ctx.api_version_or_default()
             );
-            lro::result_reply(store, op, &url, ctx.now)
+            lro::result_reply(store, op, &url, ctx.faults)
         }
     }
 }

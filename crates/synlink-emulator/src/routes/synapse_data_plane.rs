@@ -2,7 +2,8 @@
 //! workspace's `connectivityEndpoints.dev`: role assignments (list with `roleId`,
 //! `principalId`, `scope` filters and `x-ms-continuation` paging; PUT; GET; DELETE;
 //! `RoleAssignmentAlreadyExists` 409 on a duplicate tuple; ids never reused), role
-//! definitions (a bare JSON array), `rbacScopes`, and `checkAccessSynapseRbac`. Writing
+//! definitions (a bare JSON array), `rbacScopes`, and `checkAccessSynapseRbac` (its list
+//! named `AccessDecisions`, as its definition names it). Writing
 //! assignments needs Synapse Administrator or Azure Owner / User Access Administrator.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -356,5 +357,8 @@ fn check_access(store: &Store, ctx: &Ctx<'_>, ws: &str) -> Result<Reply, ArmErro
             None => json!({"accessDecision": "NotAllowed", "actionId": id}),
         });
     }
-    Ok(Reply::ok(json!({"accessDecisions": decisions})))
+    // The definition names the list `AccessDecisions` (CheckPrincipalAccessResponse in
+    // Azure/azure-rest-api-specs specification/synapse/data-plane/Microsoft.Synapse/stable/2020-12-01/checkAccessSynapseRbac.json);
+    // the example beside it spells `accessDecisions`. The emulator answers the definition.
+    Ok(Reply::ok(json!({"AccessDecisions": decisions})))
 }

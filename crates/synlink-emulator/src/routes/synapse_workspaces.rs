@@ -18,8 +18,8 @@ use crate::operation::OpAction;
 use crate::reply::Reply;
 use crate::request::Ctx;
 use crate::routes::lifecycle::{
-    refuse_if_deleting, system_data, Absent, Container, Delete, Lifecycle, Located, Patch, PutLro,
-    ResourceType, ASYNC_AND_LOCATION,
+    refuse_if_deleting, Absent, Container, Delete, Lifecycle, Located, Patch, PutLro, ResourceType,
+    ASYNC_AND_LOCATION,
 };
 use crate::store::{fold, Kind, Store, SynapseAssignment};
 use crate::synapse_rbac::SYNAPSE_ADMINISTRATOR;
@@ -40,8 +40,9 @@ const LIFECYCLE: Lifecycle = Lifecycle {
         polling: ASYNC_AND_LOCATION,
         answer_settled: false,
     }),
+    // 2021-06-01 workspace.json defines no `systemData` on Workspace.
     patch: Patch::Merge {
-        system_data: true,
+        system_data: false,
         lro: Some(ASYNC_AND_LOCATION),
     },
     delete: Delete::Lro {
@@ -100,7 +101,7 @@ impl ResourceType for SynapseWorkspaces {
             &req,
             prev.as_ref().and_then(|b| b.get("identity")),
             at.name,
-            Allowed::Any,
+            Allowed::SynapseWorkspace,
             false,
             ctx.now,
         )?;
@@ -203,7 +204,6 @@ impl ResourceType for SynapseWorkspaces {
             "location": location,
             "tags": tags(&req)?,
             "identity": identity,
-            "systemData": system_data(prev.as_ref(), oid, ctx.now),
             "properties": properties,
         });
         add_admin(store, &shown, oid);
@@ -231,7 +231,7 @@ impl ResourceType for SynapseWorkspaces {
                 req,
                 at.previous().and_then(|b| b.get("identity")),
                 at.name,
-                Allowed::Any,
+                Allowed::SynapseWorkspace,
                 false,
                 ctx.now,
             )?;
