@@ -126,11 +126,13 @@ pub async fn connect(
     let (endpoint, tokens, emulator): (String, Arc<dyn TokenSource>, _) = if local {
         let dir = spec::data_dir(&spec.file.path).join("local-cloud");
         // The local cloud is for trying things: long-running operations take a
-        // fraction of a second rather than Azure's minutes.
+        // fraction of a second rather than Azure's minutes: Azure's pacing (its
+        // operations and the intervals they announce) shrunk a hundred times.
         let config = Config {
             data_dir: Some(dir.clone()),
             faults: Faults {
-                lro_ms: 300,
+                lro_ms: 30_000,
+                time_scale: 0.01,
                 ..Faults::default()
             },
             ..Config::default()

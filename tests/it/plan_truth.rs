@@ -421,6 +421,12 @@ async fn a_dangling_symlink_at_the_lock_is_an_error_not_a_wait() {
         let run = w.synlink(args).timeout(Duration::from_secs(60)).run().await;
         run.exit(1).stderr_contains("is a symbolic link");
     }
+    // `state list` of a state that exists, behind the same lock path.
+    std::fs::write(
+        w.state_path(),
+        r#"{"version": 1, "lineage": "l", "serial": 1, "synlink_version": "0", "resources": {}}"#,
+    )
+    .expect("a state");
     let run = w
         .synlink([
             "state",
