@@ -477,7 +477,7 @@ pub const API_VERSIONS: &[(&str, &str, &str)] = &[
     (
         "Microsoft.MachineLearningServices/workspaces/linkedServices",
         link::API_VERSION,
-        "specification/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/preview/2020-09-01-preview/linkedServices.json",
+        "specification/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/preview/2020-09-01-preview/machineLearningServices.json",
     ),
     (
         "Microsoft.MachineLearningServices/workspaces/computes",
@@ -497,7 +497,7 @@ pub const API_VERSIONS: &[(&str, &str, &str)] = &[
     (
         "Synapse data plane: roleAssignments, roleDefinitions, checkAccessSynapseRbac",
         role_grant::API_VERSION,
-        "specification/synapse/data-plane/Microsoft.Synapse/stable/2020-12-01/roleAssignments.json",
+        "specification/synapse/data-plane/Microsoft.Synapse/stable/2020-12-01/roleAssignments.json, checkAccessSynapseRbac.json",
     ),
     (
         "Microsoft.Authorization/permissions",

@@ -308,6 +308,68 @@ async fn a_ten_percent_failure_rate_is_survived_in_one_run() {
     assert_no_changes(&w, &t, "failure rate").await;
 }
 
+/// Azure's hardest case: a write that succeeded whose answer was lost (a
+/// timeout, a reset, a 5xx from a gateway after the resource provider
+/// committed). At 10% of writes, on a 50-team apply and then its destroy, one
+/// run converges each time: retries land on what the lost write made, never
+/// beside it (no second link, compute or role assignment; no orphan).
+#[tokio::test]
+async fn writes_whose_answer_is_lost_converge_in_one_run_without_duplicates() {
+    let (w, t, baseline) = bulk_world(50).await;
+    w.faults(json!({"lostAnswerRate": 0.1, "seed": 20_261_201}))
+        .await;
+    w.clear_log().await;
+    let run = apply(&w, &t, &["-v"]).await;
+    let log = w.log().await;
+    assert_eq!(
+        run.code, 0,
+        "one apply converges through lost answers: {run:#?}"
+    );
+    assert_eq!(run.summary(), created(150), "{}", run.stderr);
+    let lost = |log: &[Value]| -> usize {
+        log.iter()
+            .filter(|r| str_of(r, "operation").contains("answer lost"))
+            .count()
+    };
+    assert!(
+        lost(&log) >= 5,
+        "answers were lost: {} of {} requests",
+        lost(&log),
+        log.len()
+    );
+    // Of every kind of write a team makes: the link, the grant, the attach.
+    for kind in ["linkedServices", "roleAssignments", "computes"] {
+        assert!(
+            log.iter()
+                .any(|r| str_of(r, "operation").contains("answer lost")
+                    && str_of(r, "path").contains(kind)),
+            "an answer to a {kind} write was lost"
+        );
+    }
+    assert_converged(&w, &t, &baseline, "lost answers (apply)").await;
+    assert_no_changes(&w, &t, "lost answers (apply)").await;
+
+    w.faults(json!({"lostAnswerRate": 0.1, "seed": 20_261_202}))
+        .await;
+    w.clear_log().await;
+    let run = w
+        .run(bulk_args(&w, "destroy", &t, &["--auto-approve", "-v"]))
+        .await;
+    let log = w.log().await;
+    assert_eq!(
+        run.code, 0,
+        "one destroy converges through lost answers: {run:#?}"
+    );
+    assert!(lost(&log) >= 5, "answers were lost on destroy too");
+    w.calm().await;
+    assert_eq!(w.managed_in_state(), Vec::<String>::new());
+    assert_eq!(
+        w.inventory().await,
+        baseline,
+        "nothing is left, nothing orphaned"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 2. Tight throttling buckets: every 429 honoured through Retry-After.
 

@@ -3,9 +3,11 @@
 mod api_models;
 mod apply;
 mod bad_specs;
+mod docs;
 mod emulator;
 mod examples;
 mod faults;
+mod fidelity;
 mod first_hour;
 mod fuzz;
 mod layers;
