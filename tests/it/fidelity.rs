@@ -45,8 +45,8 @@ async fn operations_are_polled_at_the_pace_the_server_announces() {
         // The first poll follows the write that started the operation.
         let write = log
             .iter()
-            .filter(|r| r["seq"].as_u64() < polls[0]["seq"].as_u64() && r["status"] == 201)
-            .last()
+            .rev()
+            .find(|r| r["seq"].as_u64() < polls[0]["seq"].as_u64() && r["status"] == 201)
             .expect("the write that started it");
         let mut previous: &Value = write;
         for poll in polls {
