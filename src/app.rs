@@ -23,6 +23,7 @@ use crate::plan::diff::{DiffOptions, PlanError};
 use crate::plan::{self, preflight, refresh, verify, Plan, PlanMode};
 use crate::provider;
 use crate::render;
+use crate::seed;
 use crate::spec::diagnostic::Diagnostic;
 use crate::spec::LoadedSpec;
 use crate::state::writer::StateWriter;
@@ -123,6 +124,8 @@ fn spec_hash(spec: &LoadedSpec, args: &SpecArgs) -> String {
 /// What to plan.
 struct PlanRequest<'a> {
     spec_args: &'a SpecArgs,
+    /// `--seed-existing`: make the spec's missing data sources in the local cloud first.
+    seed: bool,
     parallelism: u64,
     mode: PlanMode,
     targets: &'a [String],
@@ -138,6 +141,17 @@ async fn make_plan(
     request: &PlanRequest<'_>,
     verbose: u8,
 ) -> Result<Plan, Error> {
+    if request.seed {
+        if !conn.is_local() {
+            return Err(Error::Usage("--seed-existing creates data sources in the local cloud only: add --cloud local (or `cloud: local` in the spec)".into()));
+        }
+        let on_seed = |address: &Address, id: &ArmId| {
+            render::diagnostic::info_line(&format!(
+                "seeded {address} in the local cloud (a data source that did not exist): {id}"
+            ));
+        };
+        seed::seed_data_sources(conn.client.clone(), spec, graph, &on_seed).await?;
+    }
     let on_wait = |id: &ArmId, status: &str| {
         render::diagnostic::info_line(&format!(
             "waiting for {id}: Azure reports it {status}; a plan is made from finished resources only"
@@ -224,6 +238,7 @@ fn plan_command(args: &PlanArgs, ui: Ui) -> Result<Exit, Error> {
     )?;
     let request = PlanRequest {
         spec_args: &args.spec,
+        seed: args.cloud.seed_existing,
         parallelism: args.cloud.parallelism,
         mode: plan_mode(args),
         targets: &args.target,
@@ -381,6 +396,7 @@ fn change(
         };
         let request = PlanRequest {
             spec_args,
+            seed: cloud.seed_existing,
             parallelism: cloud.parallelism,
             mode,
             targets: &targets,

@@ -116,6 +116,12 @@ pub struct CloudArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub lock_timeout: u64,
 
+    /// With the local cloud only: first create in it every data source the spec
+    /// reads (`existing: true`) that is missing, with plausible settings, so
+    /// any spec can be tried offline.
+    #[arg(long)]
+    pub seed_existing: bool,
+
     /// Requests on the wire at once (reads and writes alike; operations waiting on Azure hold none).
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallelism: u64,

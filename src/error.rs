@@ -119,6 +119,9 @@ pub enum Error {
     /// Approval was refused or could not be asked for.
     #[error("{0}")]
     NotApproved(String),
+    /// Flags that do not go together, or not with this cloud.
+    #[error("{0}")]
+    Usage(String),
     /// The local cloud or the async runtime could not start.
     #[error("{0}")]
     Start(String),

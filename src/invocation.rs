@@ -91,6 +91,11 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Whether this connection runs the local cloud (the in-process emulator).
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
     /// Stops the local cloud, if this connection started one (saving its data).
     pub async fn close(self) -> Result<(), Error> {
         drop(self.client);

@@ -15,5 +15,6 @@ pub mod invocation;
 pub mod plan;
 pub mod provider;
 pub mod render;
+pub mod seed;
 pub mod spec;
 pub mod state;

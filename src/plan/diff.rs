@@ -280,7 +280,7 @@ pub fn diff(
 
         if r.existing {
             match &before {
-                None => errors.push(err(&address, format!("data source not found in Azure: {}", id.map(|i| i.to_string()).unwrap_or_default()), Some("create it, fix its name or placement, or drop `existing: true` to let synlink create it".into()))),
+                None => errors.push(err(&address, format!("data source not found in Azure: {}", id.map(|i| i.to_string()).unwrap_or_default()), Some("create it, fix its name or placement, or drop `existing: true` to let synlink create it; to try the spec offline, `--cloud local --seed-existing` creates it in the local cloud".into()))),
                 Some(obs) => changes.push(Change { action: Action::Read, before: Some(obs.clone()), after: Some(obs.clone()), after_unknown: Vec::new(), sources: IndexMap::new(), outputs, ..base }),
             }
             ctx.seen.insert(address, seen);

@@ -404,6 +404,14 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// A plausible create request for `r` when it is a data source that does
+    /// not exist (`--seed-existing` in the local cloud): its settings from the
+    /// spec, and defaults where a data source leaves creation-only ones out.
+    fn seed(&self, r: &Resource, spec: &LoadedSpec, lookup: &dyn Lookup) -> Request {
+        let desired = self.desired(r, spec, lookup);
+        self.request(r, spec, lookup, &desired, true)
+    }
+
     /// Why Azure would refuse to create `r` as the spec describes it (message,
     /// hint): a plan that creates or replaces it fails with this instead.
     fn cannot_create(&self, _r: &Resource) -> Option<(String, String)> {

@@ -190,6 +190,30 @@ impl Provider for SparkPools {
         IndexMap::new()
     }
 
+    /// A small autoscaled pool on the current runtime, where the spec (a data
+    /// source's) leaves size, runtime or scale out.
+    fn seed(&self, r: &Resource, spec: &LoadedSpec, lookup: &dyn Lookup) -> Request {
+        let mut desired = self.desired(r, spec, lookup);
+        let p = &mut desired.properties;
+        p.entry("node_size".to_owned()).or_insert(json!("Small"));
+        if !p.contains_key("spark_version") {
+            let current = runtimes::RUNTIMES
+                .iter()
+                .rev()
+                .find(|rt| rt.end_of_support.is_none())
+                .map_or("3.5", |rt| rt.version);
+            p.insert("spark_version".to_owned(), json!(current));
+        }
+        if !p.contains_key("node_count") && !p.contains_key("autoscale.min") {
+            p.insert("autoscale.min".to_owned(), json!(3));
+            p.insert("autoscale.max".to_owned(), json!(10));
+        }
+        if p.get("auto_pause_minutes").is_none_or(Value::is_null) {
+            p.insert("auto_pause_minutes".to_owned(), json!(15));
+        }
+        self.request(r, spec, lookup, &desired, true)
+    }
+
     fn cannot_create(&self, r: &Resource) -> Option<(String, String)> {
         let version = settings(r).spark_version.as_deref()?;
         let end = runtimes::find(version)?.end_of_support?;

@@ -75,3 +75,96 @@ fn the_readme_first_command_leaves_what_the_tests_read_alone() {
     run.success();
     assert!(run.stdout.contains("No changes."), "{}", run.stdout);
 }
+
+#[test]
+fn every_example_applies_plans_and_destroys_offline_with_seed_existing() {
+    for example in repo_examples() {
+        let name = example
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let w = World::offline();
+        let spec = w.write(&name, std::fs::read(&example).expect("example"));
+        let spec = spec.display().to_string();
+        let w = &w;
+        let local = |cmd: &[&str]| {
+            let mut args: Vec<&str> = cmd.to_vec();
+            args.extend(["-f", spec.as_str(), "--cloud", "local"]);
+            w.synlink(&args).run_blocking()
+        };
+        let run = local(&["apply", "--auto-approve", "--seed-existing"]);
+        assert_eq!(run.code, 0, "{name}: apply: {run:#?}");
+        assert!(
+            run.summary().starts_with("Apply complete"),
+            "{name}: {}",
+            run.stderr
+        );
+        let reads_data_sources = std::fs::read_to_string(&example)
+            .expect("example")
+            .contains("existing: true");
+        assert_eq!(
+            run.stderr.contains("seeded "),
+            reads_data_sources,
+            "{name}: data sources are seeded (and said so) when the spec reads some: {}",
+            run.stderr
+        );
+        let run = local(&["plan", "--detailed-exitcode"]);
+        assert_eq!(run.code, 0, "{name}: no-op plan: {run:#?}");
+        assert_eq!(run.last_line(), "No changes.", "{name}: {}", run.stdout);
+        let text = std::fs::read_to_string(&example).expect("example");
+        if text.contains("prevent_destroy: true") {
+            // Protected, as the example teaches: refused until the user lifts it.
+            let run = local(&["destroy", "--auto-approve"]);
+            assert_eq!(run.code, 1, "{name}: {run:#?}");
+            assert!(
+                run.stderr.contains("prevent_destroy forbids"),
+                "{}",
+                run.stderr
+            );
+            w.write(
+                &name,
+                text.replace("prevent_destroy: true", "prevent_destroy: false"),
+            );
+        }
+        let run = local(&["destroy", "--auto-approve"]);
+        assert_eq!(run.code, 0, "{name}: destroy: {run:#?}");
+        assert!(
+            run.summary().starts_with("Destroy complete"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_missing_data_source_in_the_local_cloud_suggests_seed_existing() {
+    let w = World::offline();
+    let spec = w.write(
+        "attach-with-identity.yaml",
+        std::fs::read(repo().join("examples/attach-with-identity.yaml")).expect("example"),
+    );
+    let run = w
+        .synlink([
+            "plan",
+            "-f",
+            &spec.display().to_string(),
+            "--cloud",
+            "local",
+        ])
+        .run_blocking();
+    run.exit(1)
+        .stderr_contains("data source not found in Azure")
+        .stderr_contains("--cloud local --seed-existing");
+}
+
+#[tokio::test]
+async fn seed_existing_is_refused_for_any_cloud_but_the_local_one() {
+    let w = World::new().await;
+    let spec = w.example("attach-with-identity.yaml");
+    w.clear_log().await;
+    let run = w.plan(&spec, &["--seed-existing"]).await;
+    run.exit(1)
+        .stderr_contains("--seed-existing creates data sources in the local cloud only");
+    assert!(w.writes().await.is_empty());
+}
