@@ -267,7 +267,7 @@ fn plan_command(args: &PlanArgs, ui: Ui) -> Result<Exit, Error> {
     drop(lock);
     let out_hint = args.out.as_ref().map(|p| p.display().to_string());
     let text = match args.format {
-        PlanFormat::Text => render::plan::text(&plan, ui.out_color),
+        PlanFormat::Text => render::plan::text_with(&plan, ui.out_color, ui.verbose > 0),
         PlanFormat::Json => render::plan::json(&plan),
         PlanFormat::Markdown => render::plan::markdown(&plan, out_hint.as_deref()),
     };
@@ -409,7 +409,7 @@ fn change(
             }
             None => fresh,
         };
-        render::summary::stdout(&render::plan::text(&plan, ui.out_color));
+        render::summary::stdout(&render::plan::text_with(&plan, ui.out_color, ui.verbose > 0));
         let verb = if mode == PlanMode::Destroy {
             "destroy these resources"
         } else {

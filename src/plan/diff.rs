@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::addr::{Address, ArmId, Properties};
 use crate::graph::Graph;
 use crate::plan::refresh::Observed;
-use crate::plan::{Action, Change, Plan, PlanMode, PLAN_FORMAT_VERSION};
+use crate::plan::{Action, Change, Plan, PlanMode, Warning, PLAN_FORMAT_VERSION};
 use crate::provider::{self, Desired, Known, Lookup, Outputs, Repair, Status};
 use crate::spec::{LoadedSpec, Resource};
 use crate::state::{ResourceState, State};
@@ -233,7 +233,7 @@ pub fn diff(
     let mut changes: Vec<Change> = Vec::new();
     let mut drift: Vec<Change> = Vec::new();
     let mut deletes: Vec<Change> = Vec::new();
-    let mut warnings = Vec::new();
+    let mut warnings: IndexMap<(crate::addr::ResourceKind, &str), Warning> = IndexMap::new();
     let mut owners: HashMap<ArmId, Address> = HashMap::new();
     let destroy = options.mode == PlanMode::Destroy;
 
@@ -342,8 +342,16 @@ pub fn diff(
                 if p.mints_identity(r) && !base.after_unknown.iter().any(|u| u == "principal_id") {
                     base.after_unknown.push("principal_id".into());
                 }
-                if let Some(w) = p.creation_warning() {
-                    warnings.push(format!("{address}: {w}"));
+                if let Some((headline, detail)) = p.creation_warning() {
+                    warnings
+                        .entry((address.kind, headline))
+                        .or_insert_with(|| Warning {
+                            headline: headline.to_owned(),
+                            detail: detail.to_owned(),
+                            addresses: Vec::new(),
+                        })
+                        .addresses
+                        .push(address.clone());
                 }
                 let reason = if recorded.is_some() {
                     "recorded in state but gone from Azure: will be created again"
@@ -556,7 +564,7 @@ pub fn diff(
         targets: options.targets.clone(),
         changes: all,
         drift,
-        warnings,
+        warnings: warnings.into_values().collect(),
     };
     plan.seal();
     Diff { plan, errors }

@@ -239,9 +239,24 @@ pub struct Plan {
     /// (for `--refresh-only`, and shown above the changes).
     #[serde(default)]
     pub drift: Vec<Change>,
-    /// Things a reviewer should know (e.g. deprecated linked services).
+    /// Things a reviewer should know (e.g. deprecated linked services), each
+    /// said once for all the addresses it concerns.
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// A note for the reviewer, said once for every address it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Warning {
+    /// What the addresses have in common, after their count and kind
+    /// ("2 new links `on the deprecated linked-service path`").
+    pub headline: String,
+    /// Why it matters and what to do instead.
+    #[serde(default)]
+    pub detail: String,
+    /// The addresses concerned, in plan order.
+    #[schemars(with = "Vec<String>")]
+    pub addresses: Vec<Address>,
 }
 
 /// What kind of plan.

@@ -154,8 +154,11 @@ impl Provider for Links {
             .unwrap_or_default()
     }
 
-    fn creation_warning(&self) -> Option<&'static str> {
-        Some("Azure no longer registers new linked services for new Synapse workspaces; the recommended path is an attachment with `identity: system_assigned` and a role grant to it (see examples/attach-with-identity.yaml)")
+    fn creation_warning(&self) -> Option<(&'static str, &'static str)> {
+        Some((
+            "on the deprecated linked-service path",
+            "Azure no longer registers new linked services for new Synapse workspaces; the recommended path is an attachment with `identity: system_assigned` and a role grant to it (see examples/attach-with-identity.yaml)",
+        ))
     }
 
     async fn read(

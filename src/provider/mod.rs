@@ -418,8 +418,9 @@ pub trait Provider: Send + Sync {
         None
     }
 
-    /// A note for the reviewer when the resource is created (a deprecated path).
-    fn creation_warning(&self) -> Option<&'static str> {
+    /// A note for the reviewer when the resource is created (a deprecated
+    /// path): what new ones have in common, and why it matters.
+    fn creation_warning(&self) -> Option<(&'static str, &'static str)> {
         None
     }
 

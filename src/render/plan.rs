@@ -12,7 +12,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::addr::Properties;
-use crate::plan::{Action, Change, Plan, PlanMode};
+use crate::plan::{Action, Change, Plan, PlanMode, Warning};
 use crate::provider;
 
 /// The most a markdown plan may hold (GitHub refuses comments over 65,536
@@ -26,6 +26,12 @@ const UNKNOWN: &str = "(known after apply)";
 /// The plan as text for stdout, like Terraform's: drift, the changes, the
 /// warnings and a last summary line. ANSI colours only when `color` is true.
 pub fn text(plan: &Plan, color: bool) -> String {
+    text_with(plan, color, false)
+}
+
+/// As `text`; `verbose` lists every address a warning concerns, where `text`
+/// folds a long list.
+pub fn text_with(plan: &Plan, color: bool, verbose: bool) -> String {
     let paint = Paint { color };
     let mut out = String::new();
     if !plan.drift.is_empty() {
@@ -48,10 +54,15 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push_str(&paint.yellow_bold("Warnings:"));
         out.push('\n');
         for warning in &plan.warnings {
-            let mut lines = warning.lines();
-            let _ = writeln!(out, "  - {}", lines.next().unwrap_or_default());
-            for line in lines {
-                let _ = writeln!(out, "    {line}");
+            let shown = if verbose { usize::MAX } else { 4 };
+            let _ = writeln!(
+                out,
+                "  - {}: {}",
+                warning_lead(warning),
+                address_list(&warning.addresses, shown, "-v lists all")
+            );
+            if !warning.detail.is_empty() {
+                let _ = writeln!(out, "    {}", warning.detail);
             }
         }
         out.push('\n');
@@ -137,6 +148,33 @@ fn shown_changes(plan: &Plan) -> impl Iterator<Item = &Change> {
             && plan.mode != PlanMode::RefreshOnly
             && (any_change || c.action != Action::Read)
     })
+}
+
+/// "52 new links on the deprecated linked-service path".
+fn warning_lead(w: &Warning) -> String {
+    let n = w.addresses.len();
+    let noun = w.addresses.first().map_or("resource", |a| a.kind.noun());
+    format!(
+        "{n} new {noun}{} {}",
+        if n == 1 { "" } else { "s" },
+        w.headline
+    )
+}
+
+/// The addresses, all of them when there are at most `shown`, else the first
+/// and last with how many lie between and where to see them all.
+fn address_list(addresses: &[crate::addr::Address], shown: usize, where_all: &str) -> String {
+    let names: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    if names.len() <= shown {
+        return names.join(", ");
+    }
+    format!(
+        "{}, {} … {} ({} more between; {where_all})",
+        names[0],
+        names[1],
+        names[names.len() - 1],
+        names.len() - 3
+    )
 }
 
 /// Whether the plan has anything to apply or report (its digest is shown then).
@@ -492,8 +530,10 @@ impl MarkdownDoc {
         for warning in &plan.warnings {
             let _ = writeln!(
                 after_table,
-                "> **Warning:** {}\n",
-                warning.replace('\n', " ")
+                "> **Warning:** {}: {}. {}\n",
+                warning_lead(warning),
+                address_list(&warning.addresses, 6, "the JSON plan lists all").replace('`', "'"),
+                warning.detail.replace('\n', " ")
             );
         }
         if !refresh_only && !plan.drift.is_empty() {
@@ -738,9 +778,9 @@ impl Paint {
 mod tests {
     use serde_json::{json, Value};
 
-    use super::{json, markdown, text, MARKDOWN_LIMIT};
+    use super::{json, markdown, text, text_with, MARKDOWN_LIMIT};
     use crate::addr::Address;
-    use crate::plan::{Action, Change, Plan, PlanMode, Properties, PLAN_FORMAT_VERSION};
+    use crate::plan::{Action, Change, Plan, PlanMode, Properties, Warning, PLAN_FORMAT_VERSION};
 
     /// Properties from pairs, in the order given.
     fn props(pairs: &[(&str, Value)]) -> Properties {
@@ -832,9 +872,11 @@ mod tests {
         attach.reasons = vec!["not found in Azure".to_owned()];
 
         let mut plan = plan(PlanMode::Normal, vec![link, grant, attach]);
-        plan.warnings = vec![
-            "links.team-a creates a new linked service; Azure deprecated them, prefer an attachment with its own identity".to_owned(),
-        ];
+        plan.warnings = vec![Warning {
+            headline: "on the deprecated linked-service path".to_owned(),
+            detail: "Azure deprecated them; prefer an attachment with its own identity".to_owned(),
+            addresses: vec![Address::parse("links.team-a").expect("address")],
+        }];
         plan
     }
 
@@ -938,6 +980,51 @@ mod tests {
             md.contains(&format!("plan digest `sha256:{}`", p.short_digest())),
             "{md}"
         );
+    }
+
+    /// 52 new links: one warning, its addresses folded unless `-v`.
+    fn many_links() -> Plan {
+        let addresses: Vec<Address> = (0..52)
+            .map(|i| Address::parse(&format!("links.team-{i:02}")).expect("address"))
+            .collect();
+        let changes = addresses
+            .iter()
+            .map(|a| Change::new(a.clone(), Action::Create))
+            .collect();
+        let mut plan = plan(PlanMode::Normal, changes);
+        plan.warnings = vec![Warning {
+            headline: "on the deprecated linked-service path".to_owned(),
+            detail: "Azure no longer registers new linked services; prefer an attachment with its own identity".to_owned(),
+            addresses,
+        }];
+        plan.seal();
+        plan
+    }
+
+    #[test]
+    fn identical_warnings_are_said_once_with_their_count() {
+        let p = many_links();
+        let out = text(&p, false);
+        let warnings = out
+            .split("Warnings:\n")
+            .nth(1)
+            .and_then(|w| w.split("\n\n").next())
+            .expect("a warnings section");
+        insta::assert_snapshot!("grouped_warning_text", warnings);
+        assert_eq!(out.matches("deprecated linked-service path").count(), 1);
+        let all = text_with(&p, false, true);
+        assert!(
+            all.contains("links.team-00, links.team-01, links.team-02,"),
+            "{all}"
+        );
+        assert!(all.contains("links.team-51\n") && !all.contains("-v lists all"));
+        let md = markdown(&p, None);
+        let line = md
+            .lines()
+            .find(|l| l.starts_with("> **Warning:**"))
+            .expect("one warning line");
+        insta::assert_snapshot!("grouped_warning_markdown", line);
+        assert_eq!(md.matches("> **Warning:**").count(), 1);
     }
 
     #[test]

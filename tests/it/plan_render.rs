@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 use synlink::addr::{Address, ArmId};
-use synlink::plan::{Action, Change, Plan, PlanMode, Properties, PLAN_FORMAT_VERSION};
+use synlink::plan::{Action, Change, Plan, PlanMode, Properties, Warning, PLAN_FORMAT_VERSION};
 use synlink::render::plan::{json as render_json, markdown, text, MARKDOWN_LIMIT};
 
 const REGENERATE: &str = "SYNLINK_UPDATE_SCHEMAS=1 cargo test --test it schema";
@@ -71,7 +71,11 @@ fn sample_plan(creates: usize) -> Plan {
         targets: Vec::new(),
         changes,
         drift: vec![drift],
-        warnings: vec!["links create deprecated linked services".to_owned()],
+        warnings: vec![Warning {
+            headline: "on the deprecated linked-service path".to_owned(),
+            detail: "links create deprecated linked services".to_owned(),
+            addresses: vec![Address::parse("links.team-0").expect("address")],
+        }],
     };
     plan.seal();
     plan
