@@ -409,7 +409,11 @@ fn change(
             }
             None => fresh,
         };
-        render::summary::stdout(&render::plan::text_with(&plan, ui.out_color, ui.verbose > 0));
+        render::summary::stdout(&render::plan::text_with(
+            &plan,
+            ui.out_color,
+            ui.verbose > 0,
+        ));
         let verb = if mode == PlanMode::Destroy {
             "destroy these resources"
         } else {

@@ -85,13 +85,29 @@ pub struct Options {
     pub propagation_poll: Duration,
 }
 
+/// A change that failed, and why.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Its address.
+    pub address: Address,
+    /// Its action.
+    pub action: Action,
+    /// The request that failed, when one did.
+    pub request: Option<String>,
+    /// What went wrong, without the request: failures with one cause (a
+    /// missing right on every write) are reported together.
+    pub cause: String,
+    /// What to do about it.
+    pub hint: Option<&'static str>,
+}
+
 /// How the run ended.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     /// Changes done, in completion order.
     pub done: Vec<(Address, Action)>,
     /// Changes that failed, with Azure's error.
-    pub failed: Vec<(Address, Action, String)>,
+    pub failed: Vec<Failure>,
     /// Changes skipped, with the cause.
     pub skipped: Vec<(Address, String)>,
     /// Whether Ctrl-C stopped the scheduling.
@@ -446,9 +462,13 @@ pub async fn apply(
                 }
             }
             Err(e) => {
-                outcome
-                    .failed
-                    .push((change.address.clone(), change.action, e.to_string()));
+                outcome.failed.push(Failure {
+                    address: change.address.clone(),
+                    action: change.action,
+                    request: e.request(),
+                    cause: e.cause(),
+                    hint: e.hint(),
+                });
                 events(Event::Failed {
                     address: change.address.clone(),
                     action: change.action,

@@ -147,6 +147,7 @@ impl Error {
             Error::State(S::NoState { .. }) => Some("nothing is managed there yet: run `synlink apply` first, or name the spec with -f (its state is .synlink/state.json beside it) or the state with --state".into()),
             Error::State(S::OddLock { .. }) => Some("remove it (no synlink run holds it) and run again".into()),
             Error::State(S::SharedId { .. }) => Some("remove the wrong address with `synlink state rm ADDR`, then `synlink import` it with its own id".into()),
+            Error::Cloud(e) => e.hint().map(str::to_owned),
             Error::StalePlan { .. } => Some("run `synlink plan --out PLANFILE` again and review the new plan".into()),
             Error::Import(ImportError::WrongId { .. } | ImportError::Mismatch { .. }) => Some("import the resource the spec describes at that address, or change the spec to describe this one".into()),
             Error::Import(ImportError::Taken { .. }) => Some("one Azure resource belongs to one address; `synlink state rm` the other address first if it is wrong".into()),

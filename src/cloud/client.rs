@@ -288,18 +288,31 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let transport = |e: reqwest::Error| CloudError::Transport {
-            method: method.to_string(),
-            path: path.to_owned(),
-            kind: if e.is_timeout() {
+        let transport = |e: reqwest::Error| {
+            let kind = if e.is_timeout() {
                 TransportKind::Timeout
+            } else if let Some(kind) = TransportKind::of(&e) {
+                kind
             } else if e.is_connect() || e.is_request() || e.is_body() {
                 TransportKind::Connection
             } else {
                 TransportKind::Other
-            },
-            // reqwest's messages never carry headers; strip the URL's query anyway.
-            message: e.without_url().to_string(),
+            };
+            let e = e.without_url();
+            // reqwest's own message says little ("error sending request"): the
+            // deepest cause says what happened ("Connection refused (os error 111)").
+            let root = crate::cloud::error::root_cause(&e);
+            let message = if root == e.to_string() {
+                root
+            } else {
+                format!("{e}: {root}")
+            };
+            CloudError::Transport {
+                method: method.to_string(),
+                path: path.to_owned(),
+                kind,
+                message,
+            }
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();

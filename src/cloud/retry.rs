@@ -11,6 +11,9 @@ use crate::cloud::error::{CloudError, TransportKind};
 /// The most attempts of one request (the first try included).
 pub const MAX_ATTEMPTS: u32 = 8;
 
+/// The most attempts of a request nothing answers (connection refused).
+pub const QUICK_ATTEMPTS: u32 = 3;
+
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -73,6 +76,17 @@ pub fn decide(err: &CloudError, attempt: u32, backoff: Backoff, jitter: f64) -> 
             kind: TransportKind::Timeout | TransportKind::Connection,
             ..
         } => Decision::RetryAfter(exponential()),
+        // Nothing listens there, or the name does not resolve: a restart or a
+        // DNS hiccup gets a couple of quick tries, a wrong endpoint an answer
+        // within seconds rather than after the whole backoff.
+        CloudError::Transport {
+            kind: TransportKind::Refused,
+            ..
+        } if attempt < QUICK_ATTEMPTS => Decision::RetryAfter(exponential()),
+        CloudError::Transport {
+            kind: TransportKind::NoSuchHost,
+            ..
+        } if attempt < 2 => Decision::RetryAfter(exponential()),
         _ => Decision::Fail,
     }
 }
@@ -81,7 +95,7 @@ pub fn decide(err: &CloudError, attempt: u32, backoff: Backoff, jitter: f64) -> 
 mod tests {
     use std::time::Duration;
 
-    use super::{decide, Backoff, Decision, MAX_ATTEMPTS};
+    use super::{decide, Backoff, Decision, MAX_ATTEMPTS, QUICK_ATTEMPTS};
     use crate::cloud::error::{CloudError, TransportKind};
 
     fn azure(status: u16, code: &str, retry_after: Option<u64>) -> CloudError {
@@ -134,6 +148,34 @@ mod tests {
         };
         assert!(matches!(decide(&drop, 1, b, 0.0), Decision::RetryAfter(_)));
         assert_eq!(decide(&drop, MAX_ATTEMPTS, b, 0.0), Decision::Fail);
+    }
+
+    #[test]
+    fn an_endpoint_that_refuses_or_does_not_resolve_fails_within_seconds() {
+        let b = Backoff::default();
+        let transport = |kind| CloudError::Transport {
+            method: "GET".into(),
+            path: "/x".into(),
+            kind,
+            message: String::new(),
+        };
+        let refused = transport(TransportKind::Refused);
+        let waited: Duration = (1..MAX_ATTEMPTS)
+            .map_while(|a| match decide(&refused, a, b, 1.0) {
+                Decision::RetryAfter(d) => Some(d),
+                Decision::Fail => None,
+            })
+            .sum();
+        assert!(waited <= Duration::from_secs(5), "{waited:?}");
+        assert_eq!(decide(&refused, QUICK_ATTEMPTS, b, 0.0), Decision::Fail);
+        let tls = transport(TransportKind::Tls);
+        assert_eq!(decide(&tls, 1, b, 0.0), Decision::Fail);
+        let nxdomain = transport(TransportKind::NoSuchHost);
+        assert!(matches!(
+            decide(&nxdomain, 1, b, 0.0),
+            Decision::RetryAfter(_)
+        ));
+        assert_eq!(decide(&nxdomain, 2, b, 0.0), Decision::Fail);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::error::Error;
-use crate::render::diagnostic;
+use crate::render::{diagnostic, progress};
 use crate::spec::SpecError;
 
 /// The text of an error, ready for stderr.
@@ -21,8 +21,43 @@ pub fn render(e: &Error, color: bool) -> String {
         Error::Variables(diagnostics) => out.push_str(&diagnostic::render_plain(diagnostics)),
         Error::Cycles { file, cycles } => out.push_str(&diagnostic::render(file, cycles, color)),
         Error::Refresh(errors) => {
+            // One paragraph per cause: a credential that fails, or an endpoint
+            // that does not answer, is said once, not once per resource.
+            let mut causes: Vec<(String, String, Vec<String>, Option<&str>)> = Vec::new();
             for error in errors {
-                let _ = writeln!(out, "error: {error}");
+                let key = error.cause_key();
+                let request = error.request();
+                match causes.iter_mut().find(|(k, _, _, _)| *k == key) {
+                    Some((_, _, requests, _)) => requests.extend(request),
+                    None => causes.push((
+                        key,
+                        error.cause(),
+                        request.into_iter().collect(),
+                        error.hint(),
+                    )),
+                }
+            }
+            for (_, cause, mut requests, hint) in causes {
+                requests.sort();
+                match requests.as_slice() {
+                    [] => {
+                        let _ = writeln!(out, "error: {cause}");
+                    }
+                    [one] => {
+                        let _ = writeln!(out, "error: {one}: {cause}");
+                    }
+                    many => {
+                        let _ = writeln!(
+                            out,
+                            "error: {cause}\n  ({} requests: {})",
+                            many.len(),
+                            progress::fold(many, 3)
+                        );
+                    }
+                }
+                if let Some(hint) = hint {
+                    let _ = writeln!(out, "  hint: {hint}");
+                }
             }
             let _ = writeln!(out, "error: {e}");
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::apply::{Event, Outcome};
+use crate::apply::{Event, Failure, Outcome};
 use crate::plan::Action;
 
 /// Shows apply events.
@@ -128,15 +128,54 @@ impl Progress {
     }
 }
 
+/// Names, all of them when at most `shown`, else the first few and a count.
+pub fn fold(names: &[String], shown: usize) -> String {
+    if names.len() <= shown {
+        names.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            names[..shown].join(", "),
+            names.len() - shown
+        )
+    }
+}
+
 /// The last lines of an apply.
 pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String {
     let count = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
     let mut out = String::new();
-    for (address, action, error) in &outcome.failed {
-        out.push_str(&format!(
-            "error: {address}: {} failed: {error}\n",
-            verb(*action, address.kind, false)
-        ));
+    // One paragraph per cause: a missing right on thirty writes is said once.
+    let mut causes: Vec<(&str, Vec<&Failure>)> = Vec::new();
+    for f in &outcome.failed {
+        match causes.iter_mut().find(|(c, _)| *c == f.cause.as_str()) {
+            Some((_, all)) => all.push(f),
+            None => causes.push((&f.cause, vec![f])),
+        }
+    }
+    for (cause, failures) in &causes {
+        if let [f] = failures.as_slice() {
+            let request = f
+                .request
+                .as_deref()
+                .map(|r| format!("{r}: "))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "error: {}: {} failed: {request}{cause}\n",
+                f.address,
+                verb(f.action, f.address.kind, false)
+            ));
+        } else {
+            let names: Vec<String> = failures.iter().map(|f| f.address.to_string()).collect();
+            out.push_str(&format!(
+                "error: {} changes failed with one cause: {cause}\n  {}\n",
+                failures.len(),
+                fold(&names, 6)
+            ));
+        }
+        if let Some(hint) = failures[0].hint {
+            out.push_str(&format!("  hint: {hint}\n"));
+        }
     }
     for (address, cause) in &outcome.skipped {
         out.push_str(&format!("skipped: {address} ({cause})\n"));

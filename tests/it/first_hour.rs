@@ -168,3 +168,89 @@ async fn seed_existing_is_refused_for_any_cloud_but_the_local_one() {
         .stderr_contains("--seed-existing creates data sources in the local cloud only");
     assert!(w.writes().await.is_empty());
 }
+
+/// `text` with the emulator's address, the run's directory and the
+/// timestamps of token-endpoint answers masked.
+fn stable(text: &str, w: &World) -> String {
+    let text = text
+        .replace(&w.url(), "[URL]")
+        .replace(&w.dir().display().to_string(), "[DIR]");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("\"timestamp\":\"") {
+        let start = i + "\"timestamp\":\"".len();
+        out.push_str(&rest[..start]);
+        out.push_str("[TIME]");
+        rest = &rest[start..];
+        rest = &rest[rest.find('"').unwrap_or(0)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn a_failing_credential_is_reported_once_for_the_run() {
+    let w = World::new().await;
+    let t = crate::world::teams(10);
+    w.bulk(&t, &["sharedpool"]).await;
+    let spec = w.example("bulk.yaml");
+    let var = crate::world::teams_var(&t);
+    let run = w
+        .synlink(w.cloud_args(&["plan"], &spec, &["--var", &var]))
+        .env("IDENTITY_HEADER", "not-the-emulators-secret")
+        .run()
+        .await;
+    run.exit(1);
+    assert_eq!(
+        run.stderr
+            .matches("no credential could get a token")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!("credential_failure_once", stable(&run.stderr, &w));
+}
+
+#[tokio::test]
+async fn an_endpoint_that_refuses_is_reported_once_with_a_hint() {
+    let w = World::new().await;
+    let spec = w.example("bulk.yaml");
+    let t = crate::world::teams(10);
+    let var = crate::world::teams_var(&t);
+    // Tokens come from the emulator; ARM is asked at a port where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let state = w.state_path().display().to_string();
+    let run = w
+        .run([
+            "plan",
+            "-f",
+            &spec.display().to_string(),
+            "--state",
+            &state,
+            "--arm-endpoint",
+            &url,
+            "--var",
+            &var,
+        ])
+        .await;
+    run.exit(1);
+    let errors = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .count();
+    assert_eq!(errors, 2, "one cause, then the conclusion: {}", run.stderr);
+    assert!(run.stderr.contains("Connection refused"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: nothing answers at that address"),
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!(
+        "connection_refused_once",
+        stable(&run.stderr, &w).replace(&url, "[CLOSED]")
+    );
+}
