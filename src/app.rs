@@ -400,7 +400,7 @@ fn change(
             "perform these actions"
         };
         // Ask first: a declined run writes nothing, not even adopted resources.
-        if plan.has_changes() {
+        if plan.has_changes() || plan.rewrites_state() {
             approve(run, verb)?;
         }
         let writer = Arc::new(StateWriter::new(state, lock));
@@ -463,6 +463,13 @@ async fn execute(
     if !plan.has_changes() {
         if let Some(e) = &outcome.state_error {
             return Err(Error::Start(format!("the state could not be written: {e}")));
+        }
+        if plan.rewrites_state() {
+            let s = plan.summary();
+            render::diagnostic::info_line(&format!(
+                "State updated: {} moved, {} forgotten; nothing was sent to Azure.",
+                s.moved, s.forget
+            ));
         }
         render_outputs_after(writer);
         return Ok(Exit::Success);
@@ -529,6 +536,7 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
         StateCommand::List(a) => (a, "synlink state list"),
         StateCommand::Show { state, .. } => (state, "synlink state show"),
         StateCommand::Rm { state, .. } => (state, "synlink state rm"),
+        StateCommand::Mv { state, .. } => (state, "synlink state mv"),
     };
     let path = state_path(args);
     let lock = invocation::lock_state(path.clone(), command, args.lock_timeout)?;
@@ -567,8 +575,52 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
                 removed.id
             ));
         }
+        StateCommand::Mv { from, to, .. } => {
+            let id = state_move(&mut state, from, to).map_err(|why| match why {
+                None => not_in_state(from),
+                Some(why) => Error::StateMove {
+                    from: from.clone(),
+                    to: to.clone(),
+                    why,
+                },
+            })?;
+            lock.write(&mut state)?;
+            render::diagnostic::info_line(&format!(
+                "moved {from} to {to} ({id}) in the state; nothing changed in Azure"
+            ));
+        }
     }
     Ok(Exit::Success)
+}
+
+/// Renames an address of the state in place; `Err(None)` when `from` is not
+/// there, `Err(Some(why))` when the move is refused.
+fn state_move(state: &mut State, from: &str, to: &str) -> Result<ArmId, Option<String>> {
+    let (Some(old), Some(new)) = (Address::parse(from), Address::parse(to)) else {
+        return Err(Some("both must be addresses (section.key)".into()));
+    };
+    if old.kind != new.kind {
+        return Err(Some(format!(
+            "a move keeps its section ({} is not {})",
+            old.kind, new.kind
+        )));
+    }
+    if state.resources.contains_key(to) {
+        return Err(Some(format!("the state already records `{to}`")));
+    }
+    let index = state.resources.get_index_of(from).ok_or(None)?;
+    let (_, rs) = state.resources.shift_remove_index(index).ok_or(None)?;
+    let id = rs.id.clone();
+    // The same place in the file, so that a diff of the state shows a rename.
+    state.resources.shift_insert(index, to.to_owned(), rs);
+    for other in state.resources.values_mut() {
+        for d in &mut other.dependencies {
+            if *d == old {
+                d.clone_from(&new);
+            }
+        }
+    }
+    Ok(id)
 }
 
 fn output(args: &OutputArgs) -> Result<Exit, Error> {

@@ -231,6 +231,15 @@ pub enum StateCommand {
         #[command(flatten)]
         state: StateArgs,
     },
+    /// Record a resource under another address (same section), touching nothing in Azure.
+    Mv {
+        /// The address the state records now, e.g. `links.fraud`.
+        from: String,
+        /// The new address, e.g. `links.team-fraud`.
+        to: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
 }
 
 /// Where the state is.

@@ -116,6 +116,16 @@ pub enum Error {
         /// The state file.
         state: PathBuf,
     },
+    /// `synlink state mv` cannot move an address.
+    #[error("cannot move `{from}` to `{to}`: {why}")]
+    StateMove {
+        /// The address recorded.
+        from: String,
+        /// The address asked for.
+        to: String,
+        /// Why not.
+        why: String,
+    },
     /// Approval was refused or could not be asked for.
     #[error("{0}")]
     NotApproved(String),

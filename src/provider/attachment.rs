@@ -142,6 +142,11 @@ impl Provider for Attachments {
         matches!(settings(r).identity, Some(Identity::SystemAssigned))
     }
 
+    fn serves(&self, id: &ArmId, properties: &Properties) -> Option<(ArmId, ArmId)> {
+        let pool = ArmId::new(properties.get("resource_id")?.as_str()?);
+        Some((id.parent()?, pool.parent()?))
+    }
+
     fn repair(&self) -> Repair {
         Repair::Replace
     }

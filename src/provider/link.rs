@@ -122,6 +122,11 @@ impl Provider for Links {
         true
     }
 
+    fn serves(&self, id: &ArmId, properties: &Properties) -> Option<(ArmId, ArmId)> {
+        let synapse = properties.get("synapse_workspace_id")?.as_str()?;
+        Some((id.parent()?, ArmId::new(synapse)))
+    }
+
     fn delete_rank(&self) -> u8 {
         2
     }

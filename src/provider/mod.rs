@@ -414,6 +414,15 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// For a kind that lets an AML workspace use the Spark pools of a Synapse
+    /// workspace (a link, an attachment): that (AML workspace, Synapse
+    /// workspace) pair, from its id and properties. A plan never lets the
+    /// delete of one take effect before the create of another that serves the
+    /// same pair (make before break).
+    fn serves(&self, _id: &ArmId, _properties: &Properties) -> Option<(ArmId, ArmId)> {
+        None
+    }
+
     /// Reads one resource by id; `parent` is what Azure holds for its parent
     /// (kinds read through a data plane find their endpoint there).
     async fn read(

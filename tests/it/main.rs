@@ -11,6 +11,7 @@ mod misuse;
 mod plan;
 mod plan_render;
 mod plan_truth;
+mod refactor;
 mod schema;
 mod security;
 mod state;
