@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use crate::addr::{Address, ArmId};
 use crate::apply::{self, Event};
 use crate::cli::{
-    ApplyArgs, Cli, CloudArgs, Command, DestroyArgs, ImportArgs, OutputArgs, PlanArgs, PlanFormat,
-    RunArgs, SpecArgs, StateArgs, StateCommand, ValidateArgs, ValidateFormat,
+    ApplyArgs, Cli, CloudArgs, Command, DestroyArgs, DiscoverArgs, ImportArgs, OutputArgs,
+    PlanArgs, PlanFormat, RunArgs, SpecArgs, StateArgs, StateCommand, ValidateArgs, ValidateFormat,
 };
 use crate::cloud::auth;
+use crate::discover;
 use crate::error::{Error, Exit};
 use crate::graph::Graph;
 use crate::invocation::{self, Connection, Invocation};
@@ -24,6 +25,7 @@ use crate::plan::{self, preflight, refresh, verify, Plan, PlanMode};
 use crate::provider;
 use crate::render;
 use crate::spec::diagnostic::Diagnostic;
+use crate::spec::model::{Cloud, CloudName};
 use crate::spec::LoadedSpec;
 use crate::state::writer::StateWriter;
 use crate::state::State;
@@ -57,6 +59,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => import(&args, ui),
         Command::Output(args) => output(&args),
         Command::Emulator(args) => run_emulator(args),
+        Command::Discover(args) => discover_command(&args, ui),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
@@ -693,4 +696,84 @@ fn run_emulator(args: EmulatorArgs) -> Result<Exit, Error> {
         .map_err(|e| Error::Start(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(synlink_emulator::serve(args))?;
     Ok(Exit::Success)
+}
+
+/// `synlink discover`: reads the scopes, writes a new spec and its state.
+fn discover_command(args: &DiscoverArgs, ui: Ui) -> Result<Exit, Error> {
+    if args.out.exists() {
+        return Err(Error::Exists {
+            path: args.out.clone(),
+        });
+    }
+    let state_path = invocation::state_path(&args.out, args.cloud.state.as_ref());
+    let lock = invocation::lock_state(
+        state_path.clone(),
+        "synlink discover",
+        args.cloud.lock_timeout,
+    )?;
+    if !lock.read()?.resources.is_empty() {
+        return Err(Error::Exists { path: state_path });
+    }
+    let local = args.cloud.cloud.as_deref() == Some("local");
+    let cloud = if local {
+        Cloud::Named(CloudName::Local)
+    } else {
+        Cloud::Default
+    };
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Error::Start(format!("cannot start the async runtime: {e}")))?;
+    let conn = runtime.block_on(invocation::connect_at(
+        &cloud,
+        &args.out,
+        &args.cloud,
+        ui.verbose,
+    ))?;
+    let mut options = discover::Options {
+        scopes: discover_scopes(args),
+        manage_workspaces: args.manage_workspaces,
+        prefer_identity: args.prefer_identity,
+        parallelism: usize::try_from(args.cloud.parallelism).unwrap_or(10),
+        spec_path: args.out.clone(),
+        cloud: local.then(|| "local".to_owned()),
+        caller: None,
+    };
+    let found = runtime.block_on(async {
+        options.caller = conn
+            .client
+            .tokens()
+            .token(auth::ARM_SCOPE)
+            .await
+            .ok()
+            .and_then(|t| auth::object_id_of(&t.secret));
+        discover::discover(conn.client.clone(), &options).await
+    });
+    let requests = conn.client.stats.requests.load(Ordering::Relaxed);
+    let mut found = Invocation::close(&runtime, conn, found.map_err(Error::from))?;
+    discover::write_new(&args.out, &found.spec)
+        .map_err(|source| Error::Start(format!("cannot write {}: {source}", args.out.display())))?;
+    lock.write(&mut found.state)?;
+    render::diagnostic::emit(&render::summary::discovery(
+        &found.report,
+        requests,
+        &args.out,
+        &state_path,
+    ));
+    Ok(Exit::Success)
+}
+
+/// The subscriptions, or their resource groups, as ARM ids.
+fn discover_scopes(args: &DiscoverArgs) -> Vec<ArmId> {
+    args.subscriptions
+        .iter()
+        .flat_map(|sub| {
+            if args.resource_groups.is_empty() {
+                vec![ArmId::new(format!("/subscriptions/{sub}"))]
+            } else {
+                args.resource_groups
+                    .iter()
+                    .map(|rg| ArmId::resource_group_id(sub, rg))
+                    .collect()
+            }
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::cloud::error::CloudError;
+use crate::discover::DiscoverError;
 use crate::plan::diff::PlanError;
 use crate::plan::file::PlanFileError;
 use crate::plan::import::ImportError;
@@ -116,6 +117,15 @@ pub enum Error {
         /// The state file.
         state: PathBuf,
     },
+    /// `synlink discover` failed.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    /// A file that discover would write is already there.
+    #[error("{} already exists; discover writes a new spec and state and never overwrites one", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
     /// `synlink state mv` cannot move an address.
     #[error("cannot move `{from}` to `{to}`: {why}")]
     StateMove {
@@ -155,6 +165,7 @@ impl Error {
             Error::State(S::SharedId { .. }) => Some("remove the wrong address with `synlink state rm ADDR`, then `synlink import` it with its own id".into()),
             Error::StalePlan { .. } => Some("run `synlink plan --out PLANFILE` again and review the new plan".into()),
             Error::Import(ImportError::WrongId { .. } | ImportError::Mismatch { .. }) => Some("import the resource the spec describes at that address, or change the spec to describe this one".into()),
+            Error::Exists { .. } => Some("pass another path with --out (and --state), or move the file away".into()),
             Error::Import(ImportError::Taken { .. }) => Some("one Azure resource belongs to one address; `synlink state rm` the other address first if it is wrong".into()),
             _ => None,
         }

@@ -74,14 +74,6 @@ pub fn order(changes: &mut [Change]) {
     }
     for c in changes.iter_mut() {
         if let Some(list) = waits.remove(&c.address) {
-            c.reasons.push(format!(
-                "waits until {} {} in effect, so the pool stays usable",
-                list.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if list.len() == 1 { "is" } else { "are" }
-            ));
             c.waits_for = list;
         }
     }

@@ -15,6 +15,7 @@
 //! ([`Desired`], [`Request`], [`Status`], [`Need`]).
 
 pub mod attachment;
+pub mod discover;
 pub mod link;
 pub mod ml_workspace;
 pub mod role_grant;
@@ -431,6 +432,36 @@ pub trait Provider: Send + Sync {
         id: &ArmId,
         parent: Option<&Value>,
     ) -> Result<Option<Value>, CloudError>;
+
+    /// For discover: lists the resources of this top-level kind in a scope
+    /// (a subscription's or a resource group's id), with one list call.
+    async fn list_in(
+        &self,
+        _client: &Client,
+        _scope: &ArmId,
+    ) -> Result<Vec<(ArmId, Value)>, CloudError> {
+        Ok(Vec::new())
+    }
+
+    /// For discover: the resource a body points at outside its parent (a
+    /// link's Synapse workspace, an attachment's Spark pool).
+    fn points_at(&self, _body: &Value) -> Option<ArmId> {
+        None
+    }
+
+    /// For discover: the spec settings that describe `body`, an existing
+    /// resource of this kind at `id`, with references by key through `keys`;
+    /// `existing` asks for a data source (only what identifies it). `Err`
+    /// says why it cannot be described (what it refers to is gone).
+    fn spec_fields(
+        &self,
+        _id: &ArmId,
+        _body: &Value,
+        _keys: &dyn discover::Keys,
+        _existing: bool,
+    ) -> Result<discover::Fields, String> {
+        Err("synlink does not describe this kind".into())
+    }
 
     /// Lists the resources of this kind under a parent (kinds with a parent).
     async fn list(

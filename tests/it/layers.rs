@@ -15,7 +15,7 @@ fn layer(module: &str) -> Option<u8> {
         "graph" => 2,
         "provider" => 3,
         "plan" => 4,
-        "apply" => 5,
+        "apply" | "discover" => 5,
         "error" => 6,
         "render" | "cli" => 7,
         "invocation" => 8,

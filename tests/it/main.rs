@@ -2,6 +2,7 @@
 
 mod apply;
 mod bad_specs;
+mod discover;
 mod emulator;
 mod examples;
 mod faults;
