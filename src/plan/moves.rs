@@ -122,12 +122,12 @@ pub struct Orphans {
 }
 
 impl Orphans {
-    /// The addresses of `state` that `spec` does not have (data sources left out).
+    /// The addresses of `state` that `spec` does not have (data sources too:
+    /// a data source under a new key is the same one, read again).
     pub fn of(spec: &LoadedSpec, state: &State) -> Orphans {
         let by_id = state
             .resources
             .iter()
-            .filter(|(_, rs)| !rs.existing)
             .filter_map(|(text, rs)| Some((Address::parse(text)?, rs)))
             .filter(|(a, _)| !spec.resources.contains_key(a))
             .map(|(a, rs)| (rs.id.clone(), a))

@@ -552,13 +552,13 @@ pub fn entries(estate: &Estate, manage_workspaces: bool, caller: Option<&str>) -
             K::Link => {
                 if let (Some(pr), Some(ws)) = (&principal, &synapse) {
                     if !granted.contains(&(ws.clone(), pr.clone())) {
-                        odd.push(format!("this link's identity ({pr}) holds no Spark role in Synapse workspace `{}`: Spark sessions through it fail until it is granted `Synapse Apache Spark Administrator`", ws.name()));
+                        odd.push(format!("this link's identity holds no Spark role in Synapse workspace `{}`: Spark sessions through it fail until it is granted `Synapse Apache Spark Administrator`", ws.name()));
                     }
                 }
             }
             K::Attachment if left_out.is_none() => match (&principal, &synapse) {
                 (Some(pr), Some(ws)) if !granted.contains(&(ws.clone(), pr.clone())) => {
-                    odd.push(format!("this compute's own identity ({pr}) holds no Spark role in Synapse workspace `{}`: grant it `Synapse Apache Spark Administrator`", ws.name()));
+                    odd.push(format!("this compute's own identity holds no Spark role in Synapse workspace `{}`: grant it `Synapse Apache Spark Administrator`", ws.name()));
                 }
                 (None, Some(ws))
                     if !item
@@ -586,6 +586,24 @@ pub fn entries(estate: &Estate, manage_workspaces: bool, caller: Option<&str>) -
             left_out,
         });
     }
+    // A stable order that does not depend on ids Azure chose (role
+    // assignments): by kind, then team in the order of their workspaces, then key.
+    let rank: HashMap<&str, usize> = ml
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| Some((team_of.get(&w.id)?.as_str(), i)))
+        .collect();
+    out.sort_by(|a, b| {
+        let key = |e: &Entry| {
+            let team = e.team.as_deref().and_then(|t| rank.get(t)).copied();
+            (
+                e.address.kind,
+                team.unwrap_or(usize::MAX),
+                e.address.key.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
     out
 }
 

@@ -135,7 +135,7 @@ fn shown_changes(plan: &Plan) -> impl Iterator<Item = &Change> {
     plan.changes.iter().filter(move |c| {
         c.action != Action::NoOp
             && plan.mode != PlanMode::RefreshOnly
-            && (any_change || c.action != Action::Read)
+            && (any_change || c.action != Action::Read || c.previous_address.is_some())
     })
 }
 

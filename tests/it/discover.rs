@@ -356,7 +356,12 @@ fn seq_of(log: &[Value], method: &str, path_has: &str) -> Option<u64> {
 /// grant checked in effect, and only then the old compute detached, the link's
 /// grant revoked and the link unregistered. At every moment one identity could
 /// use the pool.
-pub fn assert_made_before_broken(log: &[Value], teams: &[&str], new_compute: &str) {
+pub fn assert_made_before_broken(
+    log: &[Value],
+    teams: &[&str],
+    old_compute: &str,
+    new_compute: &str,
+) {
     for t in teams {
         let ml = ml_id(RG, &format!("mlw-{t}"));
         let attach = log
@@ -408,7 +413,7 @@ pub fn assert_made_before_broken(log: &[Value], teams: &[&str], new_compute: &st
             .unwrap_or_else(|| panic!("{t}: the new grant is checked in effect"));
         assert!(attach["seq"].as_u64() < Some(granted));
         assert!(granted < in_effect);
-        let detach = seq_of(log, "DELETE", &format!("{ml}/computes/small-spark?"))
+        let detach = seq_of(log, "DELETE", &format!("{ml}/computes/{old_compute}?"))
             .unwrap_or_else(|| panic!("{t}: the old compute is detached"));
         let unregister = seq_of(log, "DELETE", &format!("{ml}/linkedServices/synapselink1"))
             .unwrap_or_else(|| panic!("{t}: the link is unregistered"));
@@ -455,7 +460,7 @@ async fn prefer_identity_moves_linked_teams_to_their_own_identity_without_a_gap(
         .await
         .completes(&crate::world::summary("Apply complete", 8, 0, 12));
     let log = w.log().await;
-    assert_made_before_broken(&log, &names, "small-spark-mi");
+    assert_made_before_broken(&log, &names, "small-spark", "small-spark-mi");
     w.plan("spec.yaml", &["--detailed-exitcode"])
         .await
         .no_changes("after the migration");
@@ -530,4 +535,103 @@ async fn manage_workspaces_describes_them_in_full_and_still_plans_no_changes() {
     w.plan("spec.yaml", &["--detailed-exitcode"])
         .await
         .no_changes("a discovered estate with its workspaces managed");
+}
+
+/// The lines above what discover writes in `examples/discovered.yaml`.
+const DISCOVERED_INTRO: &str = "# yaml-language-server: $schema=../schemas/spec.schema.json
+#
+# What `synlink discover --subscription 00000000-0000-0000-0000-0000000000a1` writes for an
+# estate made by hand: five AML workspaces linked to one Synapse workspace. Three teams share
+# one shape and are folded into `for_each` over the `teams` variable; `vision`'s link has no
+# grant and `research`'s compute attaches a pool that was deleted, so both are written out
+# with a comment, the compute commented out. A test rebuilds this estate in the emulator and
+# checks that discover writes exactly this file (below this header), and that `synlink plan`
+# on it says `No changes.`. Regenerate it with
+# `SYNLINK_UPDATE_EXAMPLES=1 cargo test --test it discover::the_discovered_example`.
+#
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_discovered_example_is_what_discover_writes_and_plans_no_changes() {
+    let w = World::new().await;
+    let teams: Vec<(String, Team)> = [
+        ("fraud", Team::Regular),
+        ("churn", Team::Regular),
+        ("forecast", Team::Regular),
+        ("vision", Team::NoGrant),
+        ("research", Team::PoolGone),
+    ]
+    .iter()
+    .map(|(t, s)| ((*t).to_owned(), *s))
+    .collect();
+    estate(&w, &teams).await;
+    discover(&w, &[]).await.success();
+    let written = std::fs::read_to_string(w.path("spec.yaml")).expect("spec");
+    let example = format!("{DISCOVERED_INTRO}{written}");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/discovered.yaml");
+    if std::env::var_os("SYNLINK_UPDATE_EXAMPLES").is_some() {
+        std::fs::write(&path, &example).expect("write the example");
+    }
+    let shipped = World::example_text("discovered.yaml");
+    assert_eq!(
+        shipped, example,
+        "examples/discovered.yaml is not what discover writes; regenerate it with \
+         SYNLINK_UPDATE_EXAMPLES=1 cargo test --test it discover::the_discovered_example"
+    );
+    let spec = w.example("discovered.yaml");
+    w.plan(&spec, &["--detailed-exitcode"])
+        .await
+        .no_changes("the discovered example, with the state discover wrote");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_migration_example_makes_before_it_breaks() {
+    let w = World::new().await;
+    let b = Builder::new(&w).await;
+    b.shared(&["mediumpool"]).await;
+    let teams = ["fraud", "churn", "forecast"];
+    for t in teams {
+        b.arm.ml_workspace(RG, &format!("mlw-{t}")).await;
+    }
+    // The linked-service path, as bulk linking made it.
+    let before = format!(
+        "version: 1
+defaults: {{ subscription: {SUB}, resource_group: {RG}, location: westeurope }}
+ml_workspaces:
+  \"team-{{each}}\": {{ for_each: [fraud, churn, forecast], name: \"mlw-{{each}}\", existing: true }}
+synapse_workspaces:
+  shared: {{ name: {SYN}, existing: true }}
+spark_pools:
+  medium: {{ synapse_workspace: shared, name: mediumpool, existing: true }}
+links:
+  \"team-{{each}}\": {{ for_each: [fraud, churn, forecast], ml_workspace: \"team-{{each}}\", synapse_workspace: shared, name: synapselink1 }}
+role_grants:
+  \"team-{{each}}-spark\":
+    for_each: [fraud, churn, forecast]
+    synapse_workspace: shared
+    role: Apache Spark Administrator
+    principal: {{ link: \"team-{{each}}\" }}
+attachments:
+  \"team-{{each}}-medium\": {{ for_each: [fraud, churn, forecast], ml_workspace: \"team-{{each}}\", spark_pool: medium, name: medium-spark }}
+"
+    );
+    w.write("before.yaml", &before);
+    w.apply("before.yaml", &[]).await.success();
+    let spec = w.example("migrate-to-identity.yaml");
+    let plan = w.plan(&spec, &["--detailed-exitcode"]).await;
+    plan.exit(2).stdout_contains(
+        "# waits for: attachments.team-fraud-medium-mi, role_grants.team-fraud-medium-mi-spark",
+    );
+    assert_eq!(
+        plan.last_line(),
+        "Plan: 6 to add, 0 to change, 0 to replace, 9 to destroy."
+    );
+    w.clear_log().await;
+    w.apply(&spec, &[])
+        .await
+        .completes(&crate::world::summary("Apply complete", 6, 0, 9));
+    assert_made_before_broken(&w.log().await, &teams, "medium-spark", "medium-spark-mi");
+    w.plan(&spec, &["--detailed-exitcode"])
+        .await
+        .no_changes("after the migration example");
 }

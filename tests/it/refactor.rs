@@ -398,3 +398,74 @@ async fn state_mv_renames_an_address_and_refuses_what_would_break_the_state() {
     run.success()
         .stdout_contains("# links.a has moved from links.team-a");
 }
+
+#[tokio::test]
+async fn renaming_a_data_source_moves_it_and_the_state_never_holds_it_twice() {
+    let w = applied(&format!("{}{}", head(), teams_explicit(""))).await;
+    // The pool's key changes; what refers to it follows.
+    let renamed = format!("{}{}", head(), teams_explicit(""))
+        .replace("spark_pools:\n  medium:", "spark_pools:\n  shared-medium:")
+        .replace("spark_pool: medium", "spark_pool: shared-medium");
+    w.write("s.yaml", &renamed);
+    let run = w.plan("s.yaml", &[]).await;
+    run.success().stdout_contains(
+        "# spark_pools.shared-medium will be read (moved from spark_pools.medium)",
+    );
+    apply_touches_only_the_state(&w).await;
+    let state = w.state();
+    assert_eq!(state.shared_id(), None);
+    assert!(state.resources.contains_key("spark_pools.shared-medium"));
+    assert!(!state.resources.contains_key("spark_pools.medium"));
+}
+
+#[tokio::test]
+async fn the_refactor_example_only_moves_and_forgets() {
+    let w = World::new().await;
+    let api = w.api();
+    api.resource_group("rg-analytics").await;
+    for t in ["fraud", "churn", "forecast", "legacy"] {
+        api.ml_workspace("rg-analytics", &format!("mlw-{t}")).await;
+    }
+    api.synapse_workspace("rg-analytics", "syn-shared-prod")
+        .await;
+    api.pool("rg-analytics", "syn-shared-prod", "mediumpool")
+        .await;
+    // Before the refactor: links keyed `{team}-link`, and a `legacy` team.
+    let before = format!(
+        "version: 1
+defaults: {{ subscription: {SUB}, resource_group: rg-analytics, location: westeurope }}
+ml_workspaces:
+  \"{{each}}\": {{ for_each: [fraud, churn, forecast, legacy], name: \"mlw-{{each}}\", existing: true }}
+synapse_workspaces:
+  shared: {{ name: syn-shared-prod, existing: true }}
+spark_pools:
+  medium: {{ synapse_workspace: shared, name: mediumpool, existing: true }}
+links:
+  \"{{each}}-link\": {{ for_each: [fraud, churn, forecast], ml_workspace: \"{{each}}\", synapse_workspace: shared, name: synapselink1 }}
+  legacy: {{ ml_workspace: legacy, synapse_workspace: shared, name: synapselink1 }}
+role_grants:
+  \"{{each}}-spark\":
+    for_each: [fraud, churn, forecast]
+    synapse_workspace: shared
+    role: Apache Spark Administrator
+    principal: {{ link: \"{{each}}-link\" }}
+attachments:
+  \"{{each}}-medium\": {{ for_each: [fraud, churn, forecast], ml_workspace: \"{{each}}\", spark_pool: medium, name: medium-spark }}
+"
+    );
+    w.write("s.yaml", &before);
+    w.apply("s.yaml", &[]).await.success();
+    let legacy = w.state().resources["links.legacy"].id.to_string();
+    w.write("s.yaml", World::example_text("refactor.yaml"));
+    // Nothing would change in Azure: `--detailed-exitcode` exits 0, as for adoptions.
+    let run = w.plan("s.yaml", &["--detailed-exitcode"]).await;
+    run.success()
+        .stdout_contains("# links.team-fraud has moved from links.fraud-link")
+        .stdout_contains("  . links.legacy {");
+    assert_eq!(
+        run.last_line(),
+        "Plan: 0 to add, 0 to change, 0 to replace, 0 to destroy, 3 to move, 1 to forget."
+    );
+    apply_touches_only_the_state(&w).await;
+    assert!(w.inventory().await.contains(&legacy.to_ascii_lowercase()));
+}
