@@ -469,3 +469,46 @@ attachments:
     apply_touches_only_the_state(&w).await;
     assert!(w.inventory().await.contains(&legacy.to_ascii_lowercase()));
 }
+
+#[tokio::test]
+async fn a_saved_plan_of_moves_is_applied_as_reviewed_and_refused_when_edited() {
+    let w = applied(&format!("{}{}", head(), teams_explicit(""))).await;
+    w.write("s.yaml", format!("{}{}", head(), teams_folded("team-")));
+    let out = w.arg("moves.plan");
+    w.plan("s.yaml", &["--out", &out]).await.success();
+    let text = std::fs::read_to_string(&out).expect("plan file");
+    let plan: Value = serde_json::from_str(&text).expect("JSON");
+    let moved: Vec<&Value> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] == "move")
+        .collect();
+    assert_eq!(moved.len(), 9);
+    // Point one move at another old address and reseal: a fresh plan disagrees.
+    let mut edited: synlink::plan::Plan = serde_json::from_str(&text).expect("a plan");
+    let i = edited
+        .changes
+        .iter()
+        .position(|c| c.address.to_string() == "links.team-a")
+        .expect("the move of links.a");
+    edited.changes[i].previous_address = synlink::addr::Address::parse("links.b");
+    edited.seal();
+    let forged = w.arg("forged.plan");
+    std::fs::write(&forged, serde_json::to_vec_pretty(&edited).expect("JSON")).expect("write");
+    let state = w.state_path().display().to_string();
+    let before = w.state_text();
+    w.run(["apply", &forged, "--auto-approve", "--state", &state])
+        .await
+        .exit(1)
+        .stderr_contains("links.team-a: `previous_address` differs");
+    assert_eq!(w.state_text(), before, "a refused plan writes nothing");
+    // The plan as reviewed applies, touching only the state.
+    w.clear_log().await;
+    w.run(["apply", &out, "--auto-approve", "--state", &state])
+        .await
+        .success()
+        .stderr_contains("State updated: 9 moved, 0 forgotten");
+    assert!(w.writes().await.is_empty());
+    assert!(w.state().resources.contains_key("links.team-a"));
+}
