@@ -263,7 +263,76 @@ pub fn document(entries: &[Entry], min_fold: usize) -> Document {
 
 #[cfg(test)]
 mod tests {
-    use super::templatize;
+    use serde_json::Value;
+
+    use super::{document, templatize};
+    use crate::addr::{Address, ArmId, ResourceKind};
+    use crate::provider::discover::{Entry, Field, Fields};
+
+    /// A team's workspace and link; `odd` marks the link.
+    fn team(t: &str, odd: bool) -> Vec<Entry> {
+        let mut ws = Fields::new();
+        ws.insert("name".into(), Field::Text(format!("mlw-{t}")));
+        ws.insert("location".into(), Field::Text("westeurope".into()));
+        let mut link = Fields::new();
+        link.insert(
+            "ml_workspace".into(),
+            Field::Key(Address::new(ResourceKind::MlWorkspace, t)),
+        );
+        link.insert("name".into(), Field::Text("synapselink1".into()));
+        let entry = |kind, fields, odd: Vec<String>| Entry {
+            address: Address::new(kind, t),
+            id: ArmId::new(format!("/subscriptions/s/{kind}/{t}")),
+            body: Value::Null,
+            fields,
+            existing: kind == ResourceKind::MlWorkspace,
+            team: Some(t.to_owned()),
+            odd,
+            left_out: None,
+        };
+        let note = if odd {
+            vec!["no grant".to_owned()]
+        } else {
+            Vec::new()
+        };
+        vec![
+            entry(ResourceKind::MlWorkspace, ws, Vec::new()),
+            entry(ResourceKind::Link, link, note),
+        ]
+    }
+
+    #[test]
+    fn three_teams_of_one_shape_fold_and_an_odd_one_is_written_out() {
+        let mut entries: Vec<Entry> = ["fraud", "churn", "forecast", "vision"]
+            .iter()
+            .flat_map(|t| team(t, *t == "vision"))
+            .collect();
+        entries.sort_by_key(|a| a.address.kind);
+        let doc = document(&entries, 3);
+        assert_eq!(
+            doc.defaults,
+            [("location".to_owned(), "westeurope".to_owned())]
+        );
+        assert_eq!(doc.variables.len(), 1);
+        assert_eq!(doc.variables[0].items, ["fraud", "churn", "forecast"]);
+        assert_eq!((doc.teams, doc.folded, doc.odd), (4, 3, 1));
+        let (section, blocks) = &doc.sections[1];
+        assert_eq!(*section, "links");
+        assert_eq!(blocks[0].key, "{each}");
+        assert_eq!(blocks[0].fields["for_each"], Field::Text("${teams}".into()));
+        assert_eq!(
+            blocks[0].fields["ml_workspace"],
+            Field::Key(Address::new(ResourceKind::MlWorkspace, "{each}"))
+        );
+        assert_eq!(blocks[1].key, "vision");
+        assert_eq!(blocks[1].comments, ["odd: no grant"]);
+        // Two of a shape stay written out.
+        let two: Vec<Entry> = entries
+            .into_iter()
+            .filter(|e| e.team.as_deref() != Some("forecast"))
+            .collect();
+        assert!(document(&two, 3).variables.is_empty());
+    }
 
     #[test]
     fn only_whole_words_become_each() {

@@ -234,6 +234,15 @@ fn state_of(plan: &Plan) -> State {
     state
 }
 
+/// `1 team`, `2 teams`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// The comment at the top of the spec.
 fn header(options: &Options, doc: &fold::Document, estate: &Estate, leaving: usize) -> Vec<String> {
     let scopes: Vec<String> = options.scopes.iter().map(ToString::to_string).collect();
@@ -244,11 +253,11 @@ fn header(options: &Options, doc: &fold::Document, estate: &Estate, leaving: usi
             estate.items.len()
         ),
         format!(
-            "{} teams (an AML workspace and what hangs off it): {} folded into `for_each` over the variables below, {} written out. {} entries carry a note about something odd.",
-            doc.teams,
+            "{} (an AML workspace and what hangs off it): {} folded into `for_each` over the variables below, {} written out. {} a note about something odd.",
+            plural(doc.teams, "team"),
             doc.folded,
             doc.teams - doc.folded,
-            doc.odd
+            if doc.odd == 1 { "1 entry carries".to_owned() } else { format!("{} entries carry", doc.odd) }
         ),
     ];
     h.push(if options.prefer_identity {

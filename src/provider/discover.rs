@@ -822,7 +822,253 @@ pub fn prefer_identity(entries: Vec<Entry>) -> (Vec<Entry>, Vec<Address>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{team_tokens, twin_name};
+    use std::collections::HashMap;
+
+    use serde_json::{json, Value};
+
+    use super::{entries, team_tokens, twin_name, Estate, Field, Item, Keys};
+    use crate::addr::{Address, ArmId, ResourceKind as K};
+    use crate::provider;
+
+    const SUB: &str = "/subscriptions/s/resourceGroups/rg/providers";
+    const SPARK: &str = "c3a6d2f1-a26f-4810-9b0f-591308d5cbf1";
+
+    fn ml(name: &str) -> String {
+        format!("{SUB}/Microsoft.MachineLearningServices/workspaces/{name}")
+    }
+
+    fn syn() -> String {
+        format!("{SUB}/Microsoft.Synapse/workspaces/syn")
+    }
+
+    fn item(kind: K, id: &str, body: Value) -> Item {
+        Item {
+            kind,
+            id: ArmId::new(id),
+            body,
+        }
+    }
+
+    struct Fixed(HashMap<ArmId, Address>, HashMap<String, Address>);
+
+    impl Keys for Fixed {
+        fn address_of(&self, id: &ArmId) -> Option<Address> {
+            self.0.get(id).cloned()
+        }
+        fn holder_of(&self, principal: &str) -> Option<Address> {
+            self.1.get(principal).cloned()
+        }
+    }
+
+    fn keys() -> Fixed {
+        let mut ids = HashMap::new();
+        ids.insert(ArmId::new(ml("mlw-a")), Address::new(K::MlWorkspace, "a"));
+        ids.insert(ArmId::new(syn()), Address::new(K::SynapseWorkspace, "syn"));
+        ids.insert(
+            ArmId::new(format!("{}/bigDataPools/small", syn())),
+            Address::new(K::SparkPool, "small"),
+        );
+        let mut holders = HashMap::new();
+        holders.insert("p-link".to_owned(), Address::new(K::Link, "a"));
+        Fixed(ids, holders)
+    }
+
+    fn text(f: Option<&Field>) -> &str {
+        match f {
+            Some(Field::Text(t)) => t,
+            Some(Field::Key(a)) => &a.key,
+            _ => "",
+        }
+    }
+
+    #[test]
+    fn each_kind_describes_a_body_by_keys_or_says_why_not() {
+        let k = keys();
+        let link = provider::of(K::Link);
+        let id = ArmId::new(format!("{}/linkedServices/l1", ml("mlw-a")));
+        let f = link
+            .spec_fields(
+                &id,
+                &json!({"properties": {"linkedServiceResourceId": syn()}}),
+                &k,
+                false,
+            )
+            .expect("described");
+        assert_eq!(
+            (
+                text(f.get("ml_workspace")),
+                text(f.get("synapse_workspace")),
+                text(f.get("name"))
+            ),
+            ("a", "syn", "l1")
+        );
+        let gone = link.spec_fields(&id, &json!({"properties": {"linkedServiceResourceId": format!("{SUB}/Microsoft.Synapse/workspaces/gone")}}), &k, false);
+        assert!(gone.expect_err("gone").contains("does not exist"));
+
+        let att = provider::of(K::Attachment);
+        let id = ArmId::new(format!("{}/computes/c1", ml("mlw-a")));
+        let body = json!({"identity": {"type": "SystemAssigned", "principalId": "p"},
+            "properties": {"resourceId": format!("{}/bigDataPools/small", syn())}});
+        let f = att.spec_fields(&id, &body, &k, false).expect("described");
+        assert_eq!(text(f.get("spark_pool")), "small");
+        assert_eq!(text(f.get("identity")), "system_assigned");
+        let body = json!({"properties": {"resourceId": format!("{}/bigDataPools/gone", syn())}});
+        assert!(att.spec_fields(&id, &body, &k, false).is_err());
+
+        let grant = provider::of(K::RoleGrant);
+        let id = ArmId::new(format!("{}/roleAssignments/r1", syn()));
+        let f = grant
+            .spec_fields(&id, &json!({"roleDefinitionId": SPARK, "principalId": "p-link", "scope": "workspaces/syn"}), &k, false)
+            .expect("described");
+        assert_eq!(text(f.get("role")), "Apache Spark Administrator");
+        match f.get("principal") {
+            Some(Field::Map(p)) => assert_eq!(text(p.get("link")), "a"),
+            other => panic!("{other:?}"),
+        }
+        let f = grant
+            .spec_fields(&id, &json!({"roleDefinitionId": SPARK, "principalId": "P-Other", "principalType": "Group", "scope": "workspaces/syn/bigDataPools/small"}), &k, false)
+            .expect("described");
+        match (f.get("principal"), f.get("scope")) {
+            (Some(Field::Map(p)), Some(Field::Map(s))) => {
+                assert_eq!(
+                    (text(p.get("object_id")), text(p.get("type"))),
+                    ("p-other", "Group")
+                );
+                assert_eq!(text(s.get("spark_pool")), "small");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(grant
+            .spec_fields(
+                &id,
+                &json!({"roleDefinitionId": "0000", "principalId": "p"}),
+                &k,
+                false
+            )
+            .is_err());
+
+        let pool = provider::of(K::SparkPool);
+        let id = ArmId::new(format!("{}/bigDataPools/small", syn()));
+        let body = json!({"location": "West Europe", "properties": {"nodeSize": "Small", "sparkVersion": "3.5",
+            "nodeSizeFamily": "MemoryOptimized", "autoScale": {"enabled": true, "minNodeCount": 3, "maxNodeCount": 6},
+            "autoPause": {"enabled": false}}});
+        let existing = pool.spec_fields(&id, &body, &k, true).expect("described");
+        assert_eq!(
+            existing.keys().collect::<Vec<_>>(),
+            ["name", "synapse_workspace"]
+        );
+        let managed = pool.spec_fields(&id, &body, &k, false).expect("described");
+        assert_eq!(text(managed.get("location")), "westeurope");
+        assert!(matches!(managed.get("autoscale"), Some(Field::Map(_))));
+        assert!(
+            !managed.contains_key("node_size_family")
+                && !managed.contains_key("auto_pause_minutes")
+        );
+
+        let ws = provider::of(K::MlWorkspace);
+        let id = ArmId::new(ml("mlw-a"));
+        let f = ws
+            .spec_fields(&id, &json!({"location": "westeurope"}), &k, true)
+            .expect("a data source");
+        assert_eq!(text(f.get("resource_group")), "rg");
+        assert!(ws
+            .spec_fields(&id, &json!({"location": "westeurope"}), &k, false)
+            .is_err());
+        let synapse = provider::of(K::SynapseWorkspace);
+        assert!(synapse
+            .spec_fields(
+                &ArmId::new(syn()),
+                &json!({"location": "westeurope", "properties": {}}),
+                &k,
+                false
+            )
+            .expect_err("no data lake")
+            .contains("data lake"));
+    }
+
+    #[test]
+    fn entries_name_teams_and_say_what_is_odd() {
+        let link = |ml_name: &str, principal: &str| {
+            item(
+                K::Link,
+                &format!("{}/linkedServices/l", ml(ml_name)),
+                json!({"identity": {"principalId": principal}, "properties": {"linkedServiceResourceId": syn()}}),
+            )
+        };
+        let compute = |ml_name: &str, pool: &str| {
+            item(
+                K::Attachment,
+                &format!("{}/computes/c", ml(ml_name)),
+                json!({"location": "westeurope", "properties": {"computeType": "SynapseSpark", "resourceId": format!("{}/bigDataPools/{pool}", syn())}}),
+            )
+        };
+        let grant = |n: &str, principal: &str| {
+            item(
+                K::RoleGrant,
+                &format!("{}/roleAssignments/{n}", syn()),
+                json!({"id": n, "roleDefinitionId": SPARK, "principalId": principal, "scope": "workspaces/syn", "principalType": "ServicePrincipal"}),
+            )
+        };
+        let estate = Estate {
+            items: vec![
+                item(
+                    K::MlWorkspace,
+                    &ml("mlw-a"),
+                    json!({"location": "westeurope"}),
+                ),
+                item(
+                    K::MlWorkspace,
+                    &ml("mlw-b"),
+                    json!({"location": "westeurope"}),
+                ),
+                item(
+                    K::SynapseWorkspace,
+                    &syn(),
+                    json!({"location": "westeurope", "identity": {"principalId": "ws"}}),
+                ),
+                item(
+                    K::SparkPool,
+                    &format!("{}/bigDataPools/small", syn()),
+                    json!({}),
+                ),
+                item(
+                    K::SparkPool,
+                    &format!("{}/bigDataPools/unused", syn()),
+                    json!({}),
+                ),
+                link("mlw-a", "pa"),
+                link("mlw-b", "pb"),
+                grant("g1", "pa"),
+                grant("g2", "gone"),
+                grant("g3", "ws"),
+                compute("mlw-a", "small"),
+                compute("mlw-b", "missing"),
+            ],
+            missing: Vec::new(),
+        };
+        let found = entries(&estate, false, None);
+        let by: HashMap<String, &super::Entry> =
+            found.iter().map(|e| (e.address.to_string(), e)).collect();
+        assert!(by.contains_key("ml_workspaces.a") && by.contains_key("ml_workspaces.b"));
+        assert!(
+            !by.contains_key("spark_pools.unused"),
+            "a pool nothing uses is left out"
+        );
+        assert!(by["links.a"].odd.is_empty());
+        assert!(by["links.b"].odd[0].contains("holds no Spark role"));
+        assert_eq!(by["role_grants.a-spark"].team.as_deref(), Some("a"));
+        assert!(by["role_grants.unknown-gone-spark"].odd[0].contains("no link or compute"));
+        assert!(
+            !found.iter().any(|e| e.id.name() == "g3"),
+            "the workspace's own identity is not an orphan"
+        );
+        assert!(by["attachments.b-c"]
+            .left_out
+            .as_deref()
+            .is_some_and(|w| w.contains("does not exist")));
+        assert_eq!(by["attachments.a-small"].team.as_deref(), Some("a"));
+        assert!(by["ml_workspaces.a"].existing && !by["links.a"].existing);
+    }
 
     #[test]
     fn team_tokens_drop_what_every_name_shares_at_separators() {

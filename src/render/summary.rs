@@ -82,9 +82,9 @@ pub fn discovery(
     state: &std::path::Path,
 ) -> String {
     let mut out = format!(
-        "discovered {} resources with {requests} requests: {} teams, {} folded into for_each, {} written out\n",
+        "discovered {} resources with {requests} requests: {}, {} folded into for_each, {} written out\n",
         report.read,
-        report.teams,
+        crate::discover::plural(report.teams, "team"),
         report.folded,
         report.teams - report.folded,
     );
