@@ -635,3 +635,54 @@ attachments:
         .await
         .no_changes("after the migration example");
 }
+
+#[tokio::test]
+async fn a_synapse_workspace_outside_the_resource_groups_read_is_read_by_id() {
+    let w = World::new().await;
+    let api = w.api();
+    api.resource_group("rg-ml").await;
+    api.resource_group(RG).await;
+    api.synapse_workspace(RG, SYN).await;
+    api.pool(RG, SYN, "smallpool").await;
+    let b = Builder::new(&w).await;
+    for t in ["a", "b"] {
+        let ml = format!("mlw-{t}");
+        api.ml_workspace("rg-ml", &ml).await;
+        let a = api
+            .put(
+                &format!(
+                    "{}/linkedServices/synapselink1?api-version=2020-09-01-preview",
+                    ml_id("rg-ml", &ml)
+                ),
+                json!({"location": "westeurope", "identity": {"type": "SystemAssigned"},
+                    "properties": {"linkedServiceResourceId": synapse_id(RG, SYN), "linkType": "Synapse"}}),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        b.grant(str_of(&a.body["identity"], "principalId")).await;
+    }
+    w.clear_log().await;
+    discover(&w, &["--resource-group", "rg-ml"]).await.success();
+    let log = w.log().await;
+    let item_reads: Vec<&str> = log
+        .iter()
+        .map(|r| str_of(r, "path"))
+        .filter(|p| collection(p) == SYN)
+        .collect();
+    assert_eq!(
+        item_reads.len(),
+        1,
+        "one GET of the Synapse workspace: {log:#?}"
+    );
+    // 2 lists in the group, 2 per AML workspace, the workspace's GET, its pools and assignments.
+    assert_eq!(log.len(), 2 + 2 * 2 + 1 + 2, "{log:#?}");
+    let spec = std::fs::read_to_string(w.path("spec.yaml")).expect("spec");
+    assert!(spec.contains("  resource_group: rg-ml\n"), "{spec}");
+    assert!(
+        spec.contains(&format!("    resource_group: {RG}\n")),
+        "{spec}"
+    );
+    w.plan("spec.yaml", &["--detailed-exitcode"])
+        .await
+        .no_changes("a discovery limited to one resource group");
+}
