@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use crate::addr::{Address, ArmId};
 use crate::apply::{self, Event};
 use crate::cli::{
-    ApplyArgs, Cli, CloudArgs, Command, DestroyArgs, ImportArgs, OutputArgs, PlanArgs, PlanFormat,
-    RunArgs, SpecArgs, StateArgs, StateCommand, ValidateArgs, ValidateFormat,
+    ApplyArgs, Cli, CloudArgs, Command, DestroyArgs, DiscoverArgs, ImportArgs, OutputArgs,
+    PlanArgs, PlanFormat, RunArgs, SpecArgs, StateArgs, StateCommand, ValidateArgs, ValidateFormat,
 };
 use crate::cloud::auth;
+use crate::discover;
 use crate::error::{Error, Exit};
 use crate::graph::Graph;
 use crate::invocation::{self, Connection, Invocation};
@@ -25,6 +26,7 @@ use crate::provider;
 use crate::render;
 use crate::seed;
 use crate::spec::diagnostic::Diagnostic;
+use crate::spec::model::{Cloud, CloudName};
 use crate::spec::LoadedSpec;
 use crate::state::writer::StateWriter;
 use crate::state::State;
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => import(&args, ui),
         Command::Output(args) => output(&args),
         Command::Emulator(args) => run_emulator(args),
+        Command::Discover(args) => discover_command(&args, ui),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
@@ -420,7 +423,7 @@ fn change(
             "perform these actions"
         };
         // Ask first: a declined run writes nothing, not even adopted resources.
-        if plan.has_changes() {
+        if plan.has_changes() || plan.rewrites_state() {
             approve(run, verb)?;
         }
         let writer = Arc::new(StateWriter::new(state, lock));
@@ -483,6 +486,13 @@ async fn execute(
     if !plan.has_changes() {
         if let Some(e) = &outcome.state_error {
             return Err(Error::Start(format!("the state could not be written: {e}")));
+        }
+        if plan.rewrites_state() {
+            let s = plan.summary();
+            render::diagnostic::info_line(&format!(
+                "State updated: {} moved, {} forgotten; nothing was sent to Azure.",
+                s.moved, s.forget
+            ));
         }
         render_outputs_after(writer);
         return Ok(Exit::Success);
@@ -549,6 +559,7 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
         StateCommand::List(a) => (a, "synlink state list"),
         StateCommand::Show { state, .. } => (state, "synlink state show"),
         StateCommand::Rm { state, .. } => (state, "synlink state rm"),
+        StateCommand::Mv { state, .. } => (state, "synlink state mv"),
     };
     let path = state_path(args);
     require_state(&path)?;
@@ -588,6 +599,20 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
                 removed.id
             ));
         }
+        StateCommand::Mv { from, to, .. } => {
+            let id = state_move(&mut state, from, to).map_err(|why| match why {
+                None => not_in_state(from),
+                Some(why) => Error::StateMove {
+                    from: from.clone(),
+                    to: to.clone(),
+                    why,
+                },
+            })?;
+            lock.write(&mut state)?;
+            render::diagnostic::info_line(&format!(
+                "moved {from} to {to} ({id}) in the state; nothing changed in Azure"
+            ));
+        }
     }
     Ok(Exit::Success)
 }
@@ -602,6 +627,36 @@ fn require_state(path: &std::path::Path) -> Result<(), Error> {
             location: path.display().to_string(),
         }))
     }
+}
+
+/// Renames an address of the state in place; `Err(None)` when `from` is not
+/// there, `Err(Some(why))` when the move is refused.
+fn state_move(state: &mut State, from: &str, to: &str) -> Result<ArmId, Option<String>> {
+    let (Some(old), Some(new)) = (Address::parse(from), Address::parse(to)) else {
+        return Err(Some("both must be addresses (section.key)".into()));
+    };
+    if old.kind != new.kind {
+        return Err(Some(format!(
+            "a move keeps its section ({} is not {})",
+            old.kind, new.kind
+        )));
+    }
+    if state.resources.contains_key(to) {
+        return Err(Some(format!("the state already records `{to}`")));
+    }
+    let index = state.resources.get_index_of(from).ok_or(None)?;
+    let (_, rs) = state.resources.shift_remove_index(index).ok_or(None)?;
+    let id = rs.id.clone();
+    // The same place in the file, so that a diff of the state shows a rename.
+    state.resources.shift_insert(index, to.to_owned(), rs);
+    for other in state.resources.values_mut() {
+        for d in &mut other.dependencies {
+            if *d == old {
+                d.clone_from(&new);
+            }
+        }
+    }
+    Ok(id)
 }
 
 fn output(args: &OutputArgs) -> Result<Exit, Error> {
@@ -672,4 +727,84 @@ fn run_emulator(args: EmulatorArgs) -> Result<Exit, Error> {
         .map_err(|e| Error::Start(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(synlink_emulator::serve(args))?;
     Ok(Exit::Success)
+}
+
+/// `synlink discover`: reads the scopes, writes a new spec and its state.
+fn discover_command(args: &DiscoverArgs, ui: Ui) -> Result<Exit, Error> {
+    if args.out.exists() {
+        return Err(Error::Exists {
+            path: args.out.clone(),
+        });
+    }
+    let state_path = invocation::state_path(&args.out, args.cloud.state.as_ref());
+    let lock = invocation::lock_state(
+        state_path.clone(),
+        "synlink discover",
+        args.cloud.lock_timeout,
+    )?;
+    if !lock.read()?.resources.is_empty() {
+        return Err(Error::Exists { path: state_path });
+    }
+    let local = args.cloud.cloud.as_deref() == Some("local");
+    let cloud = if local {
+        Cloud::Named(CloudName::Local)
+    } else {
+        Cloud::Default
+    };
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Error::Start(format!("cannot start the async runtime: {e}")))?;
+    let conn = runtime.block_on(invocation::connect_at(
+        &cloud,
+        &args.out,
+        &args.cloud,
+        ui.verbose,
+    ))?;
+    let mut options = discover::Options {
+        scopes: discover_scopes(args),
+        manage_workspaces: args.manage_workspaces,
+        prefer_identity: args.prefer_identity,
+        parallelism: usize::try_from(args.cloud.parallelism).unwrap_or(10),
+        spec_path: args.out.clone(),
+        cloud: local.then(|| "local".to_owned()),
+        caller: None,
+    };
+    let found = runtime.block_on(async {
+        options.caller = conn
+            .client
+            .tokens()
+            .token(auth::ARM_SCOPE)
+            .await
+            .ok()
+            .and_then(|t| auth::object_id_of(&t.secret));
+        discover::discover(conn.client.clone(), &options).await
+    });
+    let requests = conn.client.stats.requests.load(Ordering::Relaxed);
+    let mut found = Invocation::close(&runtime, conn, found.map_err(Error::from))?;
+    discover::write_new(&args.out, &found.spec)
+        .map_err(|source| Error::Start(format!("cannot write {}: {source}", args.out.display())))?;
+    lock.write(&mut found.state)?;
+    render::diagnostic::emit(&render::summary::discovery(
+        &found.report,
+        requests,
+        &args.out,
+        &state_path,
+    ));
+    Ok(Exit::Success)
+}
+
+/// The subscriptions, or their resource groups, as ARM ids.
+fn discover_scopes(args: &DiscoverArgs) -> Vec<ArmId> {
+    args.subscriptions
+        .iter()
+        .flat_map(|sub| {
+            if args.resource_groups.is_empty() {
+                vec![ArmId::new(format!("/subscriptions/{sub}"))]
+            } else {
+                args.resource_groups
+                    .iter()
+                    .map(|rg| ArmId::resource_group_id(sub, rg))
+                    .collect()
+            }
+        })
+        .collect()
 }

@@ -8,8 +8,9 @@
 //! first), a replace is a delete then a create. Independent changes run
 //! concurrently under a semaphore; writes that share a provider's write lock
 //! (one AML workspace) are serialised. Outputs of finished changes (a new
-//! link's principal id) fill the requests that wait for them. Reads and
-//! adoptions only write the state. The state is written after every finished
+//! link's principal id) fill the requests that wait for them. Reads,
+//! adoptions, moves and forgets only write the state; a change that also
+//! moves its address drops the old one in the write that records the new. The state is written after every finished
 //! change; a failed change skips only its dependents. The executor never
 //! prints: it emits `Event`s.
 
@@ -123,8 +124,10 @@ pub struct Outcome {
 /// deletes of the same kind under the same parent (a freed name may be
 /// reused). A delete waits for the deletes of what depends on it: the deletes
 /// whose `depends_on` name it, and the deletes of its children by id (for what
-/// only the state still knows). Every rule is per resource, so a thousand teams
-/// run side by side.
+/// only the state still knows). A change also waits for every change its
+/// `waits_for` names (a delete that would leave a pool unusable waits for what
+/// replaces it), and a create never waits for such a delete.
+/// Every rule is per resource, so a thousand teams run side by side.
 pub fn dependencies(plan: &Plan) -> Vec<Vec<usize>> {
     let index: HashMap<&Address, usize> = plan
         .changes
@@ -178,10 +181,24 @@ pub fn dependencies(plan: &Plan) -> Vec<Vec<usize>> {
                         .filter(|&d| plan.changes[d].action != Action::Delete),
                 );
                 if let Some(same) = deletes_by_parent_kind.get(&(parent(c), c.kind)) {
-                    deps[i].extend(same.iter().copied().filter(|&d| d != i));
+                    // Not a delete that waits for other changes (make before
+                    // break): it frees no name a create needs, and waiting
+                    // for it could close a circle.
+                    deps[i].extend(
+                        same.iter()
+                            .copied()
+                            .filter(|&d| d != i && plan.changes[d].waits_for.is_empty()),
+                    );
                 }
             }
-            Action::Read | Action::Adopt | Action::NoOp => {}
+            Action::Read | Action::Adopt | Action::Move | Action::Forget | Action::NoOp => {}
+        }
+        for w in &c.waits_for {
+            if let Some(&d) = index.get(w) {
+                if d != i && !deps[i].contains(&d) {
+                    deps[i].push(d);
+                }
+            }
         }
     }
     deps
@@ -356,25 +373,60 @@ pub async fn apply(
     });
     let mut outcome = Outcome::default();
 
-    // Reads and adoptions touch only the state: recorded first, in one write,
-    // and only what is new (so a run with nothing to do leaves the state, and
-    // its serial that saved plans check, as it is).
+    // Reads, adoptions, moves and forgets touch only the state: recorded
+    // first, in one write, and only what is new (so a run with nothing to do
+    // leaves the state, and its serial that saved plans check, as it is).
     let current = state.snapshot();
-    let records: Vec<(String, ResourceState)> = plan
+    let mut records: Vec<(String, ResourceState)> = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for c in plan.changes.iter().filter(|c| c.action.only_state()) {
+        if let Some(previous) = &c.previous_address {
+            dropped.push(previous.to_string());
+        }
+        if c.action == Action::Forget {
+            dropped.push(c.address.to_string());
+            continue;
+        }
+        let Some(rs) =
+            c.id.clone()
+                .and_then(|id| record(c, id, &shared, c.outputs.clone()).ok())
+        else {
+            continue;
+        };
+        let address = c.address.to_string();
+        if current.resources.get(&address) != Some(&rs) {
+            records.push((address, rs));
+        }
+    }
+    dropped.retain(|a| current.resources.contains_key(a));
+    let renames: HashMap<Address, Address> = plan
         .changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Read | Action::Adopt))
-        .filter_map(|c| {
-            let id = c.id.clone()?;
-            let rs = record(c, id, &shared, c.outputs.clone()).ok()?;
-            let address = c.address.to_string();
-            (current.resources.get(&address) != Some(&rs)).then_some((address, rs))
-        })
+        .filter_map(|c| Some((c.previous_address.clone()?, c.address.clone())))
         .collect();
-    if !records.is_empty() {
-        if let Err(e) = state.update(|s| s.resources.extend(records)) {
+    if !records.is_empty() || !dropped.is_empty() {
+        let write = state.update(|s| {
+            for a in &dropped {
+                s.resources.shift_remove(a);
+            }
+            s.resources.extend(records);
+            // What the others depend on, under the new addresses.
+            for rs in s.resources.values_mut() {
+                for d in &mut rs.dependencies {
+                    if let Some(new) = renames.get(d) {
+                        d.clone_from(new);
+                    }
+                }
+            }
+        });
+        if let Err(e) = write {
             outcome.state_error = Some(e.to_string());
         }
+    }
+    for c in plan.changes.iter().filter(|c| {
+        c.action == Action::Forget || (c.action == Action::Move && c.previous_address.is_some())
+    }) {
+        outcome.done.push((c.address.clone(), c.action));
     }
 
     let deps = dependencies(plan);
@@ -437,12 +489,19 @@ pub async fn apply(
         match result {
             Ok(recorded) => {
                 let address = change.address.to_string();
-                let write = state.update(|s| match recorded {
-                    Some(rs) => {
-                        s.resources.insert(address, rs);
+                let previous = change.previous_address.as_ref().map(ToString::to_string);
+                let write = state.update(|s| {
+                    // A moved resource leaves its old address in the same write.
+                    if let Some(previous) = &previous {
+                        s.resources.shift_remove(previous);
                     }
-                    None => {
-                        s.resources.shift_remove(&address);
+                    match recorded {
+                        Some(rs) => {
+                            s.resources.insert(address, rs);
+                        }
+                        None => {
+                            s.resources.shift_remove(&address);
+                        }
                     }
                 });
                 if let Err(e) = write {

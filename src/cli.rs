@@ -45,6 +45,8 @@ pub enum Command {
     Output(OutputArgs),
     /// Run the local Azure emulator (ARM and Synapse RBAC) as a server.
     Emulator(EmulatorArgs),
+    /// Write the spec (and the matching state) of what already exists in Azure.
+    Discover(DiscoverArgs),
 }
 
 /// Where the spec is and how its variables are set.
@@ -237,6 +239,15 @@ pub enum StateCommand {
         #[command(flatten)]
         state: StateArgs,
     },
+    /// Record a resource under another address (same section), touching nothing in Azure.
+    Mv {
+        /// The address the state records now, e.g. `links.fraud`.
+        from: String,
+        /// The new address, e.g. `links.team-fraud`.
+        to: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
 }
 
 /// Where the state is.
@@ -286,4 +297,31 @@ pub struct OutputArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Flags of `synlink discover`.
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverArgs {
+    /// A subscription to read (repeatable).
+    #[arg(long = "subscription", value_name = "SUB", required = true)]
+    pub subscriptions: Vec<String>,
+
+    /// Read only these resource groups of each subscription (repeatable).
+    #[arg(long = "resource-group", value_name = "RG")]
+    pub resource_groups: Vec<String>,
+
+    /// The spec to write (never overwritten); the state goes beside it.
+    #[arg(long, value_name = "FILE", default_value = "synlink.yaml")]
+    pub out: PathBuf,
+
+    /// Manage the AML and Synapse workspaces and pools instead of reading them as data sources.
+    #[arg(long)]
+    pub manage_workspaces: bool,
+
+    /// Write each linked-service team as attachments with their own identity, for a migration.
+    #[arg(long)]
+    pub prefer_identity: bool,
+
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }

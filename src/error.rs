@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::cloud::error::CloudError;
+use crate::discover::DiscoverError;
 use crate::plan::diff::PlanError;
 use crate::plan::file::PlanFileError;
 use crate::plan::import::ImportError;
@@ -116,6 +117,25 @@ pub enum Error {
         /// The state file.
         state: PathBuf,
     },
+    /// `synlink discover` failed.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    /// A file that discover would write is already there.
+    #[error("{} already exists; discover writes a new spec and state and never overwrites one", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// `synlink state mv` cannot move an address.
+    #[error("cannot move `{from}` to `{to}`: {why}")]
+    StateMove {
+        /// The address recorded.
+        from: String,
+        /// The address asked for.
+        to: String,
+        /// Why not.
+        why: String,
+    },
     /// Approval was refused or could not be asked for.
     #[error("{0}")]
     NotApproved(String),
@@ -150,6 +170,7 @@ impl Error {
             Error::Cloud(e) => e.hint().map(str::to_owned),
             Error::StalePlan { .. } => Some("run `synlink plan --out PLANFILE` again and review the new plan".into()),
             Error::Import(ImportError::WrongId { .. } | ImportError::Mismatch { .. }) => Some("import the resource the spec describes at that address, or change the spec to describe this one".into()),
+            Error::Exists { .. } => Some("pass another path with --out (and --state), or move the file away".into()),
             Error::Import(ImportError::Taken { .. }) => Some("one Azure resource belongs to one address; `synlink state rm` the other address first if it is wrong".into()),
             _ => None,
         }

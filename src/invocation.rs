@@ -122,14 +122,25 @@ pub async fn connect(
     args: &CloudArgs,
     verbose: u8,
 ) -> Result<Connection, Error> {
-    let local = match (&args.arm_endpoint, args.cloud.as_deref(), &spec.cloud) {
+    connect_at(&spec.cloud, &spec.file.path, args, verbose).await
+}
+
+/// `connect` for a command without a spec to read (`discover`): the cloud
+/// setting, and the spec path whose directory keeps the local cloud's data.
+pub async fn connect_at(
+    cloud: &Cloud,
+    spec_path: &Path,
+    args: &CloudArgs,
+    verbose: u8,
+) -> Result<Connection, Error> {
+    let local = match (&args.arm_endpoint, args.cloud.as_deref(), cloud) {
         (None, Some(c), _) => c == "local",
         (None, None, Cloud::Named(CloudName::Local)) => true,
         _ => false,
     };
     let http = client::http_client(Duration::from_secs(60));
     let (endpoint, tokens, emulator): (String, Arc<dyn TokenSource>, _) = if local {
-        let dir = spec::data_dir(&spec.file.path).join("local-cloud");
+        let dir = spec::data_dir(spec_path).join("local-cloud");
         // The local cloud is for trying things: long-running operations take a
         // fraction of a second rather than Azure's minutes: Azure's pacing (its
         // operations and the intervals they announce) shrunk a hundred times.
@@ -164,7 +175,7 @@ pub async fn connect(
         let endpoint = args
             .arm_endpoint
             .clone()
-            .or_else(|| match &spec.cloud {
+            .or_else(|| match cloud {
                 Cloud::Endpoint(e) if args.cloud.is_none() => Some(e.arm_endpoint.clone()),
                 _ => None,
             })

@@ -9,6 +9,7 @@ pub mod app;
 pub mod apply;
 pub mod cli;
 pub mod cloud;
+pub mod discover;
 pub mod error;
 pub mod graph;
 pub mod invocation;

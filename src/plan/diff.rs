@@ -15,8 +15,11 @@ use serde_json::Value;
 
 use crate::addr::{Address, ArmId, Properties};
 use crate::graph::Graph;
+use crate::plan::moves::{self, Orphans};
 use crate::plan::refresh::Observed;
-use crate::plan::{Action, Change, Plan, PlanMode, Warning, PLAN_FORMAT_VERSION};
+use crate::plan::{
+    handover, Action, ActionReason, Change, Plan, PlanMode, Warning, PLAN_FORMAT_VERSION,
+};
 use crate::provider::{self, Desired, Known, Lookup, Outputs, Repair, Status};
 use crate::spec::{LoadedSpec, Resource};
 use crate::state::{ResourceState, State};
@@ -229,7 +232,21 @@ pub fn diff(
     let mut ctx = Ctx {
         seen: HashMap::new(),
     };
-    let mut errors: Vec<PlanError> = Vec::new();
+    // The state as the moves leave it: `moved:` entries first, then the same
+    // ids found again under new addresses as the loop meets them.
+    let explicit = moves::explicit(spec, state);
+    let view = &explicit.state;
+    let mut moved_from = explicit.from.clone();
+    let mut orphans = Orphans::of(spec, view);
+    let mut errors: Vec<PlanError> = explicit
+        .errors
+        .iter()
+        .map(|e| PlanError {
+            address: "moved".into(),
+            message: e.message.clone(),
+            hint: Some(e.hint.clone()),
+        })
+        .collect();
     let mut changes: Vec<Change> = Vec::new();
     let mut drift: Vec<Change> = Vec::new();
     let mut deletes: Vec<Change> = Vec::new();
@@ -243,12 +260,51 @@ pub fn diff(
         };
         let p = provider::of(address.kind);
         let desired = p.desired(r, spec, &ctx);
-        let recorded = state.resources.get(&address.to_string());
+        let mut recorded = view.resources.get(&address.to_string());
         let found = find(r, spec, observed, &desired, recorded);
         let id = found
             .as_ref()
             .map(|(id, _)| id.clone())
             .or_else(|| planned_id(r, spec, state, &desired.properties));
+        if recorded.is_none() {
+            if let Some(old) = id
+                .as_ref()
+                .and_then(|id| orphans.get(id, &address))
+                .cloned()
+            {
+                match moves::removal(&spec.removed, &old) {
+                    // Deleting the old address would delete this one's resource.
+                    Some(rule) if rule.destroy => errors.push(err(
+                        &address,
+                        format!("`{old}` is to be destroyed (`removed` with `destroy: true`), but `{address}` describes the same Azure resource: {}", id.as_ref().map(ToString::to_string).unwrap_or_default()),
+                        Some(format!("drop the `removed` entry to move `{old}` to `{address}`, or give `{address}` another resource")),
+                    )),
+                    // Forgotten there, adopted here.
+                    Some(_) => {}
+                    None => {
+                        orphans.claim(&old);
+                        recorded = view.resources.get(&old.to_string());
+                        moved_from.insert(address.clone(), (old, ActionReason::MoveBecauseSameId));
+                    }
+                }
+            }
+        }
+        if let (Some((old, ActionReason::MoveBecauseMovedBlock)), Some(rs)) =
+            (moved_from.get(&address), recorded)
+        {
+            let owned = found
+                .as_ref()
+                .map(|(id, _)| id.clone())
+                .or_else(|| p.id(r, spec));
+            if let Some(owned) = owned.filter(|o| *o != rs.id) {
+                errors.push(err(
+                    &address,
+                    format!("`moved` from `{old}`, which records {}, but the spec gives `{address}` {owned}: a move cannot change which Azure resource an address owns", rs.id),
+                    Some(format!("fix the `moved` entry, or drop it to let the plan delete `{old}` and create `{address}`")),
+                ));
+            }
+        }
+        let move_of = moved_from.get(&address).cloned();
         if let Some(id) = &id {
             if let Some(other) = owners.insert(id.clone(), address.clone()) {
                 errors.push(err(
@@ -281,7 +337,17 @@ pub fn diff(
         if r.existing {
             match &before {
                 None => errors.push(err(&address, format!("data source not found in Azure: {}", id.map(|i| i.to_string()).unwrap_or_default()), Some("create it, fix its name or placement, or drop `existing: true` to let synlink create it; to try the spec offline, `--cloud local --seed-existing` creates it in the local cloud".into()))),
-                Some(obs) => changes.push(Change { action: Action::Read, before: Some(obs.clone()), after: Some(obs.clone()), after_unknown: Vec::new(), sources: IndexMap::new(), outputs, ..base }),
+                Some(obs) => changes.push(Change {
+                    action: Action::Read,
+                    before: Some(obs.clone()),
+                    after: Some(obs.clone()),
+                    after_unknown: Vec::new(),
+                    sources: IndexMap::new(),
+                    outputs,
+                    action_reason: Some(ActionReason::ReadBecauseDataSource),
+                    previous_address: move_of.map(|(old, _)| old),
+                    ..base
+                }),
             }
             ctx.seen.insert(address, seen);
             continue;
@@ -329,6 +395,8 @@ pub fn diff(
                     after_unknown: Vec::new(),
                     sources: IndexMap::new(),
                     reasons: vec!["destroy".into()],
+                    action_reason: Some(ActionReason::DeleteBecauseDestroy),
+                    previous_address: move_of.map(|(old, _)| old),
                     ..base
                 });
             }
@@ -353,24 +421,29 @@ pub fn diff(
                         .addresses
                         .push(address.clone());
                 }
-                let reason = if recorded.is_some() {
-                    "recorded in state but gone from Azure: will be created again"
+                let (reason, why) = if recorded.is_some() {
+                    (
+                        "recorded in state but gone from Azure: will be created again",
+                        ActionReason::CreateBecauseGone,
+                    )
                 } else {
-                    "not found in Azure"
+                    ("not found in Azure", ActionReason::CreateBecauseMissing)
                 };
                 Change {
                     action: Action::Create,
                     before: None,
                     reasons: vec![reason.into()],
+                    action_reason: Some(why),
                     ..base
                 }
             }
             (Some(obs), Some(Status::Failed(state_name))) => {
                 let words = p.words();
-                let (action, reason) = match p.repair() {
+                let (action, reason, why) = match p.repair() {
                     Repair::Update => (
                         Action::Update,
                         format!("its provisioning state is {state_name}: it will be written again"),
+                        ActionReason::UpdateBecauseFailed,
                     ),
                     Repair::Replace => (
                         Action::Replace,
@@ -378,6 +451,7 @@ pub fn diff(
                             "its provisioning state is {state_name}: it will be {} and {} again",
                             words.destroyed, words.created
                         ),
+                        ActionReason::ReplaceBecauseFailed,
                     ),
                 };
                 if action == Action::Replace {
@@ -390,6 +464,7 @@ pub fn diff(
                     action,
                     after: Some(keep_ignored(&desired.properties, obs, ignore)),
                     reasons: vec![reason],
+                    action_reason: Some(why),
                     ..base
                 }
             }
@@ -413,6 +488,13 @@ pub fn diff(
                                 "exists in Azure and matches the spec: adopted into the state"
                                     .into(),
                             ],
+                            action_reason: Some(ActionReason::AdoptBecauseUnrecorded),
+                            ..base
+                        }
+                    } else if move_of.is_some() {
+                        Change {
+                            action: Action::Move,
+                            outputs,
                             ..base
                         }
                     } else {
@@ -435,6 +517,7 @@ pub fn diff(
                             action: Action::Update,
                             after,
                             reasons,
+                            action_reason: Some(ActionReason::UpdateBecauseDiffers),
                             ..base
                         }
                     } else {
@@ -452,6 +535,7 @@ pub fn diff(
                             after,
                             reasons,
                             replace_paths: forcing,
+                            action_reason: Some(ActionReason::ReplaceBecauseCannotUpdate),
                             ..base
                         }
                     }
@@ -459,6 +543,16 @@ pub fn diff(
             }
         };
         let mut planned = planned;
+        if let Some((old, why)) = move_of {
+            if planned.action == Action::Move {
+                planned.reasons = vec![match why {
+                    ActionReason::MoveBecauseMovedBlock => format!("a `moved` entry renames `{old}`: only the state changes"),
+                    _ => format!("`{old}` left the spec and `{address}` names the same Azure resource: only the state changes"),
+                }];
+                planned.action_reason = Some(why);
+            }
+            planned.previous_address = Some(old);
+        }
         if matches!(
             planned.action,
             Action::Create | Action::Update | Action::Replace
@@ -492,24 +586,60 @@ pub fn diff(
         changes.push(planned);
     }
 
-    // Whatever the state manages that the spec no longer has (or everything, for destroy).
-    for (addr_text, rs) in &state.resources {
+    // Whatever the state manages that the spec no longer has (or everything,
+    // for destroy): deleted, or forgotten when a `removed` entry says so.
+    let renamed: HashMap<&Address, &Address> = moved_from
+        .iter()
+        .map(|(new, (old, _))| (old, new))
+        .collect();
+    let mut forgets: Vec<Change> = Vec::new();
+    for (addr_text, rs) in &view.resources {
         let Some(address) = Address::parse(addr_text) else {
             continue;
         };
-        if rs.existing || spec.resources.contains_key(&address) {
+        if rs.existing || spec.resources.contains_key(&address) || orphans.is_claimed(&address) {
             continue;
         }
         let p = provider::of(rs.kind);
-        if let Some(body) = observed.get(&rs.id) {
-            let mut c = change(&address, Action::Delete, Some(rs.id.clone()));
-            c.before = Some(p.observed(body, Some(&rs.properties)));
-            c.depends_on.clone_from(&rs.dependencies);
-            c.reasons = vec![if destroy {
-                "destroy".into()
-            } else {
-                "removed from the spec".into()
-            }];
+        let before = observed
+            .get(&rs.id)
+            .map(|body| p.observed(body, Some(&rs.properties)));
+        let rule = moves::removal(&spec.removed, &address);
+        let mut c = change(&address, Action::Delete, Some(rs.id.clone()));
+        // What it depends on, under the addresses the moves give them.
+        c.depends_on = rs
+            .dependencies
+            .iter()
+            .map(|d| renamed.get(d).map_or_else(|| d.clone(), |n| (*n).clone()))
+            .collect();
+        if let Some(rule) = rule.filter(|r| !r.destroy) {
+            forgets.push(Change {
+                action: Action::Forget,
+                before: Some(before.unwrap_or_else(|| rs.properties.clone())),
+                reasons: vec![format!(
+                    "`removed` (`from: {}`, `destroy: false`): the state forgets it; Azure keeps it as it is",
+                    rule.from
+                )],
+                action_reason: Some(ActionReason::ForgetBecauseRemovedBlock),
+                ..c
+            });
+            continue;
+        }
+        if let Some(before) = before {
+            c.before = Some(before);
+            let (reason, why) = match rule {
+                _ if destroy => ("destroy".to_owned(), ActionReason::DeleteBecauseDestroy),
+                Some(rule) => (
+                    format!("`removed` (`from: {}`, `destroy: true`)", rule.from),
+                    ActionReason::DeleteBecauseRemovedBlock,
+                ),
+                None => (
+                    "removed from the spec".to_owned(),
+                    ActionReason::DeleteBecauseNoResourceConfig,
+                ),
+            };
+            c.reasons = vec![reason];
+            c.action_reason = Some(why);
             deletes.push(c);
         }
     }
@@ -530,8 +660,9 @@ pub fn diff(
     let mut all: Vec<Change> = if options.mode == PlanMode::RefreshOnly {
         Vec::new()
     } else {
-        changes.into_iter().chain(deletes).collect()
+        changes.into_iter().chain(deletes).chain(forgets).collect()
     };
+    handover::order(&mut all);
     if !options.targets.is_empty() {
         let globs: Vec<GlobMatcher> = options.targets.iter().filter_map(|t| glob(t)).collect();
         let mut keep: HashSet<Address> = HashSet::new();
@@ -543,9 +674,15 @@ pub fn diff(
                 globs.iter().any(|g| g.is_match(&text))
             })
             .collect();
+        let waits: HashMap<&Address, &[Address]> = all
+            .iter()
+            .map(|c| (&c.address, c.waits_for.as_slice()))
+            .collect();
         while let Some(a) = stack.pop() {
             if keep.insert(a.clone()) {
                 stack.extend(graph.dependencies(&a).into_iter().cloned());
+                // What a kept change waits for is kept too (make before break).
+                stack.extend(waits.get(&a).into_iter().flat_map(|w| w.iter().cloned()));
             }
         }
         all.retain(|c| keep.contains(&c.address));

@@ -50,6 +50,13 @@ pub enum Action {
     /// `<=` adopt: the resource exists and matches the spec; only the state
     /// records it.
     Adopt,
+    /// `~>` move: the resource exists under a new address (a renamed key, a
+    /// block moved into or out of a `for_each`, a `moved:` entry); only the
+    /// state is rewritten.
+    Move,
+    /// `.` forget: a `removed:` entry with `destroy: false`; the state stops
+    /// recording it and Azure keeps it untouched.
+    Forget,
     /// Nothing to do (not printed).
     NoOp,
 }
@@ -63,6 +70,8 @@ impl Action {
             Action::Replace => "-/+",
             Action::Delete => "-",
             Action::Read | Action::Adopt => "<=",
+            Action::Move => "~>",
+            Action::Forget => ".",
             Action::NoOp => "",
         }
     }
@@ -79,6 +88,51 @@ impl Action {
             Action::Create | Action::Update | Action::Replace | Action::Delete
         )
     }
+
+    /// Whether the change only edits the state (nothing is sent to Azure).
+    pub fn only_state(self) -> bool {
+        matches!(
+            self,
+            Action::Read | Action::Adopt | Action::Move | Action::Forget
+        )
+    }
+}
+
+/// Why a change has its action, for tools that read Terraform's JSON plans
+/// (`action_reason`). Terraform's own values are used where they mean the
+/// same (`replace_because_cannot_update`, `delete_because_no_resource_config`);
+/// the others are synlink's, named the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionReason {
+    /// Created: not found in Azure.
+    CreateBecauseMissing,
+    /// Created again: the state recorded it but Azure no longer has it.
+    CreateBecauseGone,
+    /// Updated in place: a property differs from the spec.
+    UpdateBecauseDiffers,
+    /// Written again: its provisioning state is `Failed` or `Canceled`.
+    UpdateBecauseFailed,
+    /// Replaced: a property that differs cannot change in place.
+    ReplaceBecauseCannotUpdate,
+    /// Replaced: it ended `Failed` or `Canceled` and is repaired by a replacement.
+    ReplaceBecauseFailed,
+    /// Deleted: its block left the spec.
+    DeleteBecauseNoResourceConfig,
+    /// Deleted: a `removed:` entry with `destroy: true` names it.
+    DeleteBecauseRemovedBlock,
+    /// Deleted: a destroy plan.
+    DeleteBecauseDestroy,
+    /// Read: a data source (`existing: true`).
+    ReadBecauseDataSource,
+    /// Adopted: it exists and matches the spec, and the state does not record it.
+    AdoptBecauseUnrecorded,
+    /// Moved: the same ARM id left the spec under one address and arrived under another.
+    MoveBecauseSameId,
+    /// Moved: a `moved:` entry names it.
+    MoveBecauseMovedBlock,
+    /// Forgotten: a `removed:` entry with `destroy: false` names it.
+    ForgetBecauseRemovedBlock,
 }
 
 /// One change of a plan.
@@ -133,6 +187,20 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub replacement_id: Option<ArmId>,
+    /// For a move: the address the state recorded the resource under until
+    /// now (apply rewrites the state from it to `address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub previous_address: Option<Address>,
+    /// Why the change has its action.
+    #[serde(default)]
+    pub action_reason: Option<ActionReason>,
+    /// Changes of this plan that must finish before this one starts, beyond
+    /// the dependency order: a delete that takes away a way to use a Spark
+    /// pool waits for the changes that give one (make before break).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub waits_for: Vec<Address>,
 }
 
 impl Change {
@@ -153,6 +221,9 @@ impl Change {
             request: None,
             outputs: IndexMap::new(),
             replacement_id: None,
+            previous_address: None,
+            action_reason: None,
+            waits_for: Vec::new(),
         }
     }
 
@@ -203,6 +274,12 @@ pub struct Summary {
     /// Existing resources adopted into the state.
     #[serde(default)]
     pub adopt: usize,
+    /// Resources recorded under a new address (with or without another change).
+    #[serde(default, rename = "move")]
+    pub moved: usize,
+    /// Resources the state stops recording, left untouched in Azure.
+    #[serde(default)]
+    pub forget: usize,
 }
 
 /// A reviewed (or reviewable) set of changes.
@@ -283,7 +360,11 @@ impl Plan {
                 Action::Delete => s.destroy += 1,
                 Action::Read => s.read += 1,
                 Action::Adopt => s.adopt += 1,
-                Action::NoOp => {}
+                Action::Forget => s.forget += 1,
+                Action::Move | Action::NoOp => {}
+            }
+            if c.previous_address.is_some() {
+                s.moved += 1;
             }
         }
         s
@@ -292,6 +373,14 @@ impl Plan {
     /// Whether applying would change anything in Azure.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.writes())
+    }
+
+    /// Whether applying would move or forget addresses in the state (which a
+    /// person approves like a change, though Azure is not touched).
+    pub fn rewrites_state(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| c.previous_address.is_some() || c.action == Action::Forget)
     }
 
     /// The sha256 of the plan's canonical content (every field but `digest`,
@@ -366,7 +455,9 @@ pub fn schema_json() -> String {
 
 pub mod diff;
 pub mod file;
+pub mod handover;
 pub mod import;
+pub mod moves;
 pub mod preflight;
 pub mod refresh;
 pub mod verify;

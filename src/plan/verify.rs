@@ -1,8 +1,9 @@
 //! Whether a saved plan may still be applied: its digest matches its content
 //! (nothing was edited after it was made), the state is the one it was made
 //! against, the spec is the same, and a fresh plan made now equals it in every
-//! field that shapes what apply does (action, id, before, after, unknowns and
-//! their sources, dependencies, request, outputs, mode). The first difference
+//! field that shapes what apply does (action, the address it moves from and
+//! why, id, before, after, unknowns and their sources, dependencies and what
+//! it waits for, request, outputs, mode). The first difference
 //! is named, so a reviewer knows whether the file, the spec, the state or
 //! Azure moved. Pure: no I/O.
 
@@ -89,8 +90,19 @@ fn json<T: Serialize>(value: &T) -> String {
 
 /// The first field in which two changes of one address differ.
 fn first_difference(saved: &Change, fresh: &Change) -> Option<String> {
-    let fields: [(&str, String, String); 10] = [
+    let fields: [(&str, String, String); 13] = [
         ("action", json(&saved.action), json(&fresh.action)),
+        (
+            "previous_address",
+            json(&saved.previous_address),
+            json(&fresh.previous_address),
+        ),
+        (
+            "action_reason",
+            json(&saved.action_reason),
+            json(&fresh.action_reason),
+        ),
+        ("waits_for", json(&saved.waits_for), json(&fresh.waits_for)),
         ("id", json(&saved.id), json(&fresh.id)),
         ("before", json(&saved.before), json(&fresh.before)),
         ("after", json(&saved.after), json(&fresh.after)),

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::addr::{Address, ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
+use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
     arm_get, arm_list, fold_id, fold_location, id_of, identity_body, identity_type, method,
     provisioning_status, put_tags, read_identity, read_tags, str_at, tags_body, Applied,
@@ -140,6 +141,46 @@ impl Provider for Attachments {
 
     fn mints_identity(&self, r: &Resource) -> bool {
         matches!(settings(r).identity, Some(Identity::SystemAssigned))
+    }
+
+    fn points_at(&self, body: &Value) -> Option<ArmId> {
+        str_at(body, "/properties/resourceId").map(ArmId::new)
+    }
+
+    fn spec_fields(
+        &self,
+        id: &ArmId,
+        body: &Value,
+        keys: &dyn discover::Keys,
+        _existing: bool,
+    ) -> Result<Fields, String> {
+        let mut f = Fields::new();
+        let ml = id
+            .parent()
+            .and_then(|p| keys.address_of(&p))
+            .ok_or("its AML workspace is not described")?;
+        let target = self.points_at(body).ok_or("it names no Spark pool")?;
+        let pool = keys
+            .address_of(&target)
+            .ok_or_else(|| format!("it attaches Spark pool {target}, which does not exist"))?;
+        f.insert("ml_workspace".into(), Field::Key(ml));
+        f.insert("spark_pool".into(), Field::Key(pool));
+        f.insert("name".into(), Field::Text(id.name().to_owned()));
+        if let Some(identity) = discover::identity_field(body, "None") {
+            f.insert("identity".into(), identity);
+        }
+        if let Some(d) = str_at(body, "/properties/description") {
+            f.insert("description".into(), Field::Text(d.to_owned()));
+        }
+        if let Some(tags) = discover::tags_field(body) {
+            f.insert("tags".into(), tags);
+        }
+        Ok(f)
+    }
+
+    fn serves(&self, id: &ArmId, properties: &Properties) -> Option<(ArmId, ArmId)> {
+        let pool = ArmId::new(properties.get("resource_id")?.as_str()?);
+        Some((id.parent()?, pool.parent()?))
     }
 
     fn repair(&self) -> Repair {

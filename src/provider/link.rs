@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::addr::{Address, ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
+use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
     arm_get, arm_list, fold_id, id_of, method, str_at, Applied, ApplyContext, Desired, Lookup,
     Need, Provider, Request, Words,
@@ -120,6 +121,39 @@ impl Provider for Links {
 
     fn mints_identity(&self, _r: &Resource) -> bool {
         true
+    }
+
+    fn points_at(&self, body: &Value) -> Option<ArmId> {
+        str_at(body, "/properties/linkedServiceResourceId").map(ArmId::new)
+    }
+
+    fn spec_fields(
+        &self,
+        id: &ArmId,
+        body: &Value,
+        keys: &dyn discover::Keys,
+        _existing: bool,
+    ) -> Result<Fields, String> {
+        let mut f = Fields::new();
+        let ml = id
+            .parent()
+            .and_then(|p| keys.address_of(&p))
+            .ok_or("its AML workspace is not described")?;
+        let target = self
+            .points_at(body)
+            .ok_or("it names no Synapse workspace")?;
+        let synapse = keys.address_of(&target).ok_or_else(|| {
+            format!("it points at Synapse workspace {target}, which does not exist")
+        })?;
+        f.insert("ml_workspace".into(), Field::Key(ml));
+        f.insert("synapse_workspace".into(), Field::Key(synapse));
+        f.insert("name".into(), Field::Text(id.name().to_owned()));
+        Ok(f)
+    }
+
+    fn serves(&self, id: &ArmId, properties: &Properties) -> Option<(ArmId, ArmId)> {
+        let synapse = properties.get("synapse_workspace_id")?.as_str()?;
+        Some((id.parent()?, ArmId::new(synapse)))
     }
 
     fn delete_rank(&self) -> u8 {

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::addr::{Address, ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
+use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
     arm_get, fold_id, fold_location, identity_body, identity_type, method, put_tags, read_identity,
     read_tags, str_at, tags_body, Applied, ApplyContext, Desired, Lookup, Provider, Request,
@@ -183,6 +184,58 @@ impl Provider for MlWorkspaces {
             "application_insights",
             "container_registry",
         ]
+    }
+
+    async fn list_in(
+        &self,
+        client: &Client,
+        scope: &ArmId,
+    ) -> Result<Vec<(ArmId, Value)>, CloudError> {
+        discover::list_top(client, scope, self.collection(), API_VERSION).await
+    }
+
+    fn spec_fields(
+        &self,
+        id: &ArmId,
+        body: &Value,
+        _keys: &dyn discover::Keys,
+        existing: bool,
+    ) -> Result<Fields, String> {
+        let mut f = discover::placement(id, body);
+        if existing {
+            return Ok(f);
+        }
+        for (key, field) in [
+            ("storage_account", "/properties/storageAccount"),
+            ("key_vault", "/properties/keyVault"),
+            ("application_insights", "/properties/applicationInsights"),
+        ] {
+            let value = str_at(body, field)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    format!("Azure reports no `{field}` for it, which a managed workspace needs")
+                })?;
+            f.insert(key.into(), Field::Text(value.to_owned()));
+        }
+        for (key, field) in [
+            ("container_registry", "/properties/containerRegistry"),
+            ("friendly_name", "/properties/friendlyName"),
+            ("description", "/properties/description"),
+        ] {
+            if let Some(v) = str_at(body, field).filter(|v| !v.is_empty()) {
+                f.insert(key.into(), Field::Text(v.to_owned()));
+            }
+        }
+        if let Some(identity) = discover::identity_field(body, "SystemAssigned") {
+            f.insert("identity".into(), identity);
+        }
+        if let Some(sku) = str_at(body, "/sku/name").filter(|s| !s.eq_ignore_ascii_case("Basic")) {
+            f.insert("sku".into(), Field::Text(sku.to_owned()));
+        }
+        if let Some(tags) = discover::tags_field(body) {
+            f.insert("tags".into(), tags);
+        }
+        Ok(f)
     }
 
     fn delete_rank(&self) -> u8 {

@@ -15,6 +15,7 @@
 //! ([`Desired`], [`Request`], [`Status`], [`Need`]).
 
 pub mod attachment;
+pub mod discover;
 pub mod link;
 pub mod ml_workspace;
 pub mod role_grant;
@@ -429,6 +430,15 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// For a kind that lets an AML workspace use the Spark pools of a Synapse
+    /// workspace (a link, an attachment): that (AML workspace, Synapse
+    /// workspace) pair, from its id and properties. A plan never lets the
+    /// delete of one take effect before the create of another that serves the
+    /// same pair (make before break).
+    fn serves(&self, _id: &ArmId, _properties: &Properties) -> Option<(ArmId, ArmId)> {
+        None
+    }
+
     /// Reads one resource by id; `parent` is what Azure holds for its parent
     /// (kinds read through a data plane find their endpoint there).
     async fn read(
@@ -437,6 +447,36 @@ pub trait Provider: Send + Sync {
         id: &ArmId,
         parent: Option<&Value>,
     ) -> Result<Option<Value>, CloudError>;
+
+    /// For discover: lists the resources of this top-level kind in a scope
+    /// (a subscription's or a resource group's id), with one list call.
+    async fn list_in(
+        &self,
+        _client: &Client,
+        _scope: &ArmId,
+    ) -> Result<Vec<(ArmId, Value)>, CloudError> {
+        Ok(Vec::new())
+    }
+
+    /// For discover: the resource a body points at outside its parent (a
+    /// link's Synapse workspace, an attachment's Spark pool).
+    fn points_at(&self, _body: &Value) -> Option<ArmId> {
+        None
+    }
+
+    /// For discover: the spec settings that describe `body`, an existing
+    /// resource of this kind at `id`, with references by key through `keys`;
+    /// `existing` asks for a data source (only what identifies it). `Err`
+    /// says why it cannot be described (what it refers to is gone).
+    fn spec_fields(
+        &self,
+        _id: &ArmId,
+        _body: &Value,
+        _keys: &dyn discover::Keys,
+        _existing: bool,
+    ) -> Result<discover::Fields, String> {
+        Err("synlink does not describe this kind".into())
+    }
 
     /// Lists the resources of this kind under a parent (kinds with a parent).
     async fn list(

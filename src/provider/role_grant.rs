@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::addr::{Address, ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
+use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
     arm_get, id_of, str_at, synapse_workspace, Applied, ApplyContext, Desired, Fill, Known, Lookup,
     Need, Provider, Request, Words,
@@ -252,6 +253,60 @@ impl Provider for RoleGrants {
 
     fn replace_paths(&self) -> &'static [&'static str] {
         &["role_id", "principal_id", "scope", "principal_type"]
+    }
+
+    fn spec_fields(
+        &self,
+        id: &ArmId,
+        body: &Value,
+        keys: &dyn discover::Keys,
+        _existing: bool,
+    ) -> Result<Fields, String> {
+        let mut f = Fields::new();
+        let workspace = id.parent().ok_or("it names no Synapse workspace")?;
+        let ws_key = keys
+            .address_of(&workspace)
+            .ok_or("its Synapse workspace is not described")?;
+        f.insert("synapse_workspace".into(), Field::Key(ws_key));
+        let role_id = str_at(body, "/roleDefinitionId").unwrap_or_default();
+        let role = roles::find(role_id).ok_or_else(|| {
+            format!("its role {role_id} is not a Synapse built-in role synlink knows")
+        })?;
+        f.insert("role".into(), Field::Text(role.api_name.to_owned()));
+        let principal_id = str_at(body, "/principalId").unwrap_or_default();
+        let mut principal = Fields::new();
+        if let Some(holder) = keys.holder_of(principal_id) {
+            let field = match holder.kind {
+                ResourceKind::Attachment => "attachment",
+                _ => "link",
+            };
+            principal.insert(field.into(), Field::Key(holder));
+        } else {
+            principal.insert(
+                "object_id".into(),
+                Field::Text(principal_id.to_ascii_lowercase()),
+            );
+            let kind = str_at(body, "/principalType")
+                .filter(|t| ["User", "Group", "ServicePrincipal"].contains(t))
+                .unwrap_or("ServicePrincipal");
+            principal.insert("type".into(), Field::Text(kind.to_owned()));
+        }
+        f.insert("principal".into(), Field::Map(principal));
+        let scope = str_at(body, "/scope").unwrap_or_default();
+        if let Some((_, pool)) = scope
+            .split_once("/bigDataPools/")
+            .or_else(|| scope.split_once("/bigdatapools/"))
+        {
+            let pool_key = keys
+                .address_of(&workspace.child("bigDataPools", pool))
+                .ok_or_else(|| {
+                    format!("its scope names Spark pool `{pool}`, which does not exist")
+                })?;
+            let mut s = Fields::new();
+            s.insert("spark_pool".into(), Field::Key(pool_key));
+            f.insert("scope".into(), Field::Map(s));
+        }
+        Ok(f)
     }
 
     fn delete_rank(&self) -> u8 {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::addr::{Address, ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
+use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
     arm_get, arm_list, fold_location, id_of, method, put_tags, read_tags, str_at,
     synapse_workspace, tags_body, Applied, ApplyContext, Desired, Lookup, Provider, Request,
@@ -226,6 +227,62 @@ impl Provider for SparkPools {
     fn replace_paths(&self) -> &'static [&'static str] {
         // A pool never moves region; everything else is updated with a PUT.
         &["location"]
+    }
+
+    fn spec_fields(
+        &self,
+        id: &ArmId,
+        body: &Value,
+        keys: &dyn discover::Keys,
+        existing: bool,
+    ) -> Result<Fields, String> {
+        let mut f = Fields::new();
+        f.insert("name".into(), Field::Text(id.name().to_owned()));
+        let workspace = id
+            .parent()
+            .and_then(|w| keys.address_of(&w))
+            .ok_or("its Synapse workspace is not described")?;
+        f.insert("synapse_workspace".into(), Field::Key(workspace));
+        if existing {
+            return Ok(f);
+        }
+        let observed = self.observed(body, None);
+        let text = |k: &str| observed.get(k).and_then(Value::as_str).map(str::to_owned);
+        if let Some(l) = text("location") {
+            f.insert("location".into(), Field::Text(l));
+        }
+        for key in ["node_size", "spark_version"] {
+            let v = text(key).ok_or_else(|| format!("Azure reports no `{key}` for it"))?;
+            f.insert(key.into(), Field::Text(v));
+        }
+        if let Some(family) = text("node_size_family").filter(|f| f != "MemoryOptimized") {
+            f.insert("node_size_family".into(), Field::Text(family));
+        }
+        match (
+            observed.get("autoscale.min"),
+            observed.get("autoscale.max"),
+            observed.get("node_count"),
+        ) {
+            (Some(min), Some(max), _) => {
+                let mut a = Fields::new();
+                a.insert("min".into(), Field::Value(min.clone()));
+                a.insert("max".into(), Field::Value(max.clone()));
+                f.insert("autoscale".into(), Field::Map(a));
+            }
+            (_, _, Some(n)) => {
+                f.insert("node_count".into(), Field::Value(n.clone()));
+            }
+            _ => {
+                return Err("Azure reports neither autoscale bounds nor a node count for it".into())
+            }
+        }
+        if let Some(m) = observed.get("auto_pause_minutes").filter(|m| !m.is_null()) {
+            f.insert("auto_pause_minutes".into(), Field::Value(m.clone()));
+        }
+        if let Some(tags) = discover::tags_field(body) {
+            f.insert("tags".into(), tags);
+        }
+        Ok(f)
     }
 
     fn delete_rank(&self) -> u8 {

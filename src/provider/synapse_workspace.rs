@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::addr::{Address, ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
+use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
     arm_get, fold_location, identity_type, method, put_tags, read_identity, read_tags, str_at,
     tags_body, Applied, ApplyContext, Desired, Fill, Lookup, Provider, Request,
@@ -227,6 +228,62 @@ impl Provider for SynapseWorkspaces {
             "managed_resource_group",
             "managed_virtual_network",
         ]
+    }
+
+    async fn list_in(
+        &self,
+        client: &Client,
+        scope: &ArmId,
+    ) -> Result<Vec<(ArmId, Value)>, CloudError> {
+        discover::list_top(client, scope, self.collection(), API_VERSION).await
+    }
+
+    fn spec_fields(
+        &self,
+        id: &ArmId,
+        body: &Value,
+        _keys: &dyn discover::Keys,
+        existing: bool,
+    ) -> Result<Fields, String> {
+        let mut f = discover::placement(id, body);
+        if existing {
+            return Ok(f);
+        }
+        let lake = |k: &str| str_at(body, &format!("/properties/defaultDataLakeStorage/{k}"));
+        let (Some(url), Some(filesystem)) = (lake("accountUrl"), lake("filesystem")) else {
+            return Err(
+                "Azure reports no default data lake for it, which a managed workspace needs".into(),
+            );
+        };
+        let mut data_lake = Fields::new();
+        data_lake.insert("account_url".into(), Field::Text(url.to_owned()));
+        data_lake.insert("filesystem".into(), Field::Text(filesystem.to_owned()));
+        if let Some(rid) = lake("resourceId") {
+            data_lake.insert("resource_id".into(), Field::Text(rid.to_owned()));
+        }
+        f.insert("data_lake".into(), Field::Map(data_lake));
+        let login = str_at(body, "/properties/sqlAdministratorLogin").ok_or(
+            "Azure reports no SQL administrator login for it, which a managed workspace needs",
+        )?;
+        f.insert("sql_admin_login".into(), Field::Text(login.to_owned()));
+        if let Some(m) = str_at(body, "/properties/managedResourceGroupName") {
+            f.insert("managed_resource_group".into(), Field::Text(m.to_owned()));
+        }
+        if str_at(body, "/properties/managedVirtualNetwork") == Some("default") {
+            f.insert("managed_virtual_network".into(), Field::Value(json!(true)));
+        }
+        if let Some(pna) =
+            str_at(body, "/properties/publicNetworkAccess").filter(|p| *p != "Enabled")
+        {
+            f.insert("public_network_access".into(), Field::Text(pna.to_owned()));
+        }
+        if let Some(identity) = discover::identity_field(body, "SystemAssigned") {
+            f.insert("identity".into(), identity);
+        }
+        if let Some(tags) = discover::tags_field(body) {
+            f.insert("tags".into(), tags);
+        }
+        Ok(f)
     }
 
     fn delete_rank(&self) -> u8 {

@@ -146,7 +146,7 @@ fn shown_changes(plan: &Plan) -> impl Iterator<Item = &Change> {
     plan.changes.iter().filter(move |c| {
         c.action != Action::NoOp
             && plan.mode != PlanMode::RefreshOnly
-            && (any_change || c.action != Action::Read)
+            && (any_change || c.action != Action::Read || c.previous_address.is_some())
     })
 }
 
@@ -179,7 +179,8 @@ fn address_list(addresses: &[crate::addr::Address], shown: usize, where_all: &st
 
 /// Whether the plan has anything to apply or report (its digest is shown then).
 fn has_content(plan: &Plan) -> bool {
-    plan.has_changes() || !plan.drift.is_empty() || plan.summary().adopt > 0
+    let s = plan.summary();
+    plan.has_changes() || !plan.drift.is_empty() || s.adopt > 0 || s.moved > 0 || s.forget > 0
 }
 
 /// The last line of the text plan.
@@ -192,16 +193,18 @@ fn summary_line(plan: &Plan) -> String {
         };
     }
     let s = plan.summary();
-    if !plan.has_changes() && plan.drift.is_empty() && s.adopt == 0 {
+    if !has_content(plan) {
         return "No changes.".to_owned();
     }
-    let adopt = if s.adopt > 0 {
-        format!(", {} to adopt", s.adopt)
-    } else {
-        String::new()
-    };
+    // What touches only the state is counted only when there is some.
+    let mut state_only = String::new();
+    for (n, what) in [(s.adopt, "adopt"), (s.moved, "move"), (s.forget, "forget")] {
+        if n > 0 {
+            state_only.push_str(&format!(", {n} to {what}"));
+        }
+    }
     format!(
-        "Plan: {} to add, {} to change, {} to replace, {} to destroy{adopt}.",
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy{state_only}.",
         s.add, s.change, s.replace, s.destroy
     )
 }
@@ -213,9 +216,10 @@ fn verb_phrase(change: &Change, drift: bool) -> String {
             Action::Create => "has been created".to_owned(),
             Action::Delete => "has been deleted".to_owned(),
             Action::Replace => "has been replaced".to_owned(),
-            Action::Update | Action::Read | Action::Adopt | Action::NoOp => {
+            Action::Update | Action::Read | Action::Adopt | Action::Move | Action::NoOp => {
                 "has changed".to_owned()
             }
+            Action::Forget => "is no longer managed".to_owned(),
         };
     }
     match change.action {
@@ -225,7 +229,26 @@ fn verb_phrase(change: &Change, drift: bool) -> String {
         Action::Delete => format!("will be {}", provider::of(change.kind).words().destroyed),
         Action::Read => "will be read".to_owned(),
         Action::Adopt => "will be adopted into the state".to_owned(),
+        Action::Move => match &change.previous_address {
+            Some(from) => format!("has moved from {from}"),
+            None => "has moved".to_owned(),
+        },
+        Action::Forget => {
+            "will no longer be managed by synlink; it stays in Azure untouched".to_owned()
+        }
         Action::NoOp => "will not change".to_owned(),
+    }
+}
+
+/// The header of a change: what happens, and for a change that also moves,
+/// where it comes from.
+fn header(change: &Change, drift: bool) -> String {
+    let verb = verb_phrase(change, drift);
+    match &change.previous_address {
+        Some(from) if !drift && change.action != Action::Move => {
+            format!("{verb} (moved from {from})")
+        }
+        _ => verb,
     }
 }
 
@@ -238,6 +261,8 @@ fn action_word(change: &Change) -> &'static str {
         Action::Delete => provider::of(change.kind).words().delete,
         Action::Read => "read",
         Action::Adopt => "adopt",
+        Action::Move => "move",
+        Action::Forget => "forget",
         Action::NoOp => "none",
     }
 }
@@ -272,7 +297,7 @@ fn rows(change: &Change) -> (Vec<Row>, usize) {
     let empty = Properties::new();
     let before = change.before.as_ref().unwrap_or(&empty);
     let after = change.after.as_ref().unwrap_or(&empty);
-    if change.action == Action::Read {
+    if matches!(change.action, Action::Read | Action::Forget) {
         let source = if change.after.is_some() {
             after
         } else {
@@ -328,7 +353,10 @@ fn rows(change: &Change) -> (Vec<Row>, usize) {
             lines,
         });
     }
-    let hidden = if matches!(change.action, Action::Update | Action::Replace) {
+    let hidden = if matches!(
+        change.action,
+        Action::Update | Action::Replace | Action::Move
+    ) {
         let mut all: Vec<&String> = after.keys().collect();
         all.extend(before.keys().filter(|k| !after.contains_key(*k)));
         all.iter().filter(|k| !paths.contains(k)).count()
@@ -398,17 +426,16 @@ fn text_block(out: &mut String, change: &Change, drift: bool, paint: Paint) {
     let _ = writeln!(
         out,
         "  {}",
-        paint.bold(&format!(
-            "# {} {}",
-            change.address,
-            verb_phrase(change, drift)
-        ))
+        paint.bold(&format!("# {} {}", change.address, header(change, drift)))
     );
     for reason in &change.reasons {
         let _ = writeln!(out, "  # reason: {reason}");
     }
     if let Some(id) = shown_id(change, drift) {
         let _ = writeln!(out, "  # id: {id}");
+    }
+    if !drift && !change.waits_for.is_empty() {
+        let _ = writeln!(out, "  # waits for: {}", waits_for(change));
     }
     let _ = writeln!(
         out,
@@ -418,6 +445,9 @@ fn text_block(out: &mut String, change: &Change, drift: bool, paint: Paint) {
     );
     let (rows, hidden) = rows(change);
     let width = name_width(&rows);
+    if let (false, Some(from)) = (drift, &change.previous_address) {
+        let _ = writeln!(out, "      {} moved from {from}", paint.yellow("~>"));
+    }
     for row in &rows {
         let mark = match row.mark {
             Mark::Add => paint.green("+"),
@@ -633,11 +663,18 @@ fn html(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The id a reviewer must see: what a delete or a replace removes.
+/// The id a reviewer must see: what a delete or a replace removes, what a
+/// forget lets go.
 fn shown_id(change: &Change, drift: bool) -> Option<&crate::addr::ArmId> {
-    (!drift && change.action.is_destructive())
+    (!drift && (change.action.is_destructive() || change.action == Action::Forget))
         .then_some(change.id.as_ref())
         .flatten()
+}
+
+/// The changes a change waits for, listed.
+fn waits_for(change: &Change) -> String {
+    let names: Vec<String> = change.waits_for.iter().map(ToString::to_string).collect();
+    names.join(", ")
 }
 
 /// One change folded in `<details>`, its properties in a `diff` code block.
@@ -648,6 +685,12 @@ fn details_block(change: &Change, drift: bool) -> String {
     }
     if let Some(id) = shown_id(change, drift) {
         let _ = writeln!(body, "# id: {id}");
+    }
+    if !drift && !change.waits_for.is_empty() {
+        let _ = writeln!(body, "# waits for: {}", waits_for(change));
+    }
+    if let (false, Some(from)) = (drift, &change.previous_address) {
+        let _ = writeln!(body, "~> moved from {from}");
     }
     let (rows, hidden) = rows(change);
     let width = name_width(&rows);
@@ -702,7 +745,7 @@ fn details_block(change: &Change, drift: bool) -> String {
         "<details><summary>{prefix}<code>{}</code> <code>{}</code> {}</summary>\n\n{fence}diff\n{body}{fence}\n\n</details>\n\n",
         html(change.action.symbol()),
         html(&change.address.to_string()),
-        verb_phrase(change, drift),
+        html(&header(change, drift)),
     )
 }
 
@@ -764,10 +807,10 @@ impl Paint {
     fn action(self, action: Action, text: &str) -> String {
         let color = match action {
             Action::Create => AnsiColor::Green,
-            Action::Update => AnsiColor::Yellow,
+            Action::Update | Action::Move => AnsiColor::Yellow,
             Action::Delete => AnsiColor::Red,
             Action::Replace => AnsiColor::Magenta,
-            Action::Read | Action::Adopt => AnsiColor::Cyan,
+            Action::Read | Action::Adopt | Action::Forget => AnsiColor::Cyan,
             Action::NoOp => return text.to_owned(),
         };
         self.wrap(Self::fg(color), text)
@@ -952,6 +995,73 @@ mod tests {
             assert!(out.contains(phrase), "missing {phrase}");
         }
         insta::assert_snapshot!(out);
+    }
+
+    /// A move, a move with an update, a forget, and a delete that waits.
+    fn refactoring() -> Vec<Change> {
+        let same = props(&[("synapse_workspace_id", json!("/subscriptions/s/w"))]);
+        let mut moved = change(Action::Move, "links.team-fraud");
+        moved.previous_address = Address::parse("links.fraud");
+        moved.before = Some(same.clone());
+        moved.after = Some(same);
+        moved.reasons = vec!["`links.fraud` left the spec and `links.team-fraud` names the same Azure resource: only the state changes".into()];
+        let mut updated = change(Action::Update, "spark_pools.big");
+        updated.previous_address = Address::parse("spark_pools.large");
+        updated.before = Some(props(&[("node_count", json!(3))]));
+        updated.after = Some(props(&[("node_count", json!(5))]));
+        let mut forgotten = change(Action::Forget, "links.old");
+        forgotten.id = Some(crate::addr::ArmId::new(
+            "/subscriptions/s/ml/linkedServices/old",
+        ));
+        forgotten.before = Some(props(&[(
+            "synapse_workspace_id",
+            json!("/subscriptions/s/w"),
+        )]));
+        let mut waiting = change(Action::Delete, "links.churn");
+        waiting.waits_for = vec![
+            Address::parse("attachments.churn-mi").expect("address"),
+            Address::parse("role_grants.churn-mi").expect("address"),
+        ];
+        vec![moved, updated, forgotten, waiting]
+    }
+
+    #[test]
+    fn moves_and_forgets_text() {
+        let p = plan(PlanMode::Normal, refactoring());
+        let out = text(&p, false);
+        for phrase in [
+            "  # links.team-fraud has moved from links.fraud\n",
+            " ~> links.team-fraud {\n      ~> moved from links.fraud\n",
+            "# spark_pools.big will be updated in place (moved from spark_pools.large)",
+            "  # links.old will no longer be managed by synlink; it stays in Azure untouched\n",
+            "  . links.old {",
+            "  # id: /subscriptions/s/ml/linkedServices/old\n",
+            "  # waits for: attachments.churn-mi, role_grants.churn-mi\n",
+            "Plan: 0 to add, 1 to change, 0 to replace, 1 to destroy, 2 to move, 1 to forget.",
+        ] {
+            assert!(out.contains(phrase), "missing {phrase:?}:\n{out}");
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn moves_and_forgets_markdown() {
+        let md = markdown(&plan(PlanMode::Normal, refactoring()), None);
+        for phrase in [
+            "## synlink plan: 0 to add, 1 to change, 0 to replace, 1 to destroy, 2 to move, 1 to forget",
+            "| `~>` | move | `links.team-fraud` | link |",
+            "| `.` | forget | `links.old` | link |",
+            "~> moved from links.fraud\n",
+            "# waits for: attachments.churn-mi, role_grants.churn-mi\n",
+        ] {
+            assert!(md.contains(phrase), "missing {phrase:?}:\n{md}");
+        }
+        let json: Value =
+            serde_json::from_str(&json(&plan(PlanMode::Normal, refactoring()))).expect("json");
+        assert_eq!(json["changes"][0]["action"], "move");
+        assert_eq!(json["changes"][0]["previous_address"], "links.fraud");
+        assert_eq!(json["changes"][2]["action"], "forget");
+        assert!(json["changes"][2].get("previous_address").is_none());
     }
 
     #[test]

@@ -30,6 +30,8 @@ fn verb(action: Action, kind: crate::addr::ResourceKind, done: bool) -> &'static
         (Action::Delete, false) => words.deleting,
         (Action::Delete, true) => words.deleted,
         (Action::Adopt, _) => "adopting",
+        (Action::Move, _) => "moving",
+        (Action::Forget, _) => "forgetting",
         (Action::Read | Action::NoOp, _) => "reading",
     }
 }
@@ -190,8 +192,15 @@ pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String 
     } else {
         "Apply failed"
     };
+    // Moves and forgets are named only when there are some (they touch only the state).
+    let mut state_only = String::new();
+    for (action, word) in [(Action::Move, "moved"), (Action::Forget, "forgotten")] {
+        if count(action) > 0 {
+            state_only.push_str(&format!(", {} {word}", count(action)));
+        }
+    }
     out.push_str(&format!(
-        "{head}: {} created, {} updated, {} replaced, {} deleted, {} failed, {} skipped in {:.1}s.\n",
+        "{head}: {} created, {} updated, {} replaced, {} deleted, {} failed, {} skipped{state_only} in {:.1}s.\n",
         count(Action::Create),
         count(Action::Update),
         count(Action::Replace),

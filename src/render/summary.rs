@@ -73,3 +73,37 @@ pub fn outputs_json(state: &crate::state::State) -> String {
     text.push('\n');
     text
 }
+
+/// What `synlink discover` found and wrote, for stderr.
+pub fn discovery(
+    report: &crate::discover::Report,
+    requests: u64,
+    spec: &std::path::Path,
+    state: &std::path::Path,
+) -> String {
+    let mut out = format!(
+        "discovered {} resources with {requests} requests: {}, {} folded into for_each, {} written out\n",
+        report.read,
+        crate::discover::plural(report.teams, "team"),
+        report.folded,
+        report.teams - report.folded,
+    );
+    for note in &report.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out.push_str(&format!(
+        "wrote {} ({} resources described) and {}\n",
+        spec.display(),
+        report.described,
+        state.display()
+    ));
+    out.push_str(&if report.leaving > 0 {
+        format!("next: `synlink plan -f {}` shows the move to identities; {} resources of the linked-service path are removed once the new ones are in effect\n", spec.display(), report.leaving)
+    } else {
+        format!(
+            "next: `synlink plan -f {}` says `No changes.`\n",
+            spec.display()
+        )
+    });
+    out
+}

@@ -24,6 +24,10 @@ use crate::spec::variables::{self, Origin, Overrides};
 /// The top-level keys that are not resource sections.
 pub const SETTINGS: [&str; 4] = ["version", "cloud", "defaults", "variables"];
 
+/// The sections about addresses the state records (`spec::refactor`), read
+/// like settings.
+pub const REFACTOR: [&str; 2] = ["moved", "removed"];
+
 /// One resource entry after expansion.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -113,6 +117,7 @@ fn known_sections() -> impl Iterator<Item = &'static str> {
         .iter()
         .copied()
         .chain(ResourceKind::ALL.iter().map(|k| k.section()))
+        .chain(REFACTOR)
 }
 
 /// Whether a top-level key is a section or a setting.
@@ -198,14 +203,15 @@ pub fn expand(root: &Node, source: &str, overrides: &Overrides) -> Expanded {
     for (key, node) in top {
         if let Some(kind) = ResourceKind::from_section(&key.text) {
             expand_section(kind, node, scope, &mut out);
-        } else if SETTINGS.contains(&key.text.as_str()) {
+        } else if SETTINGS.contains(&key.text.as_str()) || REFACTOR.contains(&key.text.as_str()) {
             setting(&key.text, key.pos, node, scope, &mut out);
         } else {
             let hint = did_you_mean(&key.text, known_sections()).unwrap_or_else(|| {
                 format!(
-                    "the sections are: {}, {}",
+                    "the sections are: {}, {}, {}",
                     SETTINGS.join(", "),
-                    ResourceKind::ALL.map(ResourceKind::section).join(", ")
+                    ResourceKind::ALL.map(ResourceKind::section).join(", "),
+                    REFACTOR.join(", ")
                 )
             });
             out.diagnostics.push(

@@ -13,6 +13,7 @@ pub mod model;
 pub mod naming;
 pub mod node;
 pub mod placeholder;
+pub mod refactor;
 pub mod roles;
 pub mod runtimes;
 pub mod source;
@@ -29,6 +30,7 @@ use crate::spec::model::{
     Attachment, Cloud, Defaults, Link, MlWorkspace, RoleGrant, SparkPool, SynapseWorkspace,
 };
 use crate::spec::node::{Node, Pos};
+use crate::spec::refactor::{MoveRule, RemoveRule};
 use crate::spec::source::{SourceError, SourceFile};
 use crate::spec::variables::Overrides;
 
@@ -177,6 +179,10 @@ pub struct LoadedSpec {
     pub defaults: Defaults,
     /// Every resource by address, in file order.
     pub resources: IndexMap<Address, Resource>,
+    /// The `moved:` entries.
+    pub moved: Vec<MoveRule>,
+    /// The `removed:` entries.
+    pub removed: Vec<RemoveRule>,
     /// Problems that do not stop the spec from being used.
     pub warnings: Vec<Diagnostic>,
 }
@@ -259,6 +265,12 @@ pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, 
     );
     settings.unkeyed.extend(expanded.unkeyed);
     validate::check(&settings, &resources, &mut diagnostics);
+    refactor::check(
+        &settings.moved,
+        &settings.removed,
+        &resources,
+        &mut diagnostics,
+    );
     let diagnostics = fold::fold(diagnostics, &expanded.templates);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(SpecError::Invalid { file, diagnostics });
@@ -268,6 +280,8 @@ pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, 
         cloud: settings.cloud,
         defaults: settings.defaults,
         resources,
+        moved: settings.moved,
+        removed: settings.removed,
         warnings: diagnostics,
     })
 }
@@ -281,6 +295,10 @@ pub struct Settings {
     pub cloud: Cloud,
     /// `defaults`.
     pub defaults: Defaults,
+    /// `moved`.
+    pub moved: Vec<MoveRule>,
+    /// `removed`.
+    pub removed: Vec<RemoveRule>,
     /// Addresses whose entries could not be expanded or decoded: references to
     /// them are not reported again as dangling.
     pub broken: std::collections::HashSet<Address>,

@@ -43,6 +43,40 @@ pub struct Spec {
     /// Spark pools attached to AML workspaces as `SynapseSpark` compute.
     #[serde(default)]
     pub attachments: IndexMap<String, Attachment>,
+    /// Addresses renamed since the state recorded them: the plan moves each
+    /// resource to its new address instead of destroying and creating it.
+    /// A move of the same Azure resource is found without an entry; these
+    /// cover the rest, with `*` patterns.
+    #[serde(default)]
+    pub moved: Vec<Moved>,
+    /// Addresses whose blocks were removed on purpose: forgotten without
+    /// touching Azure (`destroy: false`), or deleted (`destroy: true`).
+    #[serde(default)]
+    pub removed: Vec<Removed>,
+}
+
+/// A `moved:` entry: the state's `from` address becomes `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Moved {
+    /// The address the state records (`links.fraud`), or a pattern where `*`
+    /// matches any text (`links.team-*`).
+    pub from: String,
+    /// The address in the spec (`links.team-fraud`); `{1}`, `{2}`, … stand
+    /// for what each `*` of `from` matched (`links.{1}`).
+    pub to: String,
+}
+
+/// A `removed:` entry: an address (or pattern) the state records and the spec
+/// no longer has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Removed {
+    /// The address the state records, or a pattern where `*` matches any text.
+    pub from: String,
+    /// `false`: forget it, leaving it untouched in Azure; `true`: delete it
+    /// (unregister, revoke, detach), as for any block removed from the spec.
+    pub destroy: bool,
 }
 
 /// Which cloud the spec targets.

@@ -13,7 +13,9 @@ use crate::spec::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::spec::expand::Entry;
 use crate::spec::model::{Cloud, Defaults, GrantScope, Identity, Principal};
 use crate::spec::node::{Node, Pos, Value};
-use crate::spec::{naming, roles, runtimes, Body, Placement, Resource, Settings, SPEC_VERSION};
+use crate::spec::{
+    naming, refactor, roles, runtimes, Body, Placement, Resource, Settings, SPEC_VERSION,
+};
 
 const NODE_SIZES: [&str; 6] = ["Small", "Medium", "Large", "XLarge", "XXLarge", "XXXLarge"];
 const NODE_FAMILIES: [&str; 3] = [
@@ -113,6 +115,13 @@ pub fn decode(
             }
             Err(e) => push_de(diags, &e, "defaults"),
         }
+    }
+
+    if let Some((_, node)) = settings.get("moved") {
+        out.moved = refactor::decode_moved(node, diags);
+    }
+    if let Some((_, node)) = settings.get("removed") {
+        out.removed = refactor::decode_removed(node, diags);
     }
 
     let mut resources: IndexMap<Address, Resource> = IndexMap::with_capacity(entries.len());

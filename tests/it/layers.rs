@@ -17,7 +17,7 @@ fn layer(module: &str) -> Option<u8> {
         "state" | "graph" => 2,
         "provider" => 3,
         "plan" => 4,
-        "apply" | "seed" => 5,
+        "apply" | "seed" | "discover" => 5,
         "error" => 6,
         "render" | "cli" => 7,
         "invocation" => 8,

@@ -3,6 +3,7 @@
 mod api_models;
 mod apply;
 mod bad_specs;
+mod discover;
 mod docs;
 mod emulator;
 mod examples;
@@ -15,6 +16,7 @@ mod misuse;
 mod plan;
 mod plan_render;
 mod plan_truth;
+mod refactor;
 mod schema;
 mod security;
 mod state;
