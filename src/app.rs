@@ -230,6 +230,20 @@ fn plan_mode(args: &PlanArgs) -> PlanMode {
     }
 }
 
+/// A markdown report of a spec that cannot be planned, for `plan --format
+/// markdown` (the comment a pull request gets instead of a plan).
+fn invalid_spec_markdown(e: &Error, path: &std::path::Path) -> Option<String> {
+    match e {
+        Error::Spec(spec) => Some(render::diagnostic::markdown(
+            spec.path(),
+            &spec.diagnostics(),
+        )),
+        Error::Variables(diagnostics) => Some(render::diagnostic::markdown(path, diagnostics)),
+        Error::Cycles { file, cycles } => Some(render::diagnostic::markdown(&file.path, cycles)),
+        _ => None,
+    }
+}
+
 fn plan_command(args: &PlanArgs, ui: Ui) -> Result<Exit, Error> {
     let inv = Invocation::open(
         &args.spec,
@@ -238,7 +252,14 @@ fn plan_command(args: &PlanArgs, ui: Ui) -> Result<Exit, Error> {
         "synlink plan",
         ui.verbose,
         ui.color,
-    )?;
+    )
+    .inspect_err(|e| {
+        if args.format == PlanFormat::Markdown {
+            if let Some(report) = invalid_spec_markdown(e, &args.spec.path()) {
+                render::summary::stdout(&report);
+            }
+        }
+    })?;
     let request = PlanRequest {
         spec_args: &args.spec,
         seed: args.cloud.seed_existing,
@@ -502,12 +523,13 @@ async fn execute(
     } else {
         "Apply complete"
     };
+    // The outputs first, so that the summary is the last thing on the screen.
+    render_outputs_after(writer);
     render::diagnostic::emit(&render::progress::summary(
         &outcome,
         started.elapsed(),
         done,
     ));
-    render_outputs_after(writer);
     Ok(if outcome.interrupted {
         Exit::Interrupted
     } else if !outcome.failed.is_empty() || outcome.state_error.is_some() {
@@ -543,11 +565,20 @@ fn approve(run: &RunArgs, what: &str) -> Result<(), Error> {
     }
 }
 
+/// The outputs after an apply: all of them into a pipe or a file; the first
+/// 20 on a terminal, where more would push the summary out of sight
+/// (`synlink output` shows them all).
 fn render_outputs_after(writer: &StateWriter) {
     let text = render::summary::outputs_text(&writer.snapshot());
-    if !text.is_empty() {
-        render::summary::stdout(&format!("\nOutputs:\n{text}"));
+    if text.is_empty() {
+        return;
     }
+    let shown = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        render::summary::first_lines(&text, 20, "synlink output shows them all")
+    } else {
+        text
+    };
+    render::summary::stdout(&format!("\nOutputs:\n{shown}"));
 }
 
 fn state_path(args: &StateArgs) -> PathBuf {

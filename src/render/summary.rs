@@ -53,6 +53,18 @@ pub fn outputs_text(state: &crate::state::State) -> String {
     out
 }
 
+/// The first `n` lines of `text`, and a line saying how many more there are
+/// and where to see them.
+pub fn first_lines(text: &str, n: usize, where_all: &str) -> String {
+    let total = text.lines().count();
+    if total <= n {
+        return text.to_owned();
+    }
+    let mut out: String = text.lines().take(n).map(|l| format!("{l}\n")).collect();
+    out.push_str(&format!("… and {} more ({where_all})\n", total - n));
+    out
+}
+
 /// Outputs as JSON: `{ address: { id, principal_id?, tenant_id? } }`.
 pub fn outputs_json(state: &crate::state::State) -> String {
     let map: serde_json::Map<String, serde_json::Value> = state

@@ -254,3 +254,102 @@ async fn an_endpoint_that_refuses_is_reported_once_with_a_hint() {
         stable(&run.stderr, &w).replace(&url, "[CLOSED]")
     );
 }
+
+#[test]
+fn a_markdown_plan_of_an_invalid_spec_is_a_markdown_error_report() {
+    let w = World::offline();
+    let spec = w.write(
+        "synlink.yaml",
+        "version: 1\nlinks:\n  main:\n    ml_workspace: nowhere\n    synapse_workspace: shared\n",
+    );
+    let run = w
+        .synlink([
+            "plan",
+            "-f",
+            &spec.display().to_string(),
+            "--format",
+            "markdown",
+        ])
+        .run_blocking();
+    run.exit(1);
+    assert!(
+        run.stdout.starts_with('#'),
+        "a markdown document: {}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("nowhere"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("| "),
+        "a table of the problems: {}",
+        run.stdout
+    );
+    assert!(!run.stderr.is_empty(), "the problems are on stderr too");
+}
+
+/// What a terminal shows of `raw` (the pty's bytes): escape sequences dropped,
+/// each line as last redrawn (after its last carriage return).
+fn screen(raw: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
+        .split('\n')
+        .map(|l| {
+            l.rsplit('\r')
+                .find(|s| !s.trim().is_empty())
+                .unwrap_or("")
+                .trim_end()
+                .to_owned()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn on_a_terminal_the_summary_comes_last_and_outputs_are_capped() {
+    let w = World::new().await;
+    let t = crate::world::teams(10);
+    w.bulk(&t, &["sharedpool"]).await;
+    let spec = w.example("bulk.yaml");
+    let var = crate::world::teams_var(&t);
+    let args = w.cloud_args(&["apply"], &spec, &["--auto-approve", "--var", &var]);
+    let shown = screen(&crate::world::under_a_terminal(&w, &args, false).await);
+    let last = shown.last().expect("something was shown");
+    assert!(
+        last.starts_with("Apply complete: 30 created"),
+        "the summary is last: {shown:#?}"
+    );
+    let outputs = shown
+        .iter()
+        .skip_while(|l| *l != "Outputs:")
+        .skip(1)
+        .take_while(|l| !l.starts_with("Apply complete"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        outputs.len(),
+        21,
+        "20 outputs and a line for the rest: {outputs:#?}"
+    );
+    assert!(
+        outputs[20].starts_with("… and ")
+            && outputs[20].ends_with("(synlink output shows them all)"),
+        "{outputs:#?}"
+    );
+    // Into a pipe, every output (10 principal ids and 30 ids).
+    let run = w.local(&["output"]).await;
+    run.success();
+    assert_eq!(run.stdout.lines().count(), 40, "{}", run.stdout);
+}

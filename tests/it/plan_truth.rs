@@ -517,50 +517,23 @@ synapse_workspaces:
     );
 }
 
-/// Runs `synlink ARGS…` under a pseudo-terminal (util-linux `script`), with
-/// nothing in the environment that turns colour off, and returns what it wrote.
-async fn under_a_terminal(w: &World, args: &[String], no_color_env: bool) -> String {
-    let bin = env!("CARGO_BIN_EXE_synlink");
-    let line = std::iter::once(bin.to_owned())
-        .chain(args.iter().map(|a| format!("'{a}'")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = tokio::process::Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"])
-        .current_dir(w.dir())
-        .env_remove("NO_COLOR")
-        .env_remove("CI")
-        .env("TERM", "xterm-256color")
-        .env("IDENTITY_ENDPOINT", format!("{}/_identity/msi", w.url()))
-        .env("IDENTITY_HEADER", crate::emulator::support::IDENTITY_HEADER)
-        .stdin(std::process::Stdio::null());
-    if no_color_env {
-        cmd.env("NO_COLOR", "1");
-    }
-    let out = cmd
-        .output()
-        .await
-        .expect("util-linux `script` runs (it gives the test a terminal)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[tokio::test]
 async fn no_color_and_no_color_env_win_on_a_terminal() {
     let w = World::new().await;
     data_sources(&w, &["a"], true).await;
     let spec = w.write("synlink.yaml", two_teams(&["a"]));
     let plan = w.cloud_args(&["plan"], &spec, &[]);
-    let coloured = under_a_terminal(&w, &plan, false).await;
+    let coloured = crate::world::under_a_terminal(&w, &plan, false).await;
     assert!(
         coloured.contains("\u{1b}["),
         "on a terminal the plan is coloured (else this test proves nothing): {coloured}"
     );
     let mut flagged = plan.clone();
     flagged.push("--no-color".into());
-    let plain = under_a_terminal(&w, &flagged, false).await;
+    let plain = crate::world::under_a_terminal(&w, &flagged, false).await;
     assert!(plain.contains("Plan: 2 to add"), "{plain}");
     assert!(!plain.contains('\u{1b}'), "--no-color: {plain:?}");
-    let plain = under_a_terminal(&w, &plan, true).await;
+    let plain = crate::world::under_a_terminal(&w, &plan, true).await;
     assert!(plain.contains("Plan: 2 to add"), "{plain}");
     assert!(!plain.contains('\u{1b}'), "NO_COLOR: {plain:?}");
 }

@@ -775,6 +775,33 @@ pub fn offline_output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::p
     cmd.output().expect("the synlink binary runs")
 }
 
+/// Runs `synlink ARGS…` under a pseudo-terminal (util-linux `script`), with
+/// nothing in the environment that turns colour off, and returns what it wrote.
+pub async fn under_a_terminal(w: &World, args: &[String], no_color_env: bool) -> String {
+    let bin = env!("CARGO_BIN_EXE_synlink");
+    let line = std::iter::once(bin.to_owned())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = tokio::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .current_dir(w.dir())
+        .env_remove("NO_COLOR")
+        .env_remove("CI")
+        .env("TERM", "xterm-256color")
+        .env("IDENTITY_ENDPOINT", format!("{}/_identity/msi", w.url()))
+        .env("IDENTITY_HEADER", IDENTITY_HEADER)
+        .stdin(std::process::Stdio::null());
+    if no_color_env {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = cmd
+        .output()
+        .await
+        .expect("util-linux `script` runs (it gives the test a terminal)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// One run of the binary, configured like a `Command`, then run, run blocking or spawned.
 pub struct Synlink<'w> {
     world: &'w World,
