@@ -535,9 +535,11 @@ fn state_command(cmd: &StateCommand, ui: Ui) -> Result<Exit, Error> {
             state,
         } => return app_state::restore(state, snapshot, *auto_approve, v),
         StateCommand::Pull(a) => return app_state::pull(a, v),
-        StateCommand::Push { file, force, state } => {
-            return app_state::push(state, file, *force, v)
-        }
+        StateCommand::Push {
+            state_file,
+            force,
+            state,
+        } => return app_state::push(state, state_file, *force, v),
         StateCommand::Migrate(a) => return app_state::migrate(a, v),
     };
     // `rm` edits under the lock; `list` and `show` only read.

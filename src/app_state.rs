@@ -342,13 +342,41 @@ pub fn migrate(args: &StateArgs, verbose: u8) -> Result<Exit, Error> {
         invocation::state_location(&args.file, Some(&settings), None)?,
         verbose,
     )?;
-    let moved = backend::migrate(
+    let to = target.backend.describe();
+    // Copying is a write, so a state migrated before is one serial above the
+    // file it came from: the same lineage and resources mean it is there.
+    let local = source.peek()?;
+    let remote = target.backend.peek()?;
+    if let (Some(local), Some(remote)) = (&local, &remote) {
+        if local.lineage == remote.lineage && local.resources == remote.resources {
+            render::diagnostic::info_line(&format!(
+                "{to} already holds the state of {} (serial {}, the copy of serial {}); nothing was copied",
+                source_path.display(),
+                remote.serial,
+                local.serial
+            ));
+            return Ok(Exit::Success);
+        }
+    }
+    let moved = match backend::migrate(
         &source,
         &*target.backend,
         &LockInfo::current("synlink state migrate"),
         lock_timeout(args),
-    )?;
-    let to = target.backend.describe();
+    ) {
+        Err(StateError::OlderSerial {
+            location,
+            current,
+            incoming,
+        }) => {
+            return Err(Error::RemoteNewer {
+                location,
+                remote: current,
+                local: incoming,
+            })
+        }
+        other => other?,
+    };
     render::diagnostic::info_line(&match moved {
         Migrated::Copied {
             resources,

@@ -256,7 +256,8 @@ pub enum StateCommand {
     /// Replace the state with a state file, under the lock; an older serial or another lineage is refused.
     Push {
         /// The state file to write (JSON, as `state pull` prints it).
-        file: PathBuf,
+        #[arg(value_name = "FILE")]
+        state_file: PathBuf,
         /// Replace the state even with an older serial or another lineage.
         #[arg(long)]
         force: bool,

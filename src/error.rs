@@ -135,6 +135,16 @@ pub enum Error {
         /// Its state blob.
         key: String,
     },
+    /// `state migrate` found the remote state newer than the local file.
+    #[error("the state at {location} (serial {remote}) is newer than the local file (serial {local}): it was written since; nothing was copied")]
+    RemoteNewer {
+        /// The remote state.
+        location: String,
+        /// Its serial.
+        remote: u64,
+        /// The local file's.
+        local: u64,
+    },
     /// A command that needs a remote state, on a spec that names none.
     #[error("{} names no remote state: it has no `state: {{ azure_blob: {{ account_url, container, key }} }}` section", spec.display())]
     NoRemoteState {
@@ -164,6 +174,7 @@ impl Error {
             Error::State(S::Remote { status: Some(401 | 403), .. }) => Some("the caller needs the role Storage Blob Data Contributor on the state's container, or a SAS in SYNLINK_STATE_SAS that allows read, add, create, write, delete and list".into()),
             Error::State(S::Remote { code: Some(code), .. }) if code == "ContainerNotFound" => Some("create the container first (synlink does not create it): `az storage container create --name CONTAINER --account-name ACCOUNT --auth-mode login`".into()),
             Error::StateFlagConflict { .. } => Some("drop --state to use the spec's remote state; to move a local state there, run `synlink state migrate --state PATH`".into()),
+            Error::RemoteNewer { .. } => Some("the remote state is the team's: keep it; `synlink state push FILE --force` replaces it with a file if you must".into()),
             Error::NoRemoteState { .. } => Some("add a `state: { azure_blob: {...} }` section to the spec first".into()),
             Error::State(S::NoState { .. }) => Some("nothing is managed there yet: run `synlink apply` first, or name the spec with -f (its state is .synlink/state.json beside it) or the state with --state".into()),
             Error::State(S::OddLock { .. }) => Some("remove it (no synlink run holds it) and run again".into()),

@@ -2,6 +2,7 @@
 
 mod api_models;
 mod apply;
+mod azurite;
 mod bad_specs;
 mod emulator;
 mod examples;
@@ -17,5 +18,6 @@ mod schema;
 mod security;
 mod state;
 mod state_blob;
+mod team_state;
 mod validate_format;
 mod world;
