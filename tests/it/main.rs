@@ -9,6 +9,7 @@ mod examples;
 mod faults;
 mod first_hour;
 mod fuzz;
+mod github_pipeline;
 mod github_signin;
 mod layers;
 mod misuse;
