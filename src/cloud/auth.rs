@@ -432,3 +432,63 @@ pub fn object_id_of(token: &Secret) -> Option<String> {
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::Chain;
+
+    fn chain(vars: &[(&str, &str)]) -> Chain {
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let transport = azure_core::http::Transport::new(std::sync::Arc::new(
+            super::ReqwestTransport(reqwest::Client::new()),
+        ));
+        Chain::from_env(&env, Some(&transport))
+    }
+
+    fn names(chain: &Chain) -> Vec<&str> {
+        chain.links.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn a_github_job_signs_in_after_a_token_file_and_before_managed_identity() {
+        let github = [
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "https://example.invalid/token?api-version=2.0",
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token"),
+            ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
+            ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-0000000000bb"),
+        ];
+        let c = chain(&github);
+        let names = names(&c);
+        let at = names
+            .iter()
+            .position(|n| n.starts_with("GitHub Actions OIDC"))
+            .expect("the GitHub link");
+        assert!(names[at + 1].starts_with("managed identity"), "{names:?}");
+        assert!(!format!("{:?}", c.skipped).contains("request-token"));
+
+        // Without the app to sign in as, it says why it was skipped.
+        let c = chain(&github[..2]);
+        assert!(!super::tests::names(&c)
+            .iter()
+            .any(|n| n.starts_with("GitHub")));
+        let why = c
+            .skipped
+            .iter()
+            .find(|(n, _)| n == "GitHub Actions OIDC")
+            .map(|(_, w)| w.as_str());
+        assert_eq!(why, Some("AZURE_TENANT_ID or AZURE_CLIENT_ID not set"));
+        let c = chain(&[]);
+        assert!(c
+            .skipped
+            .iter()
+            .any(|(n, w)| n == "GitHub Actions OIDC" && w.contains("id-token: write")));
+    }
+}
