@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::addr::{Address, ArmId};
+use crate::app_state;
 use crate::apply::{self, Event};
 use crate::cli::{
     ApplyArgs, Cli, CloudArgs, Command, DestroyArgs, DiscoverArgs, ImportArgs, OutputArgs,
-    PlanArgs, PlanFormat, RunArgs, SpecArgs, StateArgs, StateCommand, ValidateArgs, ValidateFormat,
+    PlanArgs, PlanFormat, RunArgs, SpecArgs, StateCommand, ValidateArgs, ValidateFormat,
 };
 use crate::cloud::auth;
 use crate::discover;
@@ -56,9 +57,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan_command(&args, ui),
         Command::Apply(args) => apply_command(&args, ui),
         Command::Destroy(args) => destroy_command(&args, ui),
-        Command::State(cmd) => state_command(&cmd),
+        Command::State(cmd) => state_command(&cmd, ui),
         Command::Import(args) => import(&args, ui),
-        Command::Output(args) => output(&args),
+        Command::Output(args) => output(&args, ui),
         Command::Emulator(args) => run_emulator(args),
         Command::Discover(args) => discover_command(&args, ui),
     };
@@ -581,24 +582,42 @@ fn render_outputs_after(writer: &StateWriter) {
     render::summary::stdout(&format!("\nOutputs:\n{shown}"));
 }
 
-fn state_path(args: &StateArgs) -> PathBuf {
-    invocation::state_path(&args.file, args.state.as_ref())
-}
-
-fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
+fn state_command(cmd: &StateCommand, ui: Ui) -> Result<Exit, Error> {
+    let v = ui.verbose;
     let (args, command) = match cmd {
         StateCommand::List(a) => (a, "synlink state list"),
         StateCommand::Show { state, .. } => (state, "synlink state show"),
         StateCommand::Rm { state, .. } => (state, "synlink state rm"),
         StateCommand::Mv { state, .. } => (state, "synlink state mv"),
+        StateCommand::Unlock { force, state } => return app_state::unlock(state, *force, v),
+        StateCommand::History(a) => return app_state::history(a, v),
+        StateCommand::Restore {
+            snapshot,
+            auto_approve,
+            state,
+        } => return app_state::restore(state, snapshot, *auto_approve, v),
+        StateCommand::Pull(a) => return app_state::pull(a, v),
+        StateCommand::Push {
+            state_file,
+            force,
+            state,
+        } => return app_state::push(state, state_file, *force, v),
+        StateCommand::Migrate(a) => return app_state::migrate(a, v),
     };
-    let path = state_path(args);
-    require_state(&path)?;
-    let lock = invocation::lock_state(path.clone(), command, args.lock_timeout)?;
-    let mut state = lock.read()?;
+    // `rm` edits under the lock; `list` and `show` only read.
+    let held = match cmd {
+        StateCommand::Rm { .. } | StateCommand::Mv { .. } => {
+            Some(app_state::lock_existing(args, command, v)?)
+        }
+        _ => None,
+    };
+    let (mut state, location) = match &held {
+        Some(h) => (h.lock.read()?, h.lock.describe()),
+        None => app_state::read(args, command, v)?,
+    };
     let not_in_state = |address: &str| Error::NotInState {
         address: address.to_owned(),
-        state: path.clone(),
+        state: PathBuf::from(&location),
     };
     match cmd {
         StateCommand::List(_) => {
@@ -624,7 +643,9 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
                 .resources
                 .shift_remove(address)
                 .ok_or_else(|| not_in_state(address))?;
-            lock.write(&mut state)?;
+            if let Some(h) = &held {
+                h.lock.write(&mut state)?;
+            }
             render::diagnostic::info_line(&format!(
                 "removed {address} ({}) from the state; nothing was deleted in Azure",
                 removed.id
@@ -639,25 +660,17 @@ fn state_command(cmd: &StateCommand) -> Result<Exit, Error> {
                     why,
                 },
             })?;
-            lock.write(&mut state)?;
+            if let Some(h) = &held {
+                h.lock.write(&mut state)?;
+            }
             render::diagnostic::info_line(&format!(
                 "moved {from} to {to} ({id}) in the state; nothing changed in Azure"
             ));
         }
+        // The others returned above.
+        _ => {}
     }
     Ok(Exit::Success)
-}
-
-/// The commands that only read the state refuse a state that does not exist
-/// (rather than show nothing and create its directory).
-fn require_state(path: &std::path::Path) -> Result<(), Error> {
-    if path.exists() {
-        Ok(())
-    } else {
-        Err(Error::State(crate::state::StateError::NoState {
-            location: path.display().to_string(),
-        }))
-    }
 }
 
 /// Renames an address of the state in place; `Err(None)` when `from` is not
@@ -690,11 +703,8 @@ fn state_move(state: &mut State, from: &str, to: &str) -> Result<ArmId, Option<S
     Ok(id)
 }
 
-fn output(args: &OutputArgs) -> Result<Exit, Error> {
-    let path = state_path(&args.state);
-    require_state(&path)?;
-    let lock = invocation::lock_state(path, "synlink output", args.state.lock_timeout)?;
-    let state = lock.read()?;
+fn output(args: &OutputArgs, ui: Ui) -> Result<Exit, Error> {
+    let (state, _) = app_state::read(&args.state, "synlink output", ui.verbose)?;
     if args.json {
         render::summary::stdout(&render::summary::outputs_json(&state));
     } else {

@@ -10,8 +10,10 @@
 //! (one AML workspace) are serialised. Outputs of finished changes (a new
 //! link's principal id) fill the requests that wait for them. Reads,
 //! adoptions, moves and forgets only write the state; a change that also
-//! moves its address drops the old one in the write that records the new. The state is written after every finished
-//! change; a failed change skips only its dependents. The executor never
+//! moves its address drops the old one in the write that records the new. The
+//! state is written after every finished change; a failed change skips only
+//! its dependents; a lost state lock (a broken or expired lease) or a failed
+//! write starts no new change, and those in flight finish. The executor never
 //! prints: it emits `Event`s.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -298,19 +300,27 @@ fn unexpected(change: &Change, message: String) -> CloudError {
     }
 }
 
-/// Runs one change; returns what the state should hold for it afterwards
-/// (`None`: forget it).
+/// How a change's task ended: `None` when it did not start (the state lock
+/// was lost while it waited).
+type Ran = Option<Result<Option<ResourceState>, CloudError>>;
+
+/// The provider's write lock a change must hold (writes under one AML
+/// workspace go one at a time).
+fn write_lock_of(shared: &Shared, change: &Change) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    let id = change.id.as_ref()?;
+    provider::of(change.kind)
+        .write_lock(id)
+        .map(|l| shared.write_lock(&l))
+}
+
+/// Runs one change, its write lock held by the caller; returns what the
+/// state should hold for it afterwards (`None`: forget it).
 async fn run_change(shared: &Shared, change: &Change) -> Result<Option<ResourceState>, CloudError> {
     let p = provider::of(change.kind);
     let id = change
         .id
         .clone()
         .ok_or_else(|| unexpected(change, "the plan gives this change no id".into()))?;
-    let lock = p.write_lock(&id).map(|l| shared.write_lock(&l));
-    let _guard = match &lock {
-        Some(l) => Some(l.lock().await),
-        None => None,
-    };
     let ctx = &shared.ctx;
     if matches!(change.action, Action::Delete | Action::Replace) {
         p.delete(ctx, &id).await?;
@@ -447,27 +457,44 @@ pub async fn apply(
     let mut ready: VecDeque<usize> = work.iter().copied().filter(|&i| waiting[i] == 0).collect();
     let mut settled: HashSet<usize> = HashSet::new();
     let limit = Arc::new(Semaphore::new(options.parallelism.max(1)));
-    let mut running: JoinSet<(usize, Duration, Result<Option<ResourceState>, CloudError>)> =
-        JoinSet::new();
+    let mut running: JoinSet<(usize, Duration, Ran)> = JoinSet::new();
 
     loop {
+        // A state lock that is lost (a remote lease broken or expired) stops
+        // the run as a failed write does: no new change starts, those in
+        // flight finish, and nothing more is written.
+        if outcome.state_error.is_none() {
+            if let Err(e) = state.check_lock() {
+                outcome.state_error = Some(e.to_string());
+            }
+        }
         if !cancel.load(Ordering::SeqCst) && outcome.state_error.is_none() {
             while let Some(i) = ready.pop_front() {
-                let (shared, limit, change, events) = (
+                let (shared, limit, change, events, gate) = (
                     shared.clone(),
                     limit.clone(),
                     plan.changes[i].clone(),
                     events.clone(),
+                    state.clone(),
                 );
                 running.spawn(async move {
                     let _permit = limit.acquire_owned().await;
+                    let _write = match write_lock_of(&shared, &change) {
+                        Some(l) => Some(l.lock_owned().await),
+                        None => None,
+                    };
+                    // It may have waited: the lock is checked again just
+                    // before the change starts.
+                    if gate.check_lock().is_err() {
+                        return (i, Duration::ZERO, None);
+                    }
                     events(Event::Started {
                         address: change.address.clone(),
                         action: change.action,
                     });
                     let started = Instant::now();
                     let result = run_change(&shared, &change).await;
-                    (i, started.elapsed(), result)
+                    (i, started.elapsed(), Some(result))
                 });
             }
         }
@@ -478,7 +505,9 @@ pub async fn apply(
             break;
         };
         let (i, elapsed, result) = match joined {
-            Ok(r) => r,
+            Ok((i, elapsed, Some(result))) => (i, elapsed, result),
+            // Not started: the lock was lost (reported above on the next turn).
+            Ok((_, _, None)) => continue,
             Err(e) => {
                 outcome.state_error = Some(format!("a task failed: {e}"));
                 continue;
@@ -552,7 +581,12 @@ pub async fn apply(
         }
     }
     if let Err(e) = state.flush() {
-        outcome.state_error.get_or_insert(e.to_string());
+        // A lost lock says what happened better than the write it refused.
+        let why = state
+            .check_lock()
+            .err()
+            .map_or(e.to_string(), |l| l.to_string());
+        outcome.state_error.get_or_insert(why);
     }
     let unstarted: Vec<usize> = work
         .iter()

@@ -36,7 +36,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Remove every managed resource, dependents first (data sources are untouched).
     Destroy(DestroyArgs),
-    /// Inspect or edit what synlink manages.
+    /// Inspect or edit what synlink manages; the remote lock, history and moving state between backends.
     #[command(subcommand)]
     State(StateCommand),
     /// Adopt an existing Azure resource into the state under an address of the spec.
@@ -248,12 +248,47 @@ pub enum StateCommand {
         #[command(flatten)]
         state: StateArgs,
     },
+    /// Show who holds the state lock and break it, after confirmation (a remote state's lease).
+    Unlock {
+        /// Break it without asking (the holder's next state write is refused).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// List the earlier versions of a remote state: one snapshot per run that wrote it.
+    History(StateArgs),
+    /// Make an earlier version (a snapshot `state history` lists) the current state, under the lock.
+    Restore {
+        /// The snapshot, as `state history` lists it (e.g. 2026-12-01T14:03:00.1234567Z).
+        snapshot: String,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Print the state as JSON on stdout (read without taking the lock).
+    Pull(StateArgs),
+    /// Replace the state with a state file, under the lock; an older serial or another lineage is refused.
+    Push {
+        /// The state file to write (JSON, as `state pull` prints it).
+        #[arg(value_name = "FILE")]
+        state_file: PathBuf,
+        /// Replace the state even with an older serial or another lineage.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Copy the local state (--state PATH, else .synlink/state.json beside the spec) to the remote state the spec names.
+    Migrate(StateArgs),
 }
 
 /// Where the state is.
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
-    /// The spec (its directory holds the default state).
+    /// The spec: its `state:` section names a remote state, else its directory holds the local one.
     #[arg(
         short = 'f',
         long = "file",
@@ -269,6 +304,14 @@ pub struct StateArgs {
     /// How long to wait for the state lock, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub lock_timeout: u64,
+
+    /// Set a variable the spec's `state:` section uses: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// A YAML file of variables (a map of NAME: VALUE; repeatable, later files win).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
 }
 
 /// Flags of `synlink import`.

@@ -148,6 +148,32 @@ pub enum Error {
     /// The standalone emulator failed.
     #[error(transparent)]
     Emulator(#[from] synlink_emulator::EmulatorError),
+    /// `--state` names a local file, but the spec keeps its state remotely.
+    #[error("--state names a local state file, but {} keeps its state in the blob `{key}` of the container `{container}` (its `state:` section)", spec.display())]
+    StateFlagConflict {
+        /// The spec.
+        spec: PathBuf,
+        /// Its state container.
+        container: String,
+        /// Its state blob.
+        key: String,
+    },
+    /// `state migrate` found the remote state newer than the local file.
+    #[error("the state at {location} (serial {remote}) is newer than the local file (serial {local}): it was written since; nothing was copied")]
+    RemoteNewer {
+        /// The remote state.
+        location: String,
+        /// Its serial.
+        remote: u64,
+        /// The local file's.
+        local: u64,
+    },
+    /// A command that needs a remote state, on a spec that names none.
+    #[error("{} names no remote state: it has no `state: {{ azure_blob: {{ account_url, container, key }} }}` section", spec.display())]
+    NoRemoteState {
+        /// The spec.
+        spec: PathBuf,
+    },
 }
 
 impl Error {
@@ -164,6 +190,15 @@ impl Error {
             Error::State(S::StaleLock { .. } | S::UnreadableLock { .. }) => Some("no synlink process holds it any more; if that is so, delete the lock file named above and run again".into()),
             Error::State(S::Corrupt { .. }) => Some("restore the state from a backup or version control; synlink never writes a partial state file".into()),
             Error::State(S::TooNew { .. }) => Some("use the synlink version that wrote it, or a newer one".into()),
+            Error::State(S::NoState { location }) if location.starts_with("http") => Some("nothing is managed there yet: run `synlink apply` first, or move a local state there with `synlink state migrate`".into()),
+            Error::State(S::LockedByUnknown { .. }) => Some("`synlink state unlock` shows the lease and breaks it, once you know no run of yours holds it".into()),
+            Error::State(S::LeaseLost { .. }) => Some("`synlink state unlock` shows who holds the lock now; what this run changed in Azure but could not record is adopted by the next run".into()),
+            Error::State(S::RemoteChanged { .. }) => Some("`synlink state history` lists the earlier versions and `synlink state restore SNAPSHOT` brings one back".into()),
+            Error::State(S::Remote { status: Some(401 | 403), .. }) => Some("the caller needs the role Storage Blob Data Contributor on the state's container, or a SAS in SYNLINK_STATE_SAS that allows read, add, create, write, delete and list".into()),
+            Error::State(S::Remote { code: Some(code), .. }) if code == "ContainerNotFound" => Some("create the container first (synlink does not create it): `az storage container create --name CONTAINER --account-name ACCOUNT --auth-mode login`".into()),
+            Error::StateFlagConflict { .. } => Some("drop --state to use the spec's remote state; to move a local state there, run `synlink state migrate --state PATH`".into()),
+            Error::RemoteNewer { .. } => Some("the remote state is the team's: keep it; `synlink state push FILE --force` replaces it with a file if you must".into()),
+            Error::NoRemoteState { .. } => Some("add a `state: { azure_blob: {...} }` section to the spec first".into()),
             Error::State(S::NoState { .. }) => Some("nothing is managed there yet: run `synlink apply` first, or name the spec with -f (its state is .synlink/state.json beside it) or the state with --state".into()),
             Error::State(S::OddLock { .. }) => Some("remove it (no synlink run holds it) and run again".into()),
             Error::State(S::SharedId { .. }) => Some("remove the wrong address with `synlink state rm ADDR`, then `synlink import` it with its own id".into()),

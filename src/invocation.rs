@@ -1,7 +1,7 @@
 //! What a command that talks to Azure opens once, in this order: the spec and
-//! its graph, the state lock and the state, the async runtime, and the
-//! connection (the one client, and the in-process emulator for the local
-//! cloud). Commands are short functions over an [`Invocation`]; nothing here
+//! its graph, the async runtime, the state backend the spec names (the local
+//! file, or an Azure blob), its lock and the state, and the connection (the
+//! one client, and the in-process emulator for the local cloud). Commands are short functions over an [`Invocation`]; nothing here
 //! decides what to plan or apply.
 
 use std::collections::HashMap;
@@ -16,9 +16,12 @@ use crate::error::Error;
 use crate::graph::Graph;
 use crate::render;
 use crate::spec::diagnostic::Diagnostic;
+use crate::spec::model::StateSettings;
 use crate::spec::model::{Cloud, CloudName};
 use crate::spec::variables::Overrides;
 use crate::spec::{self, LoadedSpec};
+use crate::state::backend::{HeldLock, StateBackend};
+use crate::state::blob::{BlobAuth, BlobConfig, BlobStore};
 use crate::state::local::{LocalStore, StateLock};
 use crate::state::{LockInfo, State};
 use synlink_emulator::{Config, Emulator, Faults};
@@ -80,6 +83,73 @@ pub fn lock_state(path: PathBuf, command: &str, timeout_secs: u64) -> Result<Sta
         Duration::from_secs(timeout_secs),
         true,
     )?)
+}
+
+/// Where the state is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// A local file.
+    Local(PathBuf),
+    /// An Azure blob (the spec's `state.azure_blob`).
+    Blob(BlobConfig),
+}
+
+/// Where the state of the spec at `spec_path` is: its `state` section, else
+/// the local file (`--state`, else `.synlink/state.json` beside the spec).
+/// `--state` with a spec that names a remote state is refused: it would
+/// split the team's state in two.
+pub fn state_location(
+    spec_path: &Path,
+    settings: Option<&StateSettings>,
+    state_flag: Option<&PathBuf>,
+) -> Result<StateLocation, Error> {
+    match (settings, state_flag) {
+        (Some(s), Some(_)) => Err(Error::StateFlagConflict {
+            spec: spec_path.to_owned(),
+            container: s.azure_blob.container.clone(),
+            key: s.azure_blob.key.clone(),
+        }),
+        (Some(s), None) => Ok(StateLocation::Blob(BlobConfig {
+            account_url: s.azure_blob.account_url.clone(),
+            container: s.azure_blob.container.clone(),
+            key: s.azure_blob.key.clone(),
+        })),
+        (None, flag) => Ok(StateLocation::Local(state_path(spec_path, flag))),
+    }
+}
+
+/// Opens the backend at `location`. A blob is authorised by
+/// `SYNLINK_STATE_SAS` if set, else by bearer tokens from the credential
+/// chain, fetched on `runtime` (which must outlive the backend).
+pub fn open_backend(
+    location: &StateLocation,
+    runtime: &tokio::runtime::Handle,
+    verbose: u8,
+) -> Result<Box<dyn StateBackend>, Error> {
+    match location {
+        StateLocation::Local(path) => Ok(Box::new(LocalStore::new(path.clone()))),
+        StateLocation::Blob(config) => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let transport = azure_core::http::Transport::new(Arc::new(auth::ReqwestTransport(
+                client::http_client(Duration::from_secs(60)),
+            )));
+            let tokens: Arc<dyn TokenSource> =
+                Arc::new(auth::Chain::from_env(&env, Some(&transport)));
+            let auth = BlobAuth::from_env_or(tokens, runtime.clone())?;
+            let store = BlobStore::new(config, auth.clone())?;
+            if verbose > 0 {
+                let how = match auth {
+                    BlobAuth::Sas(_) => "a SAS from SYNLINK_STATE_SAS",
+                    BlobAuth::Tokens(_) => "bearer tokens from the credential chain",
+                };
+                render::diagnostic::info_line(&format!(
+                    "state: {} (authorised by {how})",
+                    store.location()
+                ));
+            }
+            Ok(Box::new(store))
+        }
+    }
 }
 
 /// A connection to the cloud the spec targets: the client, and the in-process
@@ -203,8 +273,9 @@ pub struct Invocation {
     pub graph: Graph,
     /// The state as read under the lock.
     pub state: State,
-    /// The lock, held until the invocation ends (or handed to the state writer).
-    pub lock: StateLock,
+    /// The lock, held until the invocation ends (or handed to the state
+    /// writer); a blob lease is released when it is dropped.
+    pub lock: Box<dyn HeldLock>,
     /// The async runtime.
     pub runtime: tokio::runtime::Runtime,
     /// The connection.
@@ -225,10 +296,11 @@ impl Invocation {
         let (spec, graph) = load(spec_args, path, color)?;
         let runtime = tokio::runtime::Runtime::new()
             .map_err(|e| Error::Start(format!("cannot start the async runtime: {e}")))?;
-        let lock = lock_state(
-            state_path(&spec.file.path, cloud.state.as_ref()),
-            command,
-            cloud.lock_timeout,
+        let location = state_location(&spec.file.path, spec.state.as_ref(), cloud.state.as_ref())?;
+        let backend = open_backend(&location, runtime.handle(), verbose)?;
+        let lock = backend.lock(
+            LockInfo::current(command),
+            Duration::from_secs(cloud.lock_timeout),
         )?;
         let state = lock.read()?;
         let conn = runtime.block_on(connect(&spec, cloud, verbose))?;

@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod app;
+pub mod app_state;
 pub mod apply;
 pub mod cli;
 pub mod cloud;

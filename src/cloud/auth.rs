@@ -2,6 +2,8 @@
 //! `azure_identity` 1.x types (which has no default chain of its own), in this
 //! order: service principal secret (`AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/
 //! `AZURE_CLIENT_SECRET`), workload identity (`AZURE_FEDERATED_TOKEN_FILE`),
+//! GitHub Actions OIDC (`ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN`: GitHub's ID
+//! token exchanged as a client assertion, so no `azure/login` step is needed),
 //! managed identity (`IDENTITY_ENDPOINT`, else IMDS), the Azure CLI. Against the
 //! local cloud, a token minted by the emulator for its bootstrap principal.
 //! One token per audience, cached until shortly before it expires. A token is a
@@ -160,6 +162,13 @@ impl Chain {
                 "AZURE_FEDERATED_TOKEN_FILE not set".into(),
             ));
         }
+        match github_oidc(&var, client_options()) {
+            Ok(c) => links.push((
+                "GitHub Actions OIDC (ACTIONS_ID_TOKEN_REQUEST_URL)".into(),
+                c,
+            )),
+            Err(why) => skipped.push(("GitHub Actions OIDC".into(), why)),
+        }
         let mi_name = if var("IDENTITY_ENDPOINT").is_some() {
             "managed identity (IDENTITY_ENDPOINT)"
         } else {
@@ -183,6 +192,127 @@ impl Chain {
             cache: Mutex::new(HashMap::new()),
             answered: std::sync::Mutex::new(None),
         }
+    }
+}
+
+/// The audience GitHub's ID token is asked for: what Entra expects of a
+/// federated credential's assertion.
+pub const GITHUB_ID_TOKEN_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// GitHub Actions sign-in: GitHub's OIDC ID token (from the URL and request
+/// token a job with `permissions: id-token: write` gets) as the client
+/// assertion of the app `AZURE_CLIENT_ID` in `AZURE_TENANT_ID`, at
+/// `AZURE_AUTHORITY_HOST` (default Entra's public cloud). Why it cannot be
+/// used, otherwise.
+fn github_oidc(
+    var: &dyn Fn(&str) -> Option<String>,
+    mut client_options: azure_core::http::ClientOptions,
+) -> Result<Arc<dyn TokenCredential>, String> {
+    let (Some(url), Some(request_token)) = (
+        var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) else {
+        return Err("ACTIONS_ID_TOKEN_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_TOKEN not set (a GitHub job sets them with `permissions: id-token: write`)".into());
+    };
+    let (Some(tenant), Some(client)) = (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID")) else {
+        return Err("AZURE_TENANT_ID or AZURE_CLIENT_ID not set".into());
+    };
+    let mut url = azure_core::http::Url::parse(&url)
+        .map_err(|e| format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"))?;
+    // GitHub's URL already carries a query (`?api-version=…`): append to it.
+    url.query_pairs_mut()
+        .append_pair("audience", GITHUB_ID_TOKEN_AUDIENCE);
+    if let Some(host) = var("AZURE_AUTHORITY_HOST") {
+        let mut custom = azure_core::cloud::CustomConfiguration::default();
+        custom.authority_host = host;
+        client_options.cloud = Some(Arc::new(custom.into()));
+    }
+    let assertion = GithubIdToken {
+        url,
+        request_token: Secret::new(request_token),
+        pipeline: azure_core::http::Pipeline::new(
+            option_env!("CARGO_PKG_NAME"),
+            option_env!("CARGO_PKG_VERSION"),
+            client_options.clone(),
+            Vec::new(),
+            Vec::new(),
+            None,
+        ),
+    };
+    let options = azure_identity::ClientAssertionCredentialOptions { client_options };
+    azure_identity::ClientAssertionCredential::new(tenant, client, assertion, Some(options))
+        .map(|c| c as Arc<dyn TokenCredential>)
+        .map_err(|e| first_line(&e.to_string()))
+}
+
+/// Fetches GitHub's OIDC ID token for Entra's token exchange. Neither the
+/// request token nor the ID token ever reaches a message.
+struct GithubIdToken {
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` with the audience added.
+    url: azure_core::http::Url,
+    request_token: Secret,
+    pipeline: azure_core::http::Pipeline,
+}
+
+impl fmt::Debug for GithubIdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GithubIdToken")
+            .field("url", &self.url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl azure_identity::ClientAssertion for GithubIdToken {
+    async fn secret(
+        &self,
+        options: Option<azure_core::http::ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        use azure_core::error::{Error, ErrorKind};
+        use azure_core::http::headers::{ACCEPT, AUTHORIZATION};
+
+        /// GitHub's answer: `{"value": "<JWT>"}`.
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            value: String,
+        }
+        let mut request =
+            azure_core::http::Request::new(self.url.clone(), azure_core::http::Method::Get);
+        request.insert_header(
+            AUTHORIZATION,
+            format!("bearer {}", self.request_token.expose()),
+        );
+        request.insert_header(ACCEPT, "application/json");
+        let options = options.unwrap_or_default();
+        let answer = self
+            .pipeline
+            .send(
+                &options.context.to_borrowed(),
+                &mut request,
+                Some(azure_core::http::PipelineSendOptions {
+                    skip_checks: true,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        let status = answer.status();
+        if !status.is_success() {
+            // The body is not shown: only the status says what went wrong.
+            return Err(Error::with_message(
+                ErrorKind::Credential,
+                format!(
+                    "GitHub's OIDC token endpoint answered HTTP {}",
+                    u16::from(status)
+                ),
+            ));
+        }
+        let answer: Answer = answer.into_body().json().map_err(|_| {
+            Error::with_message(
+                ErrorKind::Credential,
+                "GitHub's OIDC token endpoint answered without an ID token (`value`)",
+            )
+        })?;
+        Ok(answer.value)
     }
 }
 
@@ -301,4 +431,64 @@ pub fn object_id_of(token: &Secret) -> Option<String> {
         .get("oid")
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::Chain;
+
+    fn chain(vars: &[(&str, &str)]) -> Chain {
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let transport = azure_core::http::Transport::new(std::sync::Arc::new(
+            super::ReqwestTransport(reqwest::Client::new()),
+        ));
+        Chain::from_env(&env, Some(&transport))
+    }
+
+    fn names(chain: &Chain) -> Vec<&str> {
+        chain.links.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn a_github_job_signs_in_after_a_token_file_and_before_managed_identity() {
+        let github = [
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "https://example.invalid/token?api-version=2.0",
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token"),
+            ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa"),
+            ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-0000000000bb"),
+        ];
+        let c = chain(&github);
+        let names = names(&c);
+        let at = names
+            .iter()
+            .position(|n| n.starts_with("GitHub Actions OIDC"))
+            .expect("the GitHub link");
+        assert!(names[at + 1].starts_with("managed identity"), "{names:?}");
+        assert!(!format!("{:?}", c.skipped).contains("request-token"));
+
+        // Without the app to sign in as, it says why it was skipped.
+        let c = chain(&github[..2]);
+        assert!(!super::tests::names(&c)
+            .iter()
+            .any(|n| n.starts_with("GitHub")));
+        let why = c
+            .skipped
+            .iter()
+            .find(|(n, _)| n == "GitHub Actions OIDC")
+            .map(|(_, w)| w.as_str());
+        assert_eq!(why, Some("AZURE_TENANT_ID or AZURE_CLIENT_ID not set"));
+        let c = chain(&[]);
+        assert!(c
+            .skipped
+            .iter()
+            .any(|(n, w)| n == "GitHub Actions OIDC" && w.contains("id-token: write")));
+    }
 }

@@ -101,13 +101,30 @@ pub struct Client {
 
 /// Builds the reqwest client every call uses (rustls, certificate checks on).
 pub fn http_client(request_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    trust_extra_roots(reqwest::Client::builder())
         .use_rustls_tls()
         .timeout(request_timeout)
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("synlink/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
+}
+
+/// The certificate authorities in the PEM file `SSL_CERT_FILE` names, trusted
+/// besides the built-in roots (as curl, OpenSSL and Python do): a company's
+/// TLS-inspecting proxy, or a local emulator's own CA. Certificates are still
+/// verified; a file that cannot be read adds nothing.
+pub fn trust_extra_roots(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+        return builder;
+    };
+    let roots = std::fs::read(path)
+        .ok()
+        .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
+        .unwrap_or_default();
+    roots
+        .into_iter()
+        .fold(builder, reqwest::ClientBuilder::add_root_certificate)
 }
 
 fn subscription_of(path: &str) -> &str {

@@ -60,7 +60,11 @@ pub fn first_lines(text: &str, n: usize, where_all: &str) -> String {
     if total <= n {
         return text.to_owned();
     }
-    let mut out: String = text.lines().take(n).map(|l| format!("{l}\n")).collect();
+    let mut out = String::new();
+    for line in text.lines().take(n) {
+        out.push_str(line);
+        out.push('\n');
+    }
     out.push_str(&format!("… and {} more ({where_all})\n", total - n));
     out
 }

@@ -22,7 +22,7 @@ use crate::spec::placeholder::{self, EachRef, Token, PLACEHOLDERS};
 use crate::spec::variables::{self, Origin, Overrides};
 
 /// The top-level keys that are not resource sections.
-pub const SETTINGS: [&str; 4] = ["version", "cloud", "defaults", "variables"];
+pub const SETTINGS: [&str; 5] = ["version", "cloud", "defaults", "variables", "state"];
 
 /// The sections about addresses the state records (`spec::refactor`), read
 /// like settings.
@@ -55,7 +55,7 @@ pub struct Template {
 /// A spec after expansion.
 #[derive(Debug, Clone, Default)]
 pub struct Expanded {
-    /// The settings (`version`, `cloud`, `defaults`, `variables`) present, substituted.
+    /// The settings (`version`, `cloud`, `defaults`, `variables`, `state`) present, substituted.
     pub settings: IndexMap<String, (Pos, Node)>,
     /// Every resource entry, in file order.
     pub entries: Vec<Entry>,
@@ -234,7 +234,7 @@ pub fn expand(root: &Node, source: &str, overrides: &Overrides) -> Expanded {
     out
 }
 
-/// Substitutes a setting (`version`, `cloud`, `defaults`; `variables` is kept
+/// Substitutes a setting (`version`, `cloud`, `defaults`, `state`; `variables` is kept
 /// as written) after checking its references.
 fn setting(name: &str, pos: Pos, node: &Node, scope: Scope<'_>, out: &mut Expanded) {
     let value = if name == "variables" {

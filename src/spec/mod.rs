@@ -27,7 +27,8 @@ use indexmap::IndexMap;
 use crate::addr::{Address, ResourceKind};
 use crate::spec::diagnostic::Diagnostic;
 use crate::spec::model::{
-    Attachment, Cloud, Defaults, Link, MlWorkspace, RoleGrant, SparkPool, SynapseWorkspace,
+    Attachment, Cloud, Defaults, Link, MlWorkspace, RoleGrant, SparkPool, StateSettings,
+    SynapseWorkspace,
 };
 use crate::spec::node::{Node, Pos};
 use crate::spec::refactor::{MoveRule, RemoveRule};
@@ -177,6 +178,8 @@ pub struct LoadedSpec {
     pub cloud: Cloud,
     /// The `defaults` setting.
     pub defaults: Defaults,
+    /// The `state` setting: `None` keeps the state in the local file.
+    pub state: Option<StateSettings>,
     /// Every resource by address, in file order.
     pub resources: IndexMap<Address, Resource>,
     /// The `moved:` entries.
@@ -279,11 +282,48 @@ pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, 
         file,
         cloud: settings.cloud,
         defaults: settings.defaults,
+        state: settings.state,
         resources,
         moved: settings.moved,
         removed: settings.removed,
         warnings: diagnostics,
     })
+}
+
+/// Only the `state` section of the spec at `path` (variables substituted), for
+/// the commands that need no more than where the state is (`synlink state …`,
+/// `output`): a problem elsewhere in the spec does not keep them from the
+/// state. `None` when the spec keeps its state in the local file.
+pub fn state_settings(
+    path: &Path,
+    overrides: &Overrides,
+) -> Result<Option<StateSettings>, SpecError> {
+    let file = source::read(path)?;
+    let root = match node::parse(&file.text) {
+        Ok(root) => root,
+        Err(e) => {
+            let d = Diagnostic::error(e.pos, format!("invalid YAML: {}", e.message)).code(e.code);
+            return Err(SpecError::Invalid {
+                file,
+                diagnostics: vec![d],
+            });
+        }
+    };
+    let expanded = expand::expand(&root, &file.text, overrides);
+    let mut diagnostics: Vec<Diagnostic> = expanded
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.is_error() && d.address.as_deref() == Some("state"))
+        .collect();
+    let settings = match expanded.settings.get("state") {
+        Some((_, node)) if diagnostics.is_empty() => validate::decode_state(node, &mut diagnostics),
+        _ => None,
+    };
+    if diagnostics.is_empty() {
+        Ok(settings)
+    } else {
+        Err(SpecError::Invalid { file, diagnostics })
+    }
 }
 
 /// The decoded top-level settings.
@@ -299,6 +339,8 @@ pub struct Settings {
     pub moved: Vec<MoveRule>,
     /// `removed`.
     pub removed: Vec<RemoveRule>,
+    /// `state`, when set and valid.
+    pub state: Option<StateSettings>,
     /// Addresses whose entries could not be expanded or decoded: references to
     /// them are not reported again as dangling.
     pub broken: std::collections::HashSet<Address>,

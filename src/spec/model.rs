@@ -20,6 +20,11 @@ pub struct Spec {
     /// Values inherited by every resource that does not set its own.
     #[serde(default)]
     pub defaults: Defaults,
+    /// Where the state is kept: without this section, in `.synlink/state.json`
+    /// beside the spec (or `--state PATH`); `{ azure_blob: {...} }` for a state
+    /// a team and CI share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateSettings>,
     /// Variables and their default values, used as `${name}`. Override them with
     /// `--var name=VALUE`, `--var-file FILE` or `SYNLINK_VAR_name`.
     #[serde(default)]
@@ -109,6 +114,31 @@ pub enum CloudName {
 pub struct CloudEndpoint {
     /// The ARM base URL, e.g. `http://127.0.0.1:8443`.
     pub arm_endpoint: String,
+}
+
+/// Where the state is kept, when not in the local file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// In an Azure Storage blob: locked by a 60 s lease renewed while a run
+    /// holds it, written with the lease and `If-Match`, a snapshot before each
+    /// run's first write. Authorised by `SYNLINK_STATE_SAS` (a SAS, never
+    /// printed) or by the credential chain (audience `https://storage.azure.com/`).
+    pub azure_blob: AzureBlobState,
+}
+
+/// The blob that holds the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AzureBlobState {
+    /// The blob service endpoint, e.g. `https://ACCOUNT.blob.core.windows.net`
+    /// (or an Azurite URL on a loopback address). No query: a SAS goes in
+    /// `SYNLINK_STATE_SAS`.
+    pub account_url: String,
+    /// The container (3–63 lower-case letters, digits and single hyphens); it must exist.
+    pub container: String,
+    /// The blob name, `/` allowed, variables too (`${environment}/teams.json`).
+    pub key: String,
 }
 
 /// Values inherited by resources.

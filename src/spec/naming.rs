@@ -1,5 +1,7 @@
-//! Azure's naming rules for the resources synlink creates (azure-rest.md §9).
-//! Each check returns the broken rule as a message, or `None` when the name is fine.
+//! Azure's naming rules for the resources synlink creates (azure-rest.md §9),
+//! and for where a remote state is kept (a blob service URL, a container, a
+//! blob name). Each check returns the broken rule as a message, or `None` when
+//! the name is fine.
 
 /// AML workspace (and linked service): 3–33 characters, `^[a-zA-Z0-9][\w-]{2,32}$`.
 pub fn ml_workspace(name: &str) -> Option<String> {
@@ -91,6 +93,93 @@ pub fn resource_group(name: &str) -> Option<String> {
     managed_resource_group(name)
 }
 
+/// Blob container: 3–63 lower-case letters, digits and `-`, starting and
+/// ending with a letter or a digit, no `--` (Azure Storage's container rule).
+pub fn container(name: &str) -> Option<String> {
+    let len = name.chars().count();
+    if !(3..=63).contains(&len) {
+        return Some(format!("must be 3 to 63 characters long, not {len}"));
+    }
+    if let Some(c) = bad_char(name, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+    }) {
+        return Some(if c.is_ascii_uppercase() {
+            "must be lowercase".into()
+        } else {
+            format!("may contain only lowercase letters, digits and `-`, not `{c}`")
+        });
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some("must start and end with a letter or a digit".into());
+    }
+    name.contains("--")
+        .then(|| "must not contain `--` (every `-` stands between letters or digits)".into())
+}
+
+/// Blob name (the state's `key`): 1–1024 characters, `/` between non-empty
+/// parts, none of them `.` or `..`, not ending with `.` (Azure Storage's blob
+/// naming guidance: such names do not round-trip through every client).
+pub fn blob_name(name: &str) -> Option<String> {
+    let len = name.chars().count();
+    if !(1..=1024).contains(&len) {
+        return Some(format!("must be 1 to 1024 characters long, not {len}"));
+    }
+    if name.starts_with('/') || name.ends_with('/') {
+        return Some("must not start or end with `/`".into());
+    }
+    if name
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return Some("must not have an empty, `.` or `..` part between `/`".into());
+    }
+    if name.ends_with('.') {
+        return Some("must not end with `.`".into());
+    }
+    bad_char(name, |c| !c.is_control() && c != '\\')
+        .map(|c| format!("must not contain `{}`", c.escape_default()))
+}
+
+/// A blob service endpoint: an `http(s)://host[:port][/path]` URL without a
+/// query or fragment (a SAS there would end up in messages), plain `http`
+/// only to a loopback host (a SAS is never sent in the clear over a network).
+pub fn blob_service_url(url: &str) -> Option<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some("it must start with https://".into());
+    };
+    if !matches!(scheme, "https" | "http") {
+        return Some("it must start with https://".into());
+    }
+    if url.contains(['?', '#']) {
+        return Some("it must have no query or fragment".into());
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, p)) => (h, p.strip_prefix(':')),
+            None => return Some("it has no host".into()),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    if let Some(p) = port.filter(|p| p.parse::<u16>().is_err()) {
+        return Some(format!("`{p}` is not a port"));
+    }
+    if host.is_empty() || host.contains('@') {
+        return Some("it has no host".into());
+    }
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (scheme == "http" && !loopback).then(|| {
+        "plain http is allowed only to a loopback address (an emulator such as Azurite); use https"
+            .into()
+    })
+}
+
 /// Whether the text is a GUID (8-4-4-4-12 hex digits).
 pub fn is_guid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
@@ -107,7 +196,41 @@ fn bad_char(name: &str, ok: impl Fn(char) -> bool) -> Option<char> {
 
 #[cfg(test)]
 mod tests {
-    use super::{compute, is_guid, ml_workspace, spark_pool, synapse_workspace};
+    use super::{
+        blob_name, blob_service_url, compute, container, is_guid, ml_workspace, spark_pool,
+        synapse_workspace,
+    };
+
+    #[test]
+    fn state_locations_accept_good_names_and_reject_bad_ones() {
+        assert_eq!(container("synlink-state"), None);
+        for bad in ["ab", "State", "-state", "state-", "a--b", "st_ate"] {
+            assert!(container(bad).is_some(), "{bad}");
+        }
+        assert_eq!(blob_name("prod/teams.json"), None);
+        for bad in ["", "/a", "a/", "a//b", "a/../b", "a.", "a\u{7}b"] {
+            assert!(blob_name(bad).is_some(), "{bad:?}");
+        }
+        for good in [
+            "https://acct.blob.core.windows.net",
+            "https://acct.blob.core.windows.net/",
+            "http://127.0.0.1:10000/devstoreaccount1",
+            "http://localhost:10000/devstoreaccount1",
+            "http://[::1]:10000/devstoreaccount1",
+        ] {
+            assert_eq!(blob_service_url(good), None, "{good}");
+        }
+        for bad in [
+            "acct.blob.core.windows.net",
+            "ftp://acct",
+            "http://acct.blob.core.windows.net",
+            "https://acct.blob.core.windows.net?sv=1&sig=x",
+            "https://",
+            "https://h:port",
+        ] {
+            assert!(blob_service_url(bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn rules_accept_good_names_and_reject_bad_ones() {

@@ -11,7 +11,7 @@ use crate::addr::{Address, ResourceKind};
 use crate::spec::de::{decode as decode_node, DeError};
 use crate::spec::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::spec::expand::Entry;
-use crate::spec::model::{Cloud, Defaults, GrantScope, Identity, Principal};
+use crate::spec::model::{Cloud, Defaults, GrantScope, Identity, Principal, StateSettings};
 use crate::spec::node::{Node, Pos, Value};
 use crate::spec::{
     naming, refactor, roles, runtimes, Body, Placement, Resource, Settings, SPEC_VERSION,
@@ -34,6 +34,56 @@ fn push_de(diags: &mut Vec<Diagnostic>, e: &DeError, address: &str) {
                 .maybe_hint(err.hint.clone()),
         );
     }
+}
+
+/// Decodes and checks the `state` setting: the blob service URL (http only to
+/// a loopback address, as a SAS is sent only over https elsewhere), the
+/// container's naming rule and the blob name. `None` when it has a problem
+/// (reported).
+pub fn decode_state(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<StateSettings> {
+    let settings = match decode_node::<StateSettings>(node) {
+        Ok(s) => s,
+        Err(e) => {
+            push_de(diags, &e, "state");
+            return None;
+        }
+    };
+    let before = diags.len();
+    let blob = &settings.azure_blob;
+    let at = |field: &str| node.pos_at(&format!("azure_blob.{field}"));
+    if let Some(problem) = naming::blob_service_url(&blob.account_url) {
+        diags.push(
+            Diagnostic::error(
+                at("account_url"),
+                format!("`{}` is not a blob service URL: {problem}", blob.account_url),
+            )
+            .code(Code::InvalidUrl)
+            .at("state")
+            .hint("e.g. https://ACCOUNT.blob.core.windows.net; a SAS goes in the environment variable SYNLINK_STATE_SAS, never in the spec"),
+        );
+    }
+    if let Some(problem) = naming::container(&blob.container) {
+        diags.push(
+            Diagnostic::error(
+                at("container"),
+                format!("invalid container name `{}`: it {problem}", blob.container),
+            )
+            .code(Code::NamingRule)
+            .at("state"),
+        );
+    }
+    if let Some(problem) = naming::blob_name(&blob.key) {
+        diags.push(
+            Diagnostic::error(
+                at("key"),
+                format!("invalid blob name `{}`: it {problem}", blob.key),
+            )
+            .code(Code::InvalidValue)
+            .at("state")
+            .hint("e.g. prod/teams.json"),
+        );
+    }
+    (diags.len() == before).then_some(settings)
 }
 
 /// Decodes settings and entries; duplicate addresses and undecodable entries are
@@ -122,6 +172,9 @@ pub fn decode(
     }
     if let Some((_, node)) = settings.get("removed") {
         out.removed = refactor::decode_removed(node, diags);
+    }
+    if let Some((_, node)) = settings.get("state") {
+        out.state = decode_state(node, diags);
     }
 
     let mut resources: IndexMap<Address, Resource> = IndexMap::with_capacity(entries.len());

@@ -54,6 +54,7 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::auth::{ReqwestTransport, TokenSource};
+use crate::cloud::client::trust_extra_roots;
 use crate::state::backend::{HeldLock, LockStatus, Snapshot, StateBackend};
 use crate::state::{HolderDetails, LeaseLoss, LockInfo, State, StateError, STATE_FORMAT_VERSION};
 
@@ -278,7 +279,7 @@ impl BlobStore {
     /// The store for `config`, authorised by `auth`, over a reqwest client of
     /// its own (rustls, certificates verified).
     pub fn new(config: &BlobConfig, auth: BlobAuth) -> Result<BlobStore, StateError> {
-        let http = reqwest::Client::builder()
+        let http = trust_extra_roots(reqwest::Client::builder())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()

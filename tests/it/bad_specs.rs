@@ -179,7 +179,7 @@ const CASES: &[Case] = &[
         ",
         message: "unknown section `outputs`",
         at: Some((2, 1)),
-        hint: Some("the sections are: version, cloud, defaults, variables, ml_workspaces"),
+        hint: Some("the sections are: version, cloud, defaults, variables, state, ml_workspaces"),
         ..CASE
     },
     Case {

@@ -21,8 +21,10 @@ fn layer(module: &str) -> Option<u8> {
         "error" => 6,
         "render" | "cli" => 7,
         "invocation" => 8,
-        "app" => 9,
-        "lib" | "main" => 10,
+        // The state commands, one step below the dispatch that calls them.
+        "app_state" => 9,
+        "app" => 10,
+        "lib" | "main" => 11,
         _ => return None,
     })
 }

@@ -2,6 +2,7 @@
 
 mod api_models;
 mod apply;
+mod azurite;
 mod bad_specs;
 mod discover;
 mod docs;
@@ -11,6 +12,8 @@ mod faults;
 mod fidelity;
 mod first_hour;
 mod fuzz;
+mod github_pipeline;
+mod github_signin;
 mod layers;
 mod misuse;
 mod plan;
@@ -21,5 +24,6 @@ mod schema;
 mod security;
 mod state;
 mod state_blob;
+mod team_state;
 mod validate_format;
 mod world;

@@ -38,7 +38,10 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Credentials and settings from the developer's own machine that must not reach a
 /// synlink run under test (every `SYNLINK_*` variable goes too).
-const FOREIGN_ENV: [&str; 10] = [
+const FOREIGN_ENV: [&str; 13] = [
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "AZURE_AUTHORITY_HOST",
     "AZURE_CLIENT_ID",
     "AZURE_TENANT_ID",
     "AZURE_CLIENT_SECRET",
@@ -672,6 +675,7 @@ impl World {
     {
         Synlink {
             world: self,
+            subdir: None,
             args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
             env: Vec::new(),
             principal: None,
@@ -805,6 +809,8 @@ pub async fn under_a_terminal(w: &World, args: &[String], no_color_env: bool) ->
 /// One run of the binary, configured like a `Command`, then run, run blocking or spawned.
 pub struct Synlink<'w> {
     world: &'w World,
+    /// Where it runs, under the world's directory (`None`: the directory itself).
+    subdir: Option<PathBuf>,
     args: Vec<OsString>,
     env: Vec<(String, String)>,
     principal: Option<String>,
@@ -831,6 +837,15 @@ impl Synlink<'_> {
     /// Authenticates as `object_id`, named to the managed-identity endpoint.
     pub fn principal(mut self, object_id: &str) -> Self {
         self.principal = Some(object_id.to_owned());
+        self
+    }
+
+    /// Runs in `dir` under the world's directory (made if absent), as another
+    /// machine's checkout of the same repository would.
+    pub fn in_dir(mut self, dir: &str) -> Self {
+        let path = self.world.path(dir);
+        std::fs::create_dir_all(&path).expect("the run's directory");
+        self.subdir = Some(path);
         self
     }
 
@@ -863,7 +878,8 @@ impl Synlink<'_> {
             std::process::Command::new(BIN)
         };
         with_test_env(&mut cmd);
-        cmd.current_dir(self.world.dir()).args(&self.args);
+        cmd.current_dir(self.subdir.as_deref().unwrap_or(self.world.dir()))
+            .args(&self.args);
         if let Some(cloud) = &self.world.cloud {
             let mut endpoint = format!("{}/_identity/msi", cloud.api.base);
             if let Some(p) = &self.principal {
