@@ -52,8 +52,8 @@ impl Provider for Attachments {
         "computes"
     }
 
-    fn id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
-        Some(self.parent_id(r, spec)?.child(self.collection(), &r.name))
+    fn api_version(&self) -> &'static str {
+        API_VERSION
     }
 
     fn parent_id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {

@@ -9,13 +9,8 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use crate::addr::{Address, ArmId, Properties, ResourceKind};
-use crate::cloud::client::Client;
-use crate::cloud::error::CloudError;
 use crate::provider::discover::{self, Field, Fields};
-use crate::provider::{
-    arm_get, arm_list, fold_id, id_of, method, str_at, Applied, ApplyContext, Desired, Lookup,
-    Need, Provider, Request, Words,
-};
+use crate::provider::{fold_id, id_of, str_at, Desired, Lookup, Need, Provider, Request, Words};
 use crate::spec::model::Link;
 use crate::spec::{Body, LoadedSpec, Resource};
 
@@ -46,8 +41,8 @@ impl Provider for Links {
         "linkedServices"
     }
 
-    fn id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
-        Some(self.parent_id(r, spec)?.child(self.collection(), &r.name))
+    fn api_version(&self) -> &'static str {
+        API_VERSION
     }
 
     fn parent_id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
@@ -193,50 +188,6 @@ impl Provider for Links {
             "on the deprecated linked-service path",
             "Azure no longer registers new linked services for new Synapse workspaces; the recommended path is an attachment with `identity: system_assigned` and a role grant to it (see examples/attach-with-identity.yaml)",
         ))
-    }
-
-    async fn read(
-        &self,
-        client: &Client,
-        id: &ArmId,
-        _parent: Option<&Value>,
-    ) -> Result<Option<Value>, CloudError> {
-        arm_get(client, id, API_VERSION).await
-    }
-
-    async fn list(
-        &self,
-        client: &Client,
-        parent_id: &ArmId,
-        _parent: &Value,
-    ) -> Result<Vec<(ArmId, Value)>, CloudError> {
-        arm_list(client, parent_id, self.collection(), API_VERSION, |_| true).await
-    }
-
-    async fn write(
-        &self,
-        ctx: &ApplyContext,
-        _address: &Address,
-        id: &ArmId,
-        request: &Request,
-    ) -> Result<Applied, CloudError> {
-        let body = ctx
-            .client
-            .put(
-                method(request),
-                id.as_str(),
-                &request.api_version,
-                &request.body,
-            )
-            .await?;
-        Ok(Applied {
-            id: id.clone(),
-            outputs: self.outputs(&body),
-        })
-    }
-
-    async fn delete(&self, ctx: &ApplyContext, id: &ArmId) -> Result<(), CloudError> {
-        ctx.client.delete(id.as_str(), API_VERSION).await
     }
 }
 

@@ -4,13 +4,13 @@
 
 use serde_json::{json, Value};
 
-use crate::addr::{Address, ArmId, Properties, ResourceKind};
+use crate::addr::{ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
 use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
-    arm_get, fold_id, fold_location, identity_body, identity_type, method, put_tags, read_identity,
-    read_tags, str_at, tags_body, Applied, ApplyContext, Desired, Lookup, Provider, Request,
+    fold_id, fold_location, identity_body, identity_type, put_tags, read_identity, read_tags,
+    str_at, tags_body, Desired, Lookup, Provider, Request,
 };
 use crate::spec::model::MlWorkspace;
 use crate::spec::{Body, LoadedSpec, Resource};
@@ -49,6 +49,14 @@ impl Provider for MlWorkspaces {
 
     fn collection(&self) -> &'static str {
         "Microsoft.MachineLearningServices/workspaces"
+    }
+
+    fn api_version(&self) -> &'static str {
+        API_VERSION
+    }
+
+    fn creates_group(&self) -> bool {
+        true
     }
 
     fn id(&self, r: &Resource, _spec: &LoadedSpec) -> Option<ArmId> {
@@ -244,42 +252,6 @@ impl Provider for MlWorkspaces {
 
     fn write_lock(&self, id: &ArmId) -> Option<ArmId> {
         Some(id.clone())
-    }
-
-    async fn read(
-        &self,
-        client: &Client,
-        id: &ArmId,
-        _parent: Option<&Value>,
-    ) -> Result<Option<Value>, CloudError> {
-        arm_get(client, id, API_VERSION).await
-    }
-
-    async fn write(
-        &self,
-        ctx: &ApplyContext,
-        _address: &Address,
-        id: &ArmId,
-        request: &Request,
-    ) -> Result<Applied, CloudError> {
-        ctx.ensure_group(id, &request.body["location"]).await?;
-        let body = ctx
-            .client
-            .put(
-                method(request),
-                id.as_str(),
-                &request.api_version,
-                &request.body,
-            )
-            .await?;
-        Ok(Applied {
-            id: id.clone(),
-            outputs: self.outputs(&body),
-        })
-    }
-
-    async fn delete(&self, ctx: &ApplyContext, id: &ArmId) -> Result<(), CloudError> {
-        ctx.client.delete(id.as_str(), API_VERSION).await
     }
 }
 

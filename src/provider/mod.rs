@@ -317,10 +317,22 @@ pub trait Provider: Send + Sync {
     /// or its resource type for a top-level kind.
     fn collection(&self) -> &'static str;
 
-    /// The ARM id the resource's settings give it. `None` when the client names
-    /// it at creation (a Synapse role assignment): the plan then names it
+    /// The api-version of its requests.
+    fn api_version(&self) -> &'static str;
+
+    /// Whether a create first makes the resource group when it is missing
+    /// (the top-level workspaces synlink creates).
+    fn creates_group(&self) -> bool {
+        false
+    }
+
+    /// The ARM id the resource's settings give it: by default its name in its
+    /// collection under its parent. `None` when the client names it at
+    /// creation (a Synapse role assignment): the plan then names it
     /// `{parent}/{collection}/{uuid}` and apply creates exactly that id.
-    fn id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId>;
+    fn id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
+        Some(self.parent_id(r, spec)?.child(self.collection(), &r.name))
+    }
 
     /// The id of the resource it lives under (for kinds with a parent).
     fn parent_id(&self, _r: &Resource, _spec: &LoadedSpec) -> Option<ArmId> {
@@ -439,14 +451,17 @@ pub trait Provider: Send + Sync {
         None
     }
 
-    /// Reads one resource by id; `parent` is what Azure holds for its parent
-    /// (kinds read through a data plane find their endpoint there).
+    /// Reads one resource by id (an ARM GET by default); `parent` is what
+    /// Azure holds for its parent (kinds read through a data plane find their
+    /// endpoint there).
     async fn read(
         &self,
         client: &Client,
         id: &ArmId,
-        parent: Option<&Value>,
-    ) -> Result<Option<Value>, CloudError>;
+        _parent: Option<&Value>,
+    ) -> Result<Option<Value>, CloudError> {
+        arm_get(client, id, self.api_version()).await
+    }
 
     /// For discover: lists the resources of this top-level kind in a scope
     /// (a subscription's or a resource group's id), with one list call.
@@ -481,25 +496,54 @@ pub trait Provider: Send + Sync {
     /// Lists the resources of this kind under a parent (kinds with a parent).
     async fn list(
         &self,
-        _client: &Client,
-        _parent_id: &ArmId,
+        client: &Client,
+        parent_id: &ArmId,
         _parent: &Value,
     ) -> Result<Vec<(ArmId, Value)>, CloudError> {
-        Ok(Vec::new())
+        arm_list(
+            client,
+            parent_id,
+            self.collection(),
+            self.api_version(),
+            |_| true,
+        )
+        .await
     }
 
     /// Sends a create or update (`request`, its fills done) to `id` and waits
-    /// for it to finish; returns what the state records.
+    /// for it to finish; returns what the state records. By default one ARM
+    /// PUT or PATCH and its long-running operation, after the resource group
+    /// where the kind makes it.
     async fn write(
         &self,
         ctx: &ApplyContext,
-        address: &Address,
+        _address: &Address,
         id: &ArmId,
         request: &Request,
-    ) -> Result<Applied, CloudError>;
+    ) -> Result<Applied, CloudError> {
+        if self.creates_group() && request.method == "PUT" {
+            ctx.ensure_group(id, &request.body["location"]).await?;
+        }
+        let body = ctx
+            .client
+            .put(
+                method(request),
+                id.as_str(),
+                &request.api_version,
+                &request.body,
+            )
+            .await?;
+        Ok(Applied {
+            id: id.clone(),
+            outputs: self.outputs(&body),
+        })
+    }
 
     /// Deletes (detaches, unregisters, revokes) the resource; absent is fine.
-    async fn delete(&self, ctx: &ApplyContext, id: &ArmId) -> Result<(), CloudError>;
+    /// By default an ARM DELETE and its long-running operation.
+    async fn delete(&self, ctx: &ApplyContext, id: &ArmId) -> Result<(), CloudError> {
+        ctx.client.delete(id.as_str(), self.api_version()).await
+    }
 }
 
 /// The provider of a kind: the one place that maps kinds to providers.

@@ -119,6 +119,10 @@ impl Provider for RoleGrants {
         "roleAssignments"
     }
 
+    fn api_version(&self) -> &'static str {
+        API_VERSION
+    }
+
     fn id(&self, _r: &Resource, _spec: &LoadedSpec) -> Option<ArmId> {
         None
     }

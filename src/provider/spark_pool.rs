@@ -5,13 +5,11 @@
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 
-use crate::addr::{Address, ArmId, Properties, ResourceKind};
-use crate::cloud::client::Client;
-use crate::cloud::error::CloudError;
+use crate::addr::{ArmId, Properties, ResourceKind};
 use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
-    arm_get, arm_list, fold_location, id_of, method, put_tags, read_tags, str_at,
-    synapse_workspace, tags_body, Applied, ApplyContext, Desired, Lookup, Provider, Request,
+    fold_location, id_of, put_tags, read_tags, str_at, synapse_workspace, tags_body, Desired,
+    Lookup, Provider, Request,
 };
 use crate::spec::model::SparkPool;
 use crate::spec::{runtimes, Body, LoadedSpec, Resource};
@@ -83,8 +81,8 @@ impl Provider for SparkPools {
         "bigDataPools"
     }
 
-    fn id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
-        Some(self.parent_id(r, spec)?.child(self.collection(), &r.name))
+    fn api_version(&self) -> &'static str {
+        API_VERSION
     }
 
     fn parent_id(&self, r: &Resource, spec: &LoadedSpec) -> Option<ArmId> {
@@ -287,49 +285,6 @@ impl Provider for SparkPools {
 
     fn delete_rank(&self) -> u8 {
         3
-    }
-
-    async fn read(
-        &self,
-        client: &Client,
-        id: &ArmId,
-        _parent: Option<&Value>,
-    ) -> Result<Option<Value>, CloudError> {
-        arm_get(client, id, API_VERSION).await
-    }
-
-    async fn list(
-        &self,
-        client: &Client,
-        parent_id: &ArmId,
-        _parent: &Value,
-    ) -> Result<Vec<(ArmId, Value)>, CloudError> {
-        arm_list(client, parent_id, self.collection(), API_VERSION, |_| true).await
-    }
-
-    async fn write(
-        &self,
-        ctx: &ApplyContext,
-        _address: &Address,
-        id: &ArmId,
-        request: &Request,
-    ) -> Result<Applied, CloudError> {
-        ctx.client
-            .put(
-                method(request),
-                id.as_str(),
-                &request.api_version,
-                &request.body,
-            )
-            .await?;
-        Ok(Applied {
-            id: id.clone(),
-            outputs: IndexMap::new(),
-        })
-    }
-
-    async fn delete(&self, ctx: &ApplyContext, id: &ArmId) -> Result<(), CloudError> {
-        ctx.client.delete(id.as_str(), API_VERSION).await
     }
 }
 

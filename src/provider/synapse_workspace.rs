@@ -7,13 +7,13 @@
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 
-use crate::addr::{Address, ArmId, Properties, ResourceKind};
+use crate::addr::{ArmId, Properties, ResourceKind};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
 use crate::provider::discover::{self, Field, Fields};
 use crate::provider::{
-    arm_get, fold_location, identity_type, method, put_tags, read_identity, read_tags, str_at,
-    tags_body, Applied, ApplyContext, Desired, Fill, Lookup, Provider, Request,
+    fold_location, identity_type, put_tags, read_identity, read_tags, str_at, tags_body, Desired,
+    Fill, Lookup, Provider, Request,
 };
 use crate::spec::model::{Identity, SynapseWorkspace};
 use crate::spec::{Body, LoadedSpec, Resource};
@@ -67,6 +67,14 @@ impl Provider for SynapseWorkspaces {
 
     fn collection(&self) -> &'static str {
         "Microsoft.Synapse/workspaces"
+    }
+
+    fn api_version(&self) -> &'static str {
+        API_VERSION
+    }
+
+    fn creates_group(&self) -> bool {
+        true
     }
 
     fn id(&self, r: &Resource, _spec: &LoadedSpec) -> Option<ArmId> {
@@ -288,44 +296,6 @@ impl Provider for SynapseWorkspaces {
 
     fn delete_rank(&self) -> u8 {
         4
-    }
-
-    async fn read(
-        &self,
-        client: &Client,
-        id: &ArmId,
-        _parent: Option<&Value>,
-    ) -> Result<Option<Value>, CloudError> {
-        arm_get(client, id, API_VERSION).await
-    }
-
-    async fn write(
-        &self,
-        ctx: &ApplyContext,
-        _address: &Address,
-        id: &ArmId,
-        request: &Request,
-    ) -> Result<Applied, CloudError> {
-        if request.method == "PUT" {
-            ctx.ensure_group(id, &request.body["location"]).await?;
-        }
-        let body = ctx
-            .client
-            .put(
-                method(request),
-                id.as_str(),
-                &request.api_version,
-                &request.body,
-            )
-            .await?;
-        Ok(Applied {
-            id: id.clone(),
-            outputs: self.outputs(&body),
-        })
-    }
-
-    async fn delete(&self, ctx: &ApplyContext, id: &ArmId) -> Result<(), CloudError> {
-        ctx.client.delete(id.as_str(), API_VERSION).await
     }
 }
 
