@@ -664,11 +664,13 @@ fn html(text: &str) -> String {
 }
 
 /// The id a reviewer must see: what a delete or a replace removes, what a
-/// forget lets go.
+/// forget lets go, what an adoption takes into the state.
 fn shown_id(change: &Change, drift: bool) -> Option<&crate::addr::ArmId> {
-    (!drift && (change.action.is_destructive() || change.action == Action::Forget))
-        .then_some(change.id.as_ref())
-        .flatten()
+    (!drift
+        && (change.action.is_destructive()
+            || matches!(change.action, Action::Forget | Action::Adopt)))
+    .then_some(change.id.as_ref())
+    .flatten()
 }
 
 /// The changes a change waits for, listed.
@@ -1135,6 +1137,25 @@ mod tests {
             .expect("one warning line");
         insta::assert_snapshot!("grouped_warning_markdown", line);
         assert_eq!(md.matches("> **Warning:**").count(), 1);
+    }
+
+    #[test]
+    fn an_adoption_is_its_own_action_counted_in_the_summary() {
+        let mut adopt = change(Action::Adopt, "links.team-a");
+        adopt.id = Some(crate::addr::ArmId::new("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/ml/linkedServices/synapselink1"));
+        adopt.reasons =
+            vec!["exists in Azure and matches the spec: adopted into the state".to_owned()];
+        let mut create = change(Action::Create, "role_grants.team-a-spark");
+        create.after = Some(grant_props());
+        let p = plan(PlanMode::Normal, vec![adopt, create]);
+        let out = text(&p, false);
+        insta::assert_snapshot!("adopt_text", out.replace(&p.digest, "[DIGEST]"));
+        assert!(
+            out.ends_with("Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy, 1 to adopt.\n")
+        );
+        let md = markdown(&p, None);
+        assert!(md.contains("| `<=` | adopt | `links.team-a` |"), "{md}");
+        assert!(json(&p).contains("\"action\": \"adopt\""));
     }
 
     #[test]
