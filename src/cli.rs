@@ -32,7 +32,7 @@ pub enum Command {
     Graph(SpecArgs),
     /// Read what Azure holds, compare it with the spec, and print the plan.
     Plan(PlanArgs),
-    /// Plan (or take a saved plan), ask, and apply it in dependency order.
+    /// Plan (or take a saved plan), ask, and apply it in dependency order; with --auto-approve or a saved plan, each change starts as soon as its own reads and dependencies are done.
     Apply(ApplyArgs),
     /// Remove every managed resource, dependents first (data sources are untouched).
     Destroy(DestroyArgs),
@@ -193,6 +193,10 @@ pub struct ApplyArgs {
     /// Apply only addresses matching this glob and what they need (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub target: Vec<String>,
+
+    /// With a saved plan: read all of Azure and compare a whole fresh plan with it before the first write (refused whole if anything moved), instead of checking each change against Azure just before it runs.
+    #[arg(long, requires = "planfile")]
+    pub verify_first: bool,
 }
 
 /// Flags shared by the commands that change Azure.
