@@ -142,6 +142,21 @@ fn wanted(spec: &LoadedSpec, state: &State) -> Wanted {
     w
 }
 
+fn units_of(w: &Wanted) -> Vec<Unit> {
+    let mut units: Vec<Unit> = w
+        .top
+        .iter()
+        .map(|(k, id)| Unit::Top(*k, id.clone()))
+        .collect();
+    units.extend(w.children.iter().map(|(k, p)| Unit::List(*k, p.clone())));
+    units
+}
+
+/// The reads a refresh of `spec` and `state` makes.
+pub fn units(spec: &LoadedSpec, state: &State) -> Vec<Unit> {
+    units_of(&wanted(spec, state))
+}
+
 /// How refresh reports a resource it waits for.
 pub type OnWait<'a> = &'a (dyn Fn(&ArmId, &str) + Sync);
 

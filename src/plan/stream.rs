@@ -470,19 +470,19 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        // Warnings are not limited by `--target` (a whole plan's are not either).
         for w in d.plan.warnings {
             let first = w
                 .addresses
                 .iter()
                 .filter(|a| mine.contains(a))
                 .filter_map(|a| self.at.get(a).copied())
-                .filter(|&i| self.kept(i))
                 .min();
             if let Some(first) = first {
                 let addresses = w
                     .addresses
                     .iter()
-                    .filter(|a| mine.contains(a) && self.at.get(*a).is_some_and(|&i| self.kept(i)))
+                    .filter(|a| mine.contains(a))
                     .cloned()
                     .collect();
                 self.warnings.push((first, Warning { addresses, ..w }));
@@ -725,5 +725,336 @@ impl<'a> Planner<'a> {
         };
         plan.seal();
         plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{streamable, Decision, Planner};
+    use crate::addr::{ArmId, ResourceKind};
+    use crate::graph::Graph;
+    use crate::plan::diff::{diff, DiffOptions};
+    use crate::plan::refresh::{units, Observed, Unit};
+    use crate::plan::{Plan, PlanMode};
+    use crate::spec::source::SourceFile;
+    use crate::spec::variables::Overrides;
+    use crate::spec::LoadedSpec;
+    use crate::state::{ResourceState, State};
+
+    const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
+
+    fn spec() -> LoadedSpec {
+        let text = format!(
+            "version: 1
+defaults: {{ subscription: {SUB}, resource_group: rg, location: westeurope }}
+variables:
+  teams: [a, b, c, d]
+synapse_workspaces:
+  shared: {{ name: syn, existing: true }}
+spark_pools:
+  pool: {{ synapse_workspace: shared, name: pool, existing: true }}
+ml_workspaces:
+  \"{{each}}\":
+    for_each: ${{teams}}
+    name: \"mlw-{{each}}\"
+    existing: true
+links:
+  \"{{each}}\":
+    for_each: ${{teams}}
+    ml_workspace: \"{{each}}\"
+    synapse_workspace: shared
+    name: link1
+role_grants:
+  \"{{each}}\":
+    for_each: ${{teams}}
+    synapse_workspace: shared
+    role: Synapse Apache Spark Administrator
+    principal: {{ link: \"{{each}}\" }}
+attachments:
+  \"{{each}}\":
+    for_each: ${{teams}}
+    ml_workspace: \"{{each}}\"
+    spark_pool: pool
+    name: spark
+"
+        );
+        crate::spec::load_text(
+            SourceFile {
+                path: "s.yaml".into(),
+                text,
+            },
+            &Overrides::default(),
+        )
+        .expect("a valid spec")
+    }
+
+    fn rg() -> String {
+        format!("/subscriptions/{SUB}/resourceGroups/rg/providers")
+    }
+
+    /// Azure as the test has it: every data source; team a fully linked
+    /// (adopted), team b's link only, team c's attach `Failed` (replaced),
+    /// team d nothing.
+    fn azure() -> Observed {
+        let mut o = Observed::default();
+        let syn = ArmId::new(format!("{}/Microsoft.Synapse/workspaces/syn", rg()));
+        o.insert(
+            ResourceKind::SynapseWorkspace,
+            syn.clone(),
+            json!({"id": syn.as_str(), "location": "westeurope",
+                   "properties": {"connectivityEndpoints": {"dev": "https://syn.dev"}}}),
+        );
+        let pool = syn.child("bigDataPools", "pool");
+        o.insert(
+            ResourceKind::SparkPool,
+            pool.clone(),
+            json!({"id": pool.as_str(), "location": "westeurope", "properties": {"nodeSize": "Small"}}),
+        );
+        o.permissions.insert(
+            syn.clone(),
+            vec![json!({"actions": ["*"], "notActions": []})],
+        );
+        for t in ["a", "b", "c", "d"] {
+            let ml = ArmId::new(format!(
+                "{}/Microsoft.MachineLearningServices/workspaces/mlw-{t}",
+                rg()
+            ));
+            o.insert(
+                ResourceKind::MlWorkspace,
+                ml.clone(),
+                json!({"id": ml.as_str(), "location": "westeurope",
+                       "identity": {"type": "SystemAssigned", "principalId": format!("ml-{t}")}}),
+            );
+            if t == "a" || t == "b" {
+                let link = ml.child("linkedServices", "link1");
+                o.insert(
+                    ResourceKind::Link,
+                    link.clone(),
+                    json!({"id": link.as_str(), "name": "link1", "location": "westeurope",
+                           "identity": {"type": "SystemAssigned", "principalId": format!("p-{t}")},
+                           "properties": {"linkedServiceResourceId": syn.as_str(), "linkType": "Synapse"}}),
+                );
+            }
+            if t == "a" {
+                let role = crate::spec::roles::find("Apache Spark Administrator")
+                    .expect("role")
+                    .id;
+                let grant = syn.child("roleAssignments", "g-a");
+                o.insert(
+                    ResourceKind::RoleGrant,
+                    grant,
+                    json!({"id": "g-a", "roleDefinitionId": role, "principalId": "p-a",
+                           "scope": "workspaces/syn", "principalType": "ServicePrincipal"}),
+                );
+            }
+            if t == "a" || t == "c" {
+                let compute = ml.child("computes", "spark");
+                let state = if t == "c" { "Failed" } else { "Succeeded" };
+                o.insert(
+                    ResourceKind::Attachment,
+                    compute.clone(),
+                    json!({"id": compute.as_str(), "location": "westeurope",
+                           "properties": {"computeType": "SynapseSpark", "resourceId": pool.as_str(),
+                                          "provisioningState": state}}),
+                );
+            }
+        }
+        o
+    }
+
+    /// The plan decided unit by unit, reads given in `order`.
+    fn streamed(
+        spec: &LoadedSpec,
+        graph: &Graph,
+        state: &State,
+        options: &DiffOptions,
+        observed: &Observed,
+        reversed: bool,
+    ) -> (Plan, Vec<String>) {
+        let all = units(spec, state);
+        let mut planner = Planner::new(spec, graph, state, options.clone(), None, &all);
+        let mut feed: Vec<Unit> = all.clone();
+        feed.sort_by_key(|u| std::cmp::Reverse(planner.read_priority(u)));
+        if reversed {
+            feed.reverse();
+        }
+        let mut order = Vec::new();
+        for u in feed {
+            planner.read(&[(u, Ok(()))]);
+            planner.decide(observed);
+            assert!(planner.permissions_to_read(observed).is_empty());
+            for (address, decision) in planner.release(observed) {
+                assert!(
+                    !matches!(decision, Decision::Failed(_) | Decision::Skipped(_)),
+                    "{address}: {decision:?}"
+                );
+                order.push(address.to_string());
+            }
+        }
+        assert!(planner.finished(), "every address decided");
+        (planner.plan(), order)
+    }
+
+    fn options(mode: PlanMode, targets: &[&str]) -> DiffOptions {
+        DiffOptions {
+            mode,
+            targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            spec_hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn the_plan_decided_as_reads_come_in_is_the_whole_plan_digest_and_all() {
+        let spec = spec();
+        let graph = Graph::build(&spec).expect("no cycle");
+        let state = State::new();
+        let observed = azure();
+        let opts = options(PlanMode::Normal, &[]);
+        let whole = diff(&spec, &graph, &observed, &state, &opts);
+        assert!(whole.errors.is_empty(), "{:?}", whole.errors);
+        let actions: Vec<String> = whole
+            .plan
+            .changes
+            .iter()
+            .map(|c| format!("{} {:?}", c.address, c.action))
+            .collect();
+        // The fixture covers reads, adoptions, creates and a replacement.
+        for want in [
+            "ml_workspaces.a Read",
+            "links.a Adopt",
+            "links.d Create",
+            "role_grants.b Create",
+            "attachments.c Replace",
+        ] {
+            assert!(actions.iter().any(|a| a == want), "{want}: {actions:#?}");
+        }
+        for reversed in [false, true] {
+            let (plan, order) = streamed(&spec, &graph, &state, &opts, &observed, reversed);
+            assert_eq!(plan.changes, whole.plan.changes, "reversed: {reversed}");
+            assert_eq!(plan.warnings, whole.plan.warnings);
+            assert_eq!(plan.drift, whole.plan.drift);
+            assert_eq!(plan.digest, whole.plan.digest);
+            // Every address comes after what it depends on.
+            for (i, a) in order.iter().enumerate() {
+                let address = crate::addr::Address::parse(a).expect("address");
+                for d in graph.dependencies(&address) {
+                    let j = order.iter().position(|x| *x == d.to_string());
+                    assert!(j.is_some_and(|j| j < i), "{d} before {a}: {order:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn destroy_and_target_plans_are_the_whole_plans_too() {
+        let spec = spec();
+        let graph = Graph::build(&spec).expect("no cycle");
+        let observed = azure();
+        // A state that records team a's and b's resources, as an apply would.
+        let mut state = State::new();
+        state.serial = 3;
+        for c in diff(
+            &spec,
+            &graph,
+            &observed,
+            &State::new(),
+            &options(PlanMode::Normal, &[]),
+        )
+        .plan
+        .changes
+        {
+            let Some(id) = c.id.clone() else { continue };
+            if !observed.exists(&id) {
+                continue;
+            }
+            state.resources.insert(
+                c.address.to_string(),
+                ResourceState {
+                    kind: c.kind,
+                    id,
+                    existing: c.action == crate::plan::Action::Read,
+                    properties: c.after.clone().unwrap_or_default(),
+                    outputs: c.outputs.clone(),
+                    dependencies: c.depends_on.clone(),
+                },
+            );
+        }
+        assert!(streamable(&spec, &state));
+        for opts in [
+            options(PlanMode::Destroy, &[]),
+            options(PlanMode::Normal, &["attachments.b"]),
+            options(PlanMode::Normal, &["links.*"]),
+        ] {
+            let whole = diff(&spec, &graph, &observed, &state, &opts);
+            assert!(whole.errors.is_empty(), "{:?}", whole.errors);
+            let (plan, _) = streamed(&spec, &graph, &state, &opts, &observed, false);
+            assert_eq!(plan.changes, whole.plan.changes, "{opts:?}");
+            assert_eq!(plan.digest, whole.plan.digest, "{opts:?}");
+        }
+        // A state address the spec no longer has is not streamable.
+        let mut gone = state.clone();
+        let rs = gone.resources["links.a"].clone();
+        gone.resources.insert("links.old".into(), rs);
+        assert!(!streamable(&spec, &gone));
+    }
+
+    #[test]
+    fn an_address_whose_read_failed_fails_and_what_depends_on_it_is_skipped() {
+        let spec = spec();
+        let graph = Graph::build(&spec).expect("no cycle");
+        let state = State::new();
+        let observed = azure();
+        let all = units(&spec, &state);
+        let mut planner = Planner::new(
+            &spec,
+            &graph,
+            &state,
+            options(PlanMode::Normal, &[]),
+            None,
+            &all,
+        );
+        let ml_b = ArmId::new(format!(
+            "{}/Microsoft.MachineLearningServices/workspaces/mlw-b",
+            rg()
+        ));
+        let error = crate::cloud::error::CloudError::Unexpected {
+            path: ml_b.to_string(),
+            message: "boom".into(),
+        };
+        let completed: Vec<_> = all
+            .iter()
+            .map(|u| {
+                let failed = matches!(u, Unit::Top(_, id) if *id == ml_b)
+                    || matches!(u, Unit::List(_, p) if *p == ml_b);
+                (u.clone(), if failed { Err(error.clone()) } else { Ok(()) })
+            })
+            .collect();
+        planner.read(&completed);
+        planner.decide(&observed);
+        let released: Vec<(String, Decision)> = planner
+            .release(&observed)
+            .into_iter()
+            .map(|(a, d)| (a.to_string(), d))
+            .collect();
+        let of = |a: &str| {
+            released
+                .iter()
+                .find(|(x, _)| x == a)
+                .map(|(_, d)| d.clone())
+                .expect(a)
+        };
+        assert!(matches!(of("ml_workspaces.b"), Decision::Failed(_)));
+        assert!(
+            matches!(of("links.b"), Decision::Failed(_)),
+            "its own list failed too"
+        );
+        assert!(matches!(of("role_grants.b"), Decision::Skipped(_)));
+        assert!(
+            matches!(of("attachments.b"), Decision::Failed(_)),
+            "its own list failed too"
+        );
+        assert!(matches!(of("links.d"), Decision::Change(_)));
     }
 }
