@@ -381,7 +381,16 @@ impl<'a> Planner<'a> {
                 stack.extend(self.deps[i].iter().copied());
             }
         }
-        let addresses: HashSet<&Address> = closure.iter().map(|&i| &self.order[i]).collect();
+        // The slice, in the spec's order (as the diff would meet it), and
+        // the state's records of it: looked up, never a walk of the whole.
+        let mut members: Vec<(usize, &Address, &crate::spec::Resource)> = closure
+            .iter()
+            .filter_map(|&i| {
+                let (at, a, r) = self.spec.resources.get_full(&self.order[i])?;
+                Some((at, a, r))
+            })
+            .collect();
+        members.sort_by_key(|(at, _, _)| *at);
         let spec = LoadedSpec {
             file: SourceFile {
                 path: self.spec.file.path.clone(),
@@ -390,25 +399,24 @@ impl<'a> Planner<'a> {
             cloud: self.spec.cloud.clone(),
             defaults: self.spec.defaults.clone(),
             state: None,
-            resources: self
-                .spec
-                .resources
+            resources: members
                 .iter()
-                .filter(|(a, _)| addresses.contains(a))
-                .map(|(a, r)| (a.clone(), r.clone()))
+                .map(|(_, a, r)| ((*a).clone(), (*r).clone()))
                 .collect(),
             moved: self.spec.moved.clone(),
             removed: self.spec.removed.clone(),
             warnings: Vec::new(),
         };
+        let mut recorded: Vec<(usize, String, crate::state::ResourceState)> = closure
+            .iter()
+            .filter_map(|&i| {
+                let (at, a, r) = self.state.resources.get_full(&self.order[i].to_string())?;
+                Some((at, a.clone(), r.clone()))
+            })
+            .collect();
+        recorded.sort_by_key(|(at, _, _)| *at);
         let state = State {
-            resources: self
-                .state
-                .resources
-                .iter()
-                .filter(|(a, _)| Address::parse(a).is_some_and(|a| addresses.contains(&a)))
-                .map(|(a, r)| (a.clone(), r.clone()))
-                .collect(),
+            resources: recorded.into_iter().map(|(_, a, r)| (a, r)).collect(),
             version: self.state.version,
             lineage: self.state.lineage.clone(),
             serial: self.state.serial,
