@@ -280,6 +280,9 @@ impl Emu {
 struct Config {
     n: usize,
     subs: usize,
+    /// Its place among the runs: each run has its own teams (a Synapse role
+    /// assignment id is never used again once deleted, as in Azure).
+    run: usize,
 }
 
 impl Config {
@@ -288,11 +291,7 @@ impl Config {
     }
 
     fn team(self, i: usize) -> String {
-        if self.subs == 1 {
-            format!("t{i:04}")
-        } else {
-            format!("s{}t{i:04}", self.subs)
-        }
+        format!("r{}t{i:04}", self.run)
     }
 
     fn sub(self, i: usize) -> &'static str {
@@ -501,8 +500,16 @@ fn streaming_floor(step: Step, counts: &Counts, refresh: &Counts, scale: f64, p:
     // The last team read cannot be in before the bucket lets the refresh's
     // reads through; its own chain follows.
     let (writes, chain, last_team) = match step {
-        Step::Apply => (c.bucket(1) + d + l, 7.0 * l + d, refresh.bucket(0) + 6.0 * l + d),
-        Step::Destroy => (c.bucket(2) + l, 6.0 * l + d, refresh.bucket(0) + 5.0 * l + d),
+        Step::Apply => (
+            c.bucket(1) + d + l,
+            7.0 * l + d,
+            refresh.bucket(0) + 6.0 * l + d,
+        ),
+        Step::Destroy => (
+            c.bucket(2) + l,
+            6.0 * l + d,
+            refresh.bucket(0) + 5.0 * l + d,
+        ),
         Step::Plan => (0.0, 3.0 * l, 0.0),
         Step::NoOp => (0.0, 2.0 * l, 0.0),
     };
@@ -822,7 +829,11 @@ fn detail(m: &Measured) -> String {
         m.loaded
     );
     let _ = writeln!(s, "                streaming: {}", m.streaming.why);
-    let _ = writeln!(s, "                plan-then-apply: {}", m.plan_then_apply.why);
+    let _ = writeln!(
+        s,
+        "                plan-then-apply: {}",
+        m.plan_then_apply.why
+    );
     let _ = writeln!(
         s,
         "                requests {} (ARM reads {}, writes {}, deletes {}; data plane {}; other {}) = {:.2}/team; 429s {}; retries {}; peak {:.1} MB",
@@ -866,11 +877,13 @@ fn main() {
         .split(',')
         .filter_map(|r| {
             let (n, s) = r.trim().split_once('x').unwrap_or((r.trim(), "1"));
-            Some(Config {
-                n: n.parse().ok()?,
-                subs: s.parse::<usize>().ok()?.clamp(1, SUBS.len()),
-            })
+            Some((
+                n.parse().ok()?,
+                s.parse::<usize>().ok()?.clamp(1, SUBS.len()),
+            ))
         })
+        .enumerate()
+        .map(|(run, (n, subs))| Config { n, subs, run })
         .collect();
     let parallelism: Option<u64> = std::env::var("BULK_PARALLELISM")
         .ok()
@@ -950,8 +963,7 @@ fn main() {
             .iter()
             .find(|m| m.config.subs == 1 && m.config.n == per && m.step == many.step)
         {
-            let speedup =
-                (many.config.n as f64 / many.wall) / (one.config.n as f64 / one.wall);
+            let speedup = (many.config.n as f64 / many.wall) / (one.config.n as f64 / one.wall);
             say(&format!(
                 "{}: {} teams over {} subscriptions in {:.2}s, {:.1}× the throughput of {} teams in one ({:.2}s)\n",
                 many.step.name(),

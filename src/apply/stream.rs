@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::addr::{Address, ArmId};
-use crate::apply::{Engine, Event, Events, Failure, Options, Outcome};
+use crate::apply::{Engine, Event, Events, Failure, Options, Outcome, Status};
 use crate::cloud::activity::Activity;
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
@@ -100,7 +100,26 @@ impl Run<'_> {
     fn take(&mut self, released: Vec<(Address, Decision)>) {
         for (address, decision) in released {
             let decision = match &self.saved {
-                Some(saved) => check(saved.get(&address).copied(), &address, decision),
+                Some(saved) => {
+                    let saved = saved.get(&address).copied();
+                    // What depends on a refused change is skipped, naming it,
+                    // rather than compared (it would differ for that reason).
+                    let after = saved.map(|s| s.depends_on.as_slice()).or(match &decision {
+                        Decision::Change(f) => Some(f.depends_on.as_slice()),
+                        _ => None,
+                    });
+                    let refused = after.and_then(|deps| {
+                        deps.iter()
+                            .find(|d| self.engine.status(d) == Some(Status::Failed))
+                            .cloned()
+                    });
+                    match refused {
+                        Some(d) if saved.is_some() => {
+                            Decision::Skipped(format!("{d} was refused or failed"))
+                        }
+                        _ => check(saved, &address, decision),
+                    }
+                }
                 None => decision,
             };
             match decision {
