@@ -771,7 +771,8 @@ impl Engine {
             self.nodes[i].status = Status::Waiting;
             return true;
         };
-        let Some(change) = self.nodes[i].change.clone() else {
+        // Done with, either way: the plan keeps its own copy.
+        let Some(change) = self.nodes[i].change.take() else {
             return true;
         };
         match result {

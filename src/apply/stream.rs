@@ -314,7 +314,19 @@ pub async fn run(
         }
         tokio::select! {
             completed = reader.next(on_wait), if reading => match completed {
-                Some(completed) => {
+                Some(mut completed) => {
+                    // Every read already in joins this one: one slice of the
+                    // plan is decided for all of them.
+                    for _ in 0..256 {
+                        match futures::FutureExt::now_or_never(reader.next(on_wait)) {
+                            Some(Some(more)) => completed.extend(more),
+                            Some(None) => {
+                                reading = false;
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
                     for (_, result) in &completed {
                         if let Err(e) = result {
                             read_errors.push(e.clone());
@@ -349,29 +361,44 @@ pub async fn run(
         let state_only = std::mem::take(&mut run.state_only);
         run.engine.record_state_only(state_only.iter());
     }
+    // Everything is read and decided: what was read is no longer needed.
+    drop(reader);
     let undecided = run.planner.undecided();
+    let unchecked: Vec<Address> = inputs
+        .saved
+        .map(|saved| {
+            saved
+                .changes
+                .iter()
+                .filter(|c| run.planner.decision(&c.address).is_none())
+                .map(|c| c.address.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Run {
+        planner,
+        engine,
+        plan_errors,
+        ..
+    } = run;
+    let mut outcome = engine.finish();
     let plan = match inputs.saved {
         Some(saved) => saved.clone(),
-        None => run.planner.plan(),
+        None => planner.into_plan(),
     };
-    let mut outcome = run.engine.finish();
-    if let Some(saved) = inputs.saved {
-        // Changes of the saved plan that were never checked (the run stopped
-        // before their reads were in) were not applied either.
-        for c in &saved.changes {
-            if run.planner.decision(&c.address).is_none() {
-                outcome.skipped.push((
-                    c.address.clone(),
-                    "not checked against Azure: the run stopped first".into(),
-                ));
-            }
-        }
+    // Changes of the saved plan that were never checked (the run stopped
+    // before their reads were in) were not applied either.
+    for address in unchecked {
+        outcome.skipped.push((
+            address,
+            "not checked against Azure: the run stopped first".into(),
+        ));
     }
     Streamed {
         outcome,
         plan,
         undecided,
         read_errors,
-        plan_errors: run.plan_errors,
+        plan_errors,
     }
 }

@@ -184,8 +184,12 @@ pub struct Reader {
     client: Arc<Client>,
     options: Options,
     named: HashMap<ArmId, ResourceKind>,
-    /// Units to start, by (priority, first wanted).
-    ready: BinaryHeap<(i64, Reverse<u64>, Unit)>,
+    /// Units to start, by (priority, place among its subscription's units,
+    /// first wanted): between equals, subscriptions take turns, so that one
+    /// subscription's throttle bucket never holds up the others'.
+    ready: BinaryHeap<(i64, Reverse<usize>, Reverse<u64>, Unit)>,
+    /// Each unit's place among the units of its subscription.
+    turn: HashMap<Unit, usize>,
     /// List units waiting for their parent's GET, by parent id.
     blocked: HashMap<ArmId, Vec<Unit>>,
     priorities: HashMap<Unit, i64>,
@@ -211,17 +215,24 @@ impl Reader {
     /// A reader of everything `spec` and `state` name (nothing is sent yet).
     pub fn new(client: Arc<Client>, spec: &LoadedSpec, state: &State, options: Options) -> Reader {
         let w = wanted(spec, state);
-        let mut units: Vec<Unit> = w
-            .top
+        let units = units_of(&w);
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let turn = units
             .iter()
-            .map(|(k, id)| Unit::Top(*k, id.clone()))
+            .map(|u| {
+                let (Unit::Top(_, id) | Unit::List(_, id)) = u;
+                let sub = id.subscription().unwrap_or_default().to_ascii_lowercase();
+                let n = seen.entry(sub).or_default();
+                *n += 1;
+                (u.clone(), *n)
+            })
             .collect();
-        units.extend(w.children.iter().map(|(k, p)| Unit::List(*k, p.clone())));
         Reader {
             client,
             options,
             named: w.named,
             ready: BinaryHeap::new(),
+            turn,
             blocked: HashMap::new(),
             priorities: HashMap::new(),
             seq: 0,
@@ -302,7 +313,8 @@ impl Reader {
     fn queue(&mut self, unit: Unit) {
         self.seq += 1;
         let p = self.priority(&unit);
-        self.ready.push((p, Reverse(self.seq), unit));
+        let turn = self.turn.get(&unit).copied().unwrap_or(0);
+        self.ready.push((p, Reverse(turn), Reverse(self.seq), unit));
     }
 
     fn task(&self, priority: i64) -> Option<Task> {
@@ -328,7 +340,7 @@ impl Reader {
             self.units = units;
         }
         while self.reading < self.options.parallelism.max(1) {
-            let Some((priority, _, unit)) = self.ready.pop() else {
+            let Some((priority, _, _, unit)) = self.ready.pop() else {
                 break;
             };
             let client = self.client.clone();

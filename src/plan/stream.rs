@@ -669,17 +669,18 @@ impl<'a> Planner<'a> {
         })
     }
 
-    /// The plan of every change released so far, ordered and sealed as
-    /// `diff` orders and seals a whole plan.
-    pub fn plan(&self) -> Plan {
+    /// The plan of every change released, ordered and sealed as `diff`
+    /// orders and seals a whole plan.
+    pub fn into_plan(self) -> Plan {
         let mut changes: Vec<Change> = Vec::new();
         let mut deletes: Vec<Change> = Vec::new();
-        for d in &self.released {
+        let empty = self.empty_plan();
+        for d in self.released {
             if let Some(Decision::Change(c)) = d {
                 if c.action == Action::Delete {
-                    deletes.push((**c).clone());
+                    deletes.push(*c);
                 } else {
-                    changes.push((**c).clone());
+                    changes.push(*c);
                 }
             }
         }
@@ -713,13 +714,13 @@ impl<'a> Planner<'a> {
             }
         }
         warnings.sort_by_key(|(i, _)| *i);
-        let position: HashMap<&Address, usize> = all
+        let position: HashMap<Address, usize> = all
             .iter()
             .enumerate()
-            .map(|(i, c)| (&c.address, i))
+            .map(|(i, c)| (c.address.clone(), i))
             .collect();
         let mut plan = Plan {
-            changes: all.clone(),
+            changes: all,
             drift: drift.into_iter().map(|(_, c)| c).collect(),
             warnings: warnings
                 .into_iter()
@@ -729,7 +730,7 @@ impl<'a> Planner<'a> {
                     w
                 })
                 .collect(),
-            ..self.empty_plan()
+            ..empty
         };
         plan.seal();
         plan
@@ -902,7 +903,7 @@ attachments:
             }
         }
         assert!(planner.finished(), "every address decided");
-        (planner.plan(), order)
+        (planner.into_plan(), order)
     }
 
     fn options(mode: PlanMode, targets: &[&str]) -> DiffOptions {

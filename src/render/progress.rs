@@ -1,5 +1,6 @@
-//! Progress of a run, and where its time goes. On a terminal, one bar: the
-//! changes settled out of those planned so far, then what is under way —
+//! Progress of a run, and where its time goes. On a terminal, one bar (a
+//! spinner alone until the first change is planned): the changes settled
+//! out of those planned so far, then what is under way —
 //! `reading Azure 1,234/3,005` while refresh reads, the changes under way
 //! and, of the work under way, the requests on the wire (at most
 //! `--parallelism`), the changes waiting on long-running operations, the
@@ -78,12 +79,12 @@ impl Progress {
     /// otherwise; `client` tells what waits in its throttle.
     pub fn new(fancy: bool, activity: Arc<Activity>, client: Option<Arc<Client>>) -> Progress {
         let bar = fancy.then(|| {
+            // Only a spinner and what is under way until the first change is
+            // planned (a plan's refresh has no changes to count).
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
@@ -171,6 +172,14 @@ impl Progress {
     pub fn event(&self, e: &Event) {
         let grow = |n: u64| {
             if let Some(bar) = &self.bar {
+                if bar.length() == Some(0) {
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                }
                 bar.inc_length(n);
             }
         };
