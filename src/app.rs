@@ -547,7 +547,17 @@ fn change(
         let writer = Arc::new(StateWriter::new(state, lock));
         let progress = progress_for(ui, &conn, &activity);
         execute(
-            &conn, &plan, &writer, run, mode, started, ui, &progress, &activity, reads,
+            &conn,
+            &plan,
+            &writer,
+            run,
+            mode,
+            started,
+            ui,
+            &progress,
+            &activity,
+            reads,
+            cloud.parallelism,
         )
         .await
     });
@@ -617,7 +627,7 @@ async fn stream_change(
         conn.client.clone(),
         inputs,
         writer.clone(),
-        &run_options(run),
+        &run_options(run, request.parallelism),
         events_to(progress),
         cancel,
         activity.clone(),
@@ -667,8 +677,13 @@ async fn stream_change(
 }
 
 /// The changes' settings of a run.
-fn run_options(run: &RunArgs) -> apply::Options {
+fn run_options(run: &RunArgs, parallelism: u64) -> apply::Options {
     apply::Options {
+        // Enough changes queued for requests to keep every throttle bucket
+        // busy, few enough that the most urgent go first.
+        max_unbegun: usize::try_from(parallelism)
+            .unwrap_or(10)
+            .saturating_mul(20),
         propagation_timeout: Duration::from_secs(run.propagation_timeout),
         propagation_poll: Duration::from_secs(3),
     }
@@ -719,6 +734,7 @@ async fn execute(
     progress: &Arc<render::progress::Progress>,
     activity: &Arc<Activity>,
     reads: (usize, Duration),
+    parallelism: u64,
 ) -> Result<Exit, Error> {
     let (cancel, ctrl_c) = interrupt();
     let ticker = tick(progress);
@@ -726,7 +742,7 @@ async fn execute(
         conn.client.clone(),
         plan,
         writer.clone(),
-        run_options(run),
+        run_options(run, parallelism),
         events_to(progress),
         cancel,
         activity.clone(),

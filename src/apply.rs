@@ -30,7 +30,7 @@
 pub mod stream;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,6 +114,11 @@ pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
 /// Settings of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Changes started that have not put a request on the wire yet (waiting
+    /// for a throttle token, a workspace's write lock, a wire slot): beyond
+    /// this many, ready changes wait in the engine, in priority order. Changes
+    /// waiting on Azure (an operation, propagation) do not count.
+    pub max_unbegun: usize,
     /// The longest wait for a new identity to be usable (propagation gate).
     pub propagation_timeout: Duration,
     /// Poll interval inside the propagation gate.
@@ -413,8 +418,14 @@ pub struct Engine {
     activity: Arc<Activity>,
     nodes: Vec<Node>,
     by_address: HashMap<Address, usize>,
-    ready: VecDeque<usize>,
+    /// Ready changes, by class of work (kind and action), each in order.
+    ready: Vec<(Arc<Class>, VecDeque<usize>)>,
     classes: HashMap<(ResourceKind, Action), Arc<Class>>,
+    /// Changes started that have not put a request on the wire yet.
+    unbegun: Arc<AtomicUsize>,
+    /// Told when a change puts its first request on the wire (or ends before).
+    begun: Arc<tokio::sync::Notify>,
+    max_unbegun: usize,
     running: JoinSet<(usize, Ran)>,
     /// Tells the changes not yet begun to give up (Ctrl-C, a lost lock).
     stop: watch::Sender<bool>,
@@ -466,8 +477,11 @@ impl Engine {
             activity,
             nodes: Vec::new(),
             by_address: HashMap::new(),
-            ready: VecDeque::new(),
+            ready: Vec::new(),
             classes: HashMap::new(),
+            unbegun: Arc::new(AtomicUsize::new(0)),
+            begun: Arc::new(tokio::sync::Notify::new()),
+            max_unbegun: options.max_unbegun.max(1),
             running: JoinSet::new(),
             stop,
             began: Arc::new(AtomicBool::new(false)),
@@ -590,7 +604,7 @@ impl Engine {
         }
         for i in 0..self.nodes.len() {
             if self.nodes[i].status == Status::Waiting && self.nodes[i].waiting == 0 {
-                self.ready.push_back(i);
+                self.make_ready(i);
             }
         }
     }
@@ -619,8 +633,46 @@ impl Engine {
             self.nodes[i].waiting += 1;
         }
         if self.nodes[i].waiting == 0 {
-            self.ready.push_back(i);
+            self.make_ready(i);
         }
+    }
+
+    /// Queues a change whose dependencies are done, in its class's lane.
+    fn make_ready(&mut self, i: usize) {
+        let Some(c) = &self.nodes[i].change else {
+            return;
+        };
+        let class = self.class(c.kind, c.action);
+        match self.ready.iter_mut().find(|(k, _)| Arc::ptr_eq(k, &class)) {
+            Some((_, lane)) => lane.push_back(i),
+            None => self.ready.push((class, VecDeque::from([i]))),
+        }
+    }
+
+    /// The next ready change: the front of the lane whose class has the
+    /// highest priority now (kinds whose changes start long-running
+    /// operations are raised by the client as soon as one does).
+    fn next_ready(&mut self) -> Option<usize> {
+        let best = self
+            .ready
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, lane))| !lane.is_empty())
+            .max_by_key(|(n, (class, _))| (class.priority(), std::cmp::Reverse(*n)))
+            .map(|(n, _)| n)?;
+        self.ready[best].1.pop_front()
+    }
+
+    /// Whether a ready change waits for one started to put a request on the wire.
+    pub fn held_back(&self) -> bool {
+        self.ready.iter().any(|(_, lane)| !lane.is_empty())
+            && self.unbegun.load(Ordering::SeqCst) >= self.max_unbegun
+    }
+
+    /// What is told when a started change puts its first request on the
+    /// wire (or ends): wait on it while `held_back`.
+    pub fn begun_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.begun.clone()
     }
 
     /// Records an address that is not applied (refused, or not plannable):
@@ -683,20 +735,28 @@ impl Engine {
         if !self.may_start() {
             return;
         }
-        while let Some(i) = self.ready.pop_front() {
+        while self.unbegun.load(Ordering::SeqCst) < self.max_unbegun {
+            let Some(i) = self.next_ready() else {
+                break;
+            };
             let Some(change) = self.nodes[i].change.clone() else {
                 continue;
             };
             self.nodes[i].status = Status::Running;
             let class = self.class(change.kind, change.action);
+            self.unbegun.fetch_add(1, Ordering::SeqCst);
             let started = {
-                let (events, address, action, began) = (
+                let (events, address, action, began, unbegun, notify) = (
                     self.events.clone(),
                     change.address.clone(),
                     change.action,
                     self.began.clone(),
+                    self.unbegun.clone(),
+                    self.begun.clone(),
                 );
                 Arc::new(move || {
+                    unbegun.fetch_sub(1, Ordering::SeqCst);
+                    notify.notify_one();
                     began.store(true, Ordering::SeqCst);
                     events(Event::Started {
                         address: address.clone(),
@@ -710,8 +770,17 @@ impl Engine {
                 self.state.clone(),
                 self.stop.subscribe(),
             );
+            let (unbegun, notify) = (self.unbegun.clone(), self.begun.clone());
             self.running.spawn(async move {
                 let watched = task.clone();
+                // A change that ends without a request (a fill it cannot
+                // make, a lost lock) frees its place too.
+                let ended_unbegun = move |w: &activity::Task| {
+                    if w.begun().is_none() {
+                        unbegun.fetch_sub(1, Ordering::SeqCst);
+                        notify.notify_one();
+                    }
+                };
                 let work = activity::scope(task, async move {
                     let _write = match write_lock_of(&shared, &change) {
                         Some(l) => Some(l.lock_owned().await),
@@ -728,12 +797,14 @@ impl Engine {
                 loop {
                     tokio::select! {
                         result = &mut work => {
+                            ended_unbegun(&watched);
                             let elapsed = watched.begun().map_or(Duration::ZERO, |b| b.elapsed());
                             return (i, result.map(|r| (elapsed, r)));
                         }
                         changed = stop.changed(), if watched.begun().is_none() => {
                             // Nothing was sent yet: Azure knows nothing of it.
                             if changed.is_err() || (*stop.borrow() && watched.begun().is_none()) {
+                                ended_unbegun(&watched);
                                 return (i, None);
                             }
                         }
@@ -808,7 +879,7 @@ impl Engine {
                 for j in self.nodes[i].dependents.clone() {
                     self.nodes[j].waiting = self.nodes[j].waiting.saturating_sub(1);
                     if self.nodes[j].waiting == 0 && self.nodes[j].status == Status::Waiting {
-                        self.ready.push_back(j);
+                        self.make_ready(j);
                     }
                 }
             }
@@ -896,8 +967,17 @@ pub async fn apply(
     engine.add_plan(plan);
     loop {
         engine.start_ready();
-        if !engine.next().await {
+        if !engine.busy() {
             break;
+        }
+        if engine.held_back() {
+            let begun = engine.begun_signal();
+            tokio::select! {
+                _ = engine.next() => {}
+                () = begun.notified() => {}
+            }
+        } else {
+            engine.next().await;
         }
     }
     engine.finish()

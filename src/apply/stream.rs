@@ -312,6 +312,7 @@ pub async fn run(
         if !run.engine.may_start() {
             reading = false;
         }
+        let (held_back, begun) = (run.engine.held_back(), run.engine.begun_signal());
         tokio::select! {
             completed = reader.next(on_wait), if reading => match completed {
                 Some(mut completed) => {
@@ -349,6 +350,7 @@ pub async fn run(
                 }
             }
             _ = run.engine.next(), if run.engine.busy() => {}
+            () = begun.notified(), if held_back => {}
             else => break,
         }
     }
