@@ -124,7 +124,7 @@ pub struct CloudArgs {
     #[arg(long)]
     pub seed_existing: bool,
 
-    /// Requests on the wire at once (reads and writes alike; operations waiting on Azure hold none).
+    /// Requests on the wire at once (reads and writes alike); a change waiting on Azure (an operation, a throttle bucket, propagation) holds none, so many more changes may be under way.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallelism: u64,
 }
@@ -202,7 +202,7 @@ pub struct ApplyArgs {
 /// Flags shared by the commands that change Azure.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Do not ask for confirmation (required when stdin is not a terminal).
+    /// Do not ask for confirmation (required when stdin is not a terminal); the plan is then decided while Azure is read, each change starts as soon as its own reads and dependencies are done, and the whole plan is printed when the run ends.
     #[arg(long)]
     pub auto_approve: bool,
 
