@@ -16,6 +16,7 @@ use crate::cli::{
     ApplyArgs, Cli, CloudArgs, Command, DestroyArgs, DiscoverArgs, ImportArgs, OutputArgs,
     PlanArgs, PlanFormat, RunArgs, SpecArgs, StateCommand, ValidateArgs, ValidateFormat,
 };
+use crate::cloud::activity::Activity;
 use crate::cloud::auth;
 use crate::discover;
 use crate::error::{Error, Exit};
@@ -31,6 +32,7 @@ use crate::spec::model::{Cloud, CloudName};
 use crate::spec::LoadedSpec;
 use crate::state::writer::StateWriter;
 use crate::state::State;
+use crate::stream;
 use synlink_emulator::EmulatorArgs;
 
 /// How output looks: colour on each stream, detail.
@@ -135,8 +137,55 @@ struct PlanRequest<'a> {
     targets: &'a [String],
 }
 
+/// `--seed-existing`: makes the spec's missing data sources in the local cloud.
+async fn seed_first(
+    spec: &LoadedSpec,
+    graph: &Graph,
+    conn: &Connection,
+    request: &PlanRequest<'_>,
+) -> Result<(), Error> {
+    if !request.seed {
+        return Ok(());
+    }
+    if !conn.is_local() {
+        return Err(Error::Usage("--seed-existing creates data sources in the local cloud only: add --cloud local (or `cloud: local` in the spec)".into()));
+    }
+    let on_seed = |address: &Address, id: &ArmId| {
+        render::diagnostic::info_line(&format!(
+            "seeded {address} in the local cloud (a data source that did not exist): {id}"
+        ));
+    };
+    seed::seed_data_sources(conn.client.clone(), spec, graph, &on_seed).await?;
+    Ok(())
+}
+
+/// Says that refresh waits for a resource still being changed.
+fn on_settle_wait(id: &ArmId, status: &str) {
+    render::diagnostic::info_line(&format!(
+        "waiting for {id}: Azure reports it {status}; a plan is made from finished resources only"
+    ));
+}
+
+/// The refresh settings of a run.
+fn refresh_options(parallelism: u64) -> refresh::Options {
+    refresh::Options {
+        parallelism: usize::try_from(parallelism).unwrap_or(10),
+        settle_timeout: Duration::from_secs(30 * 60),
+    }
+}
+
+/// The caller's object id, from its ARM token (preflight).
+async fn caller_of(conn: &Connection) -> Option<String> {
+    conn.client
+        .tokens()
+        .token(auth::ARM_SCOPE)
+        .await
+        .ok()
+        .and_then(|t| auth::object_id_of(&t.secret))
+}
+
 /// Reads Azure, diffs, and checks the caller's rights: the plan, or every
-/// problem that stops it.
+/// problem that stops it. Refresh shows its progress on `progress`.
 async fn make_plan(
     spec: &LoadedSpec,
     graph: &Graph,
@@ -144,30 +193,20 @@ async fn make_plan(
     conn: &Connection,
     request: &PlanRequest<'_>,
     verbose: u8,
+    progress: &render::progress::Progress,
 ) -> Result<Plan, Error> {
-    if request.seed {
-        if !conn.is_local() {
-            return Err(Error::Usage("--seed-existing creates data sources in the local cloud only: add --cloud local (or `cloud: local` in the spec)".into()));
-        }
-        let on_seed = |address: &Address, id: &ArmId| {
-            render::diagnostic::info_line(&format!(
-                "seeded {address} in the local cloud (a data source that did not exist): {id}"
-            ));
-        };
-        seed::seed_data_sources(conn.client.clone(), spec, graph, &on_seed).await?;
-    }
-    let on_wait = |id: &ArmId, status: &str| {
-        render::diagnostic::info_line(&format!(
-            "waiting for {id}: Azure reports it {status}; a plan is made from finished resources only"
-        ));
-    };
-    let options = refresh::Options {
-        parallelism: usize::try_from(request.parallelism).unwrap_or(10),
-        settle_timeout: Duration::from_secs(30 * 60),
-    };
-    let mut observed = refresh::refresh(conn.client.clone(), spec, state, options, &on_wait)
-        .await
-        .map_err(Error::Refresh)?;
+    seed_first(spec, graph, conn, request).await?;
+    let on_read = |done: usize, total: usize| progress.event(&Event::Reading { done, total });
+    let mut observed = refresh::refresh(
+        conn.client.clone(),
+        spec,
+        state,
+        refresh_options(request.parallelism),
+        &on_settle_wait,
+        &on_read,
+    )
+    .await
+    .map_err(Error::Refresh)?;
     if verbose > 0 {
         if let Some(name) = conn.client.tokens().answered_by() {
             render::diagnostic::info_line(&format!("credential: {name}"));
@@ -180,13 +219,7 @@ async fn make_plan(
     };
     let diff = plan::diff::diff(spec, graph, &observed, state, &options);
     let mut errors = diff.errors;
-    let caller = conn
-        .client
-        .tokens()
-        .token(auth::ARM_SCOPE)
-        .await
-        .ok()
-        .and_then(|t| auth::object_id_of(&t.secret));
+    let caller = caller_of(conn).await;
     let needs = preflight::needs(&diff.plan, caller.as_deref());
     let ids = preflight::to_read(&needs, &observed);
     if !ids.is_empty() {
@@ -219,6 +252,19 @@ async fn make_plan(
     } else {
         Err(Error::Plan(errors))
     }
+}
+
+/// Progress on stderr: a bar on a terminal with colour, plain lines otherwise.
+fn progress_for(
+    ui: Ui,
+    conn: &Connection,
+    activity: &Arc<Activity>,
+) -> Arc<render::progress::Progress> {
+    Arc::new(render::progress::Progress::new(
+        ui.color && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        activity.clone(),
+        Some(conn.client.clone()),
+    ))
 }
 
 fn plan_mode(args: &PlanArgs) -> PlanMode {
@@ -276,9 +322,12 @@ fn plan_command(args: &PlanArgs, ui: Ui) -> Result<Exit, Error> {
         runtime,
         conn,
     } = inv;
+    let activity = Arc::new(Activity::new());
+    let progress = progress_for(ui, &conn, &activity);
     let planned = runtime.block_on(make_plan(
-        &spec, &graph, &state, &conn, &request, ui.verbose,
+        &spec, &graph, &state, &conn, &request, ui.verbose, &progress,
     ));
+    progress.finish();
     if ui.verbose > 0 {
         let s = &conn.client.stats;
         render::diagnostic::info_line(&format!(
@@ -347,6 +396,7 @@ fn apply_command(args: &ApplyArgs, ui: Ui) -> Result<Exit, Error> {
             mode: PlanMode::Normal,
             targets: &args.target,
             saved,
+            verify_first: args.verify_first,
             command: "synlink apply",
         },
         ui,
@@ -363,6 +413,7 @@ fn destroy_command(args: &DestroyArgs, ui: Ui) -> Result<Exit, Error> {
             mode: PlanMode::Destroy,
             targets: &[],
             saved: None,
+            verify_first: false,
             command: "synlink destroy",
         },
         ui,
@@ -377,12 +428,16 @@ struct Change<'a> {
     targets: &'a [String],
     /// A saved plan, already checked against its digest.
     saved: Option<(PathBuf, Plan)>,
+    /// `--verify-first`: check a saved plan whole before the first write.
+    verify_first: bool,
     /// The command, for the lock's holder.
     command: &'a str,
 }
 
 /// `apply` and `destroy`: plan (or check a saved plan against a fresh one),
-/// show it, ask, run it.
+/// show it, ask, run it. With `--auto-approve`, or a saved plan, the plan is
+/// streamed instead when it can be decided address by address: each change
+/// starts as soon as its own reads and dependencies are done (`crate::stream`).
 fn change(
     spec_args: &SpecArgs,
     spec_path: &std::path::Path,
@@ -426,7 +481,54 @@ fn change(
             mode,
             targets: &targets,
         };
-        let fresh = make_plan(&spec, &graph, &state, &conn, &request, ui.verbose).await?;
+        let verb = if mode == PlanMode::Destroy {
+            "destroy these resources"
+        } else {
+            "perform these actions"
+        };
+        let streams = match &what.saved {
+            Some((_, saved)) => !what.verify_first && saved_streams(saved, &spec, &graph, &state),
+            None => run.auto_approve && plan::stream::streamable(&spec, &state),
+        };
+        let activity = Arc::new(Activity::new());
+        let progress = progress_for(ui, &conn, &activity);
+        if streams {
+            if let Some((path, saved)) = &what.saved {
+                // What does not depend on Azure is checked before anything is read.
+                if saved.spec_hash != spec_hash(&spec, spec_args) {
+                    return Err(Error::StalePlan {
+                        path: path.clone(),
+                        why: verify::Stale::Spec,
+                    });
+                }
+                render::summary::stdout(&render::plan::text_with(
+                    saved,
+                    ui.out_color,
+                    ui.verbose > 0,
+                ));
+                if saved.has_changes() || saved.rewrites_state() {
+                    approve(run, verb)?;
+                }
+            }
+            let stream = Streaming {
+                spec: &spec,
+                graph: &graph,
+                request: &request,
+                saved: what.saved.as_ref().map(|(_, p)| p),
+            };
+            let writer = Arc::new(StateWriter::new(state.clone(), lock));
+            return stream_change(
+                &conn, &stream, &state, &writer, run, started, ui, &progress, &activity,
+            )
+            .await;
+        }
+        let fresh = make_plan(
+            &spec, &graph, &state, &conn, &request, ui.verbose, &progress,
+        )
+        .await;
+        let reads = progress.reads();
+        progress.finish();
+        let fresh = fresh?;
         let plan = match what.saved {
             Some((path, saved)) => {
                 verify::compare(&saved, &fresh).map_err(|why| Error::StalePlan { path, why })?;
@@ -439,38 +541,157 @@ fn change(
             ui.out_color,
             ui.verbose > 0,
         ));
-        let verb = if mode == PlanMode::Destroy {
-            "destroy these resources"
-        } else {
-            "perform these actions"
-        };
         // Ask first: a declined run writes nothing, not even adopted resources.
         if plan.has_changes() || plan.rewrites_state() {
             approve(run, verb)?;
         }
         let writer = Arc::new(StateWriter::new(state, lock));
-        execute(&conn, &plan, &writer, cloud, run, mode, started, ui).await
+        let progress = progress_for(ui, &conn, &activity);
+        execute(
+            &conn,
+            &plan,
+            &writer,
+            run,
+            mode,
+            started,
+            ui,
+            &progress,
+            &activity,
+            reads,
+            cloud.parallelism,
+        )
+        .await
     });
     Invocation::close(&runtime, conn, result)
 }
 
-/// Runs an approved plan, shows progress and the summary, then the outputs.
+/// Whether a saved plan can be checked change by change: the plan is
+/// streamable, and holds only changes of the spec's addresses with the
+/// dependencies the spec gives them (anything else is refused by the whole
+/// comparison, which names it).
+fn saved_streams(saved: &Plan, spec: &LoadedSpec, graph: &Graph, state: &State) -> bool {
+    plan::stream::streamable(spec, state)
+        && saved.changes.iter().all(|c| {
+            spec.resources.contains_key(&c.address)
+                && c.previous_address.is_none()
+                && c.waits_for.is_empty()
+                && !matches!(c.action, plan::Action::Move | plan::Action::Forget)
+                && graph
+                    .dependencies(&c.address)
+                    .into_iter()
+                    .eq(c.depends_on.iter())
+        })
+}
+
+/// What a streamed run decides from.
+struct Streaming<'a> {
+    spec: &'a LoadedSpec,
+    graph: &'a Graph,
+    request: &'a PlanRequest<'a>,
+    saved: Option<&'a Plan>,
+}
+
+/// Reads, decides and applies at once (`crate::stream`); then shows the plan
+/// decided (a fresh one: it was not shown before), the outputs and the summary.
 #[allow(clippy::too_many_arguments)]
-async fn execute(
+async fn stream_change(
     conn: &Connection,
-    plan: &Plan,
+    stream: &Streaming<'_>,
+    state: &State,
     writer: &Arc<StateWriter>,
-    cloud: &CloudArgs,
     run: &RunArgs,
-    mode: PlanMode,
     started: Instant,
     ui: Ui,
+    progress: &Arc<render::progress::Progress>,
+    activity: &Arc<Activity>,
 ) -> Result<Exit, Error> {
-    let total = plan.changes.iter().filter(|c| c.action.writes()).count();
-    let progress = Arc::new(render::progress::Progress::new(
-        total,
-        ui.color && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    ));
+    let request = stream.request;
+    if stream.saved.is_none() {
+        seed_first(stream.spec, stream.graph, conn, request).await?;
+    }
+    let (cancel, ctrl_c) = interrupt();
+    let ticker = tick(progress);
+    let inputs = stream::Inputs {
+        spec: stream.spec,
+        graph: stream.graph,
+        state,
+        diff: DiffOptions {
+            mode: request.mode,
+            targets: request.targets.to_vec(),
+            spec_hash: spec_hash(stream.spec, request.spec_args),
+        },
+        caller: caller_of(conn).await,
+        refresh: refresh_options(request.parallelism),
+        saved: stream.saved,
+    };
+    let streamed = stream::run(
+        conn.client.clone(),
+        inputs,
+        writer.clone(),
+        &run_options(run, request.parallelism),
+        events_to(progress),
+        cancel,
+        activity.clone(),
+        &on_settle_wait,
+    )
+    .await;
+    ctrl_c.abort();
+    ticker.abort();
+    progress.finish();
+    if ui.verbose > 0 {
+        if let Some(name) = conn.client.tokens().answered_by() {
+            render::diagnostic::info_line(&format!("credential: {name}"));
+        }
+    }
+    let outcome = streamed.outcome;
+    // Nothing was changed and the plan could not be made: said as a plan
+    // that cannot be made is said (the same errors, before anything runs).
+    let began = !outcome.done.is_empty() || !outcome.failed.is_empty();
+    if stream.saved.is_none() && !began && outcome.state_error.is_none() {
+        if !streamed.read_errors.is_empty() {
+            return Err(Error::Refresh(streamed.read_errors));
+        }
+        if !streamed.plan_errors.is_empty() {
+            return Err(Error::Plan(streamed.plan_errors));
+        }
+    }
+    let plan = streamed.plan;
+    if stream.saved.is_none() {
+        // The plan as it was decided, in the form and with the digest
+        // `synlink plan` shows.
+        render::summary::stdout(&render::plan::text_with(
+            &plan,
+            ui.out_color,
+            ui.verbose > 0,
+        ));
+    }
+    finish_run(
+        &plan,
+        &outcome,
+        writer,
+        request.mode,
+        started,
+        ui,
+        progress.reads(),
+        activity,
+    )
+}
+
+/// The changes' settings of a run.
+fn run_options(run: &RunArgs, parallelism: u64) -> apply::Options {
+    apply::Options {
+        // Enough changes queued for requests to keep every throttle bucket
+        // busy, few enough that the most urgent go first.
+        max_unbegun: usize::try_from(parallelism)
+            .unwrap_or(10)
+            .saturating_mul(20),
+        propagation_timeout: Duration::from_secs(run.propagation_timeout),
+        propagation_poll: Duration::from_secs(3),
+    }
+}
+
+/// Ctrl-C sets the flag the run watches (no new change starts).
+fn interrupt() -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
     let cancel = Arc::new(AtomicBool::new(false));
     let ctrl_c = {
         let cancel = cancel.clone();
@@ -481,31 +702,73 @@ async fn execute(
             }
         })
     };
-    let options = apply::Options {
-        // Requests on the wire are bounded by the client (`--parallelism`);
-        // operations mostly wait on Azure, so many more may be under way.
-        parallelism: usize::try_from(cloud.parallelism)
-            .unwrap_or(10)
-            .saturating_mul(20),
-        propagation_timeout: Duration::from_secs(run.propagation_timeout),
-        propagation_poll: Duration::from_secs(3),
-    };
-    let events = {
-        let progress = progress.clone();
-        Arc::new(move |e: Event| progress.event(&e)) as Arc<dyn Fn(Event) + Send + Sync>
-    };
+    (cancel, ctrl_c)
+}
+
+/// Refreshes the bar's message five times a second.
+fn tick(progress: &Arc<render::progress::Progress>) -> tokio::task::JoinHandle<()> {
+    let progress = progress.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            every.tick().await;
+            progress.tick();
+        }
+    })
+}
+
+fn events_to(progress: &Arc<render::progress::Progress>) -> apply::Events {
+    let progress = progress.clone();
+    Arc::new(move |e: Event| progress.event(&e)) as apply::Events
+}
+
+/// Runs an approved plan, shows progress and the summary, then the outputs.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    conn: &Connection,
+    plan: &Plan,
+    writer: &Arc<StateWriter>,
+    run: &RunArgs,
+    mode: PlanMode,
+    started: Instant,
+    ui: Ui,
+    progress: &Arc<render::progress::Progress>,
+    activity: &Arc<Activity>,
+    reads: (usize, Duration),
+    parallelism: u64,
+) -> Result<Exit, Error> {
+    let (cancel, ctrl_c) = interrupt();
+    let ticker = tick(progress);
     let outcome = apply::apply(
         conn.client.clone(),
         plan,
         writer.clone(),
-        options,
-        events,
-        cancel.clone(),
+        run_options(run, parallelism),
+        events_to(progress),
+        cancel,
+        activity.clone(),
     )
     .await;
     ctrl_c.abort();
+    ticker.abort();
     progress.finish();
-    if !plan.has_changes() {
+    finish_run(plan, &outcome, writer, mode, started, ui, reads, activity)
+}
+
+/// The end of a run: the outputs, `-v`'s time per phase, and the summary last.
+#[allow(clippy::too_many_arguments)]
+fn finish_run(
+    plan: &Plan,
+    outcome: &apply::Outcome,
+    writer: &Arc<StateWriter>,
+    mode: PlanMode,
+    started: Instant,
+    ui: Ui,
+    reads: (usize, Duration),
+    activity: &Activity,
+) -> Result<Exit, Error> {
+    let failed = !outcome.failed.is_empty() || !outcome.refused.is_empty();
+    if !plan.has_changes() && !failed && outcome.skipped.is_empty() {
         if let Some(e) = &outcome.state_error {
             return Err(Error::Start(format!("the state could not be written: {e}")));
         }
@@ -517,6 +780,13 @@ async fn execute(
             ));
         }
         render_outputs_after(writer);
+        if ui.verbose > 0 {
+            render::diagnostic::emit(&render::progress::time_summary(
+                &activity.spent(),
+                reads,
+                started.elapsed(),
+            ));
+        }
         return Ok(Exit::Success);
     }
     let done = if mode == PlanMode::Destroy {
@@ -526,14 +796,17 @@ async fn execute(
     };
     // The outputs first, so that the summary is the last thing on the screen.
     render_outputs_after(writer);
-    render::diagnostic::emit(&render::progress::summary(
-        &outcome,
-        started.elapsed(),
-        done,
-    ));
+    if ui.verbose > 0 {
+        render::diagnostic::emit(&render::progress::time_summary(
+            &activity.spent(),
+            reads,
+            started.elapsed(),
+        ));
+    }
+    render::diagnostic::emit(&render::progress::summary(outcome, started.elapsed(), done));
     Ok(if outcome.interrupted {
         Exit::Interrupted
-    } else if !outcome.failed.is_empty() || outcome.state_error.is_some() {
+    } else if failed || outcome.state_error.is_some() {
         Exit::Failed
     } else {
         Exit::Success

@@ -5,27 +5,39 @@
 //! apply are all in the plan, so a saved plan runs exactly as reviewed.
 //!
 //! Creates and updates go in dependency order, deletes in reverse (dependents
-//! first), a replace is a delete then a create. Independent changes run
-//! concurrently under a semaphore; writes that share a provider's write lock
-//! (one AML workspace) are serialised. Outputs of finished changes (a new
-//! link's principal id) fill the requests that wait for them. Reads,
-//! adoptions, moves and forgets only write the state; a change that also
-//! moves its address drops the old one in the write that records the new. The
+//! first), a replace is a delete then a create. Changes whose dependencies
+//! are done start at once; what bounds the work is the client (requests on the
+//! wire, `--parallelism`, and its throttle buckets), so a change waiting on a
+//! long-running operation holds nothing. Each change's requests queue in the
+//! throttle by its class (kind and action): a class whose requests start
+//! long-running operations goes first (the client raises it), so attaches
+//! and detaches start as early as they can. Writes that share a provider's
+//! write lock (one AML workspace) are serialised. Outputs of finished changes
+//! (a new link's principal id) fill the requests that wait for them. Reads,
+//! adoptions, moves and forgets only write the state; a change that also moves
+//! its address drops the old one in the write that records the new. The
 //! state is written after every finished change; a failed change skips only
-//! its dependents; a lost state lock (a broken or expired lease) or a failed
-//! write starts no new change, and those in flight finish. The executor never
-//! prints: it emits `Event`s.
+//! its dependents; Ctrl-C, a lost state lock (a broken or expired lease) or a
+//! failed write starts no new change: a change that has not put a request on
+//! the wire yet is dropped, those that have finish.
+//!
+//! The [`Engine`] takes a whole plan at once ([`apply`]), or change by change
+//! as a plan is decided (`src/stream.rs`): a change is added once what it
+//! waits for has been added, and changes that could not be planned or were
+//! refused are added as failed, so that what depends on them is skipped. The
+//! executor never prints: it emits `Event`s.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::addr::{Address, ArmId};
+use crate::addr::{Address, ArmId, ResourceKind};
+use crate::cloud::activity::{self, Activity, Class};
 use crate::cloud::client::Client;
 use crate::cloud::error::CloudError;
 use crate::plan::{Action, Change, Plan};
@@ -36,7 +48,9 @@ use crate::state::ResourceState;
 /// Something that happened during an apply, for progress output.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A change started.
+    /// A change (or an address refused or skipped) joined the run.
+    Planned,
+    /// A change put its first request on the wire.
     Started {
         /// Its address.
         address: Address,
@@ -49,7 +63,7 @@ pub enum Event {
         address: Address,
         /// Its action.
         action: Action,
-        /// How long it took.
+        /// How long it took, from its first request.
         elapsed: Duration,
     },
     /// A change failed.
@@ -68,6 +82,14 @@ pub enum Event {
         /// The address that failed, and why.
         cause: String,
     },
+    /// An address that is not applied: it could not be read or planned, or a
+    /// saved plan's change that a fresh plan no longer makes.
+    Refused {
+        /// Its address.
+        address: Address,
+        /// Why.
+        cause: String,
+    },
     /// A change is waiting for something outside synlink (identity propagation).
     Waiting {
         /// Its address.
@@ -75,33 +97,46 @@ pub enum Event {
         /// What it waits for.
         message: String,
     },
+    /// Refresh progress: reads done and in all.
+    Reading {
+        /// Reads done.
+        done: usize,
+        /// Reads in all.
+        total: usize,
+    },
 }
+
+/// Where events go.
+pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// Settings of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Changes under way at once (their requests are bounded by the client).
-    pub parallelism: usize,
+    /// Changes started that have not put a request on the wire yet (waiting
+    /// for a throttle token, a workspace's write lock, a wire slot): beyond
+    /// this many, ready changes wait in the engine, in priority order. Changes
+    /// waiting on Azure (an operation, propagation) do not count.
+    pub max_unbegun: usize,
     /// The longest wait for a new identity to be usable (propagation gate).
     pub propagation_timeout: Duration,
     /// Poll interval inside the propagation gate.
     pub propagation_poll: Duration,
 }
 
-/// A change that failed, and why.
+/// A change that failed (or was refused), and why.
 #[derive(Debug, Clone)]
 pub struct Failure {
     /// Its address.
     pub address: Address,
-    /// Its action.
-    pub action: Action,
+    /// Its action (`None`: it was never planned).
+    pub action: Option<Action>,
     /// The request that failed, when one did.
     pub request: Option<String>,
     /// What went wrong, without the request: failures with one cause (a
     /// missing right on every write) are reported together.
     pub cause: String,
     /// What to do about it.
-    pub hint: Option<&'static str>,
+    pub hint: Option<String>,
 }
 
 /// How the run ended.
@@ -111,6 +146,9 @@ pub struct Outcome {
     pub done: Vec<(Address, Action)>,
     /// Changes that failed, with Azure's error.
     pub failed: Vec<Failure>,
+    /// Addresses not applied: not readable, not plannable, or (a saved plan)
+    /// no longer what a fresh plan would do.
+    pub refused: Vec<Failure>,
     /// Changes skipped, with the cause.
     pub skipped: Vec<(Address, String)>,
     /// Whether Ctrl-C stopped the scheduling.
@@ -300,10 +338,6 @@ fn unexpected(change: &Change, message: String) -> CloudError {
     }
 }
 
-/// How a change's task ended: `None` when it did not start (the state lock
-/// was lost while it waited).
-type Ran = Option<Result<Option<ResourceState>, CloudError>>;
-
 /// The provider's write lock a change must hold (writes under one AML
 /// workspace go one at a time).
 fn write_lock_of(shared: &Shared, change: &Change) -> Option<Arc<tokio::sync::Mutex<()>>> {
@@ -347,75 +381,174 @@ async fn run_change(shared: &Shared, change: &Change) -> Result<Option<ResourceS
         .map_err(|m| unexpected(change, m))
 }
 
-/// Runs the plan. `cancel` is set by Ctrl-C.
-pub async fn apply(
-    client: Arc<Client>,
-    plan: &Plan,
-    state: Arc<StateWriter>,
-    options: Options,
-    events: Arc<dyn Fn(Event) + Send + Sync>,
-    cancel: Arc<AtomicBool>,
-) -> Outcome {
-    let waiting = {
-        let events = events.clone();
-        Box::new(move |address: &Address, message: String| {
-            events(Event::Waiting {
-                address: address.clone(),
-                message,
-            });
-        }) as provider::OnWaiting
-    };
-    let outputs: HashMap<Address, Outputs> = plan
-        .changes
-        .iter()
-        .filter(|c| !c.outputs.is_empty())
-        .map(|c| (c.address.clone(), c.outputs.clone()))
-        .collect();
-    let shared = Arc::new(Shared {
-        ctx: ApplyContext::new(
-            client,
-            options.propagation_timeout,
-            options.propagation_poll,
-            waiting,
-        ),
-        outputs: Mutex::new(outputs),
-        write_locks: Mutex::new(HashMap::new()),
-    });
-    let mut outcome = Outcome::default();
+/// Where a change of the engine stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for what it needs.
+    Waiting,
+    /// Started (it may not have sent anything yet).
+    Running,
+    /// Done.
+    Done,
+    /// Failed, refused, or skipped: what needs it is skipped.
+    Failed,
+}
 
-    // Reads, adoptions, moves and forgets touch only the state: recorded
-    // first, in one write, and only what is new (so a run with nothing to do
-    // leaves the state, and its serial that saved plans check, as it is).
-    let current = state.snapshot();
-    let mut records: Vec<(String, ResourceState)> = Vec::new();
-    let mut dropped: Vec<String> = Vec::new();
-    for c in plan.changes.iter().filter(|c| c.action.only_state()) {
-        if let Some(previous) = &c.previous_address {
-            dropped.push(previous.to_string());
-        }
-        if c.action == Action::Forget {
-            dropped.push(c.address.to_string());
-            continue;
-        }
-        let Some(rs) =
-            c.id.clone()
-                .and_then(|id| record(c, id, &shared, c.outputs.clone()).ok())
-        else {
-            continue;
+struct Node {
+    address: Address,
+    /// The change to run (`None`: a failed or skipped placeholder).
+    change: Option<Change>,
+    waiting: usize,
+    dependents: Vec<usize>,
+    status: Status,
+}
+
+/// How a change's task ended: `None` when it did not start (Ctrl-C or a
+/// lost state lock before its first request).
+type Ran = Option<(Duration, Result<Option<ResourceState>, CloudError>)>;
+
+/// Runs changes as what they wait for is done.
+pub struct Engine {
+    shared: Arc<Shared>,
+    state: Arc<StateWriter>,
+    events: Events,
+    cancel: Arc<AtomicBool>,
+    activity: Arc<Activity>,
+    nodes: Vec<Node>,
+    by_address: HashMap<Address, usize>,
+    /// Ready changes, by class of work (kind and action), each in order.
+    ready: Vec<(Arc<Class>, VecDeque<usize>)>,
+    classes: HashMap<(ResourceKind, Action), Arc<Class>>,
+    /// Changes started that have not put a request on the wire yet.
+    unbegun: Arc<AtomicUsize>,
+    /// Told when a change puts its first request on the wire (or ends before).
+    begun: Arc<tokio::sync::Notify>,
+    max_unbegun: usize,
+    running: JoinSet<(usize, Ran)>,
+    /// Tells the changes not yet begun to give up (Ctrl-C, a lost lock).
+    stop: watch::Sender<bool>,
+    /// Set when any change puts its first request on the wire.
+    began: Arc<AtomicBool>,
+    /// Why no new change may start (the plan could not be made).
+    halted: Option<String>,
+    outcome: Outcome,
+}
+
+impl Engine {
+    /// An engine for one run; `cancel` is set by Ctrl-C.
+    pub fn new(
+        client: Arc<Client>,
+        state: Arc<StateWriter>,
+        options: &Options,
+        events: Events,
+        cancel: Arc<AtomicBool>,
+        activity: Arc<Activity>,
+    ) -> Engine {
+        let waiting = {
+            let events = events.clone();
+            Box::new(move |address: &Address, message: String| {
+                // A propagation gate pauses after saying so: the task waits
+                // on propagation until its next request.
+                activity::mark(activity::Phase::Propagation);
+                events(Event::Waiting {
+                    address: address.clone(),
+                    message,
+                });
+            }) as provider::OnWaiting
         };
-        let address = c.address.to_string();
-        if current.resources.get(&address) != Some(&rs) {
-            records.push((address, rs));
+        let shared = Arc::new(Shared {
+            ctx: ApplyContext::new(
+                client,
+                options.propagation_timeout,
+                options.propagation_poll,
+                waiting,
+            ),
+            outputs: Mutex::new(HashMap::new()),
+            write_locks: Mutex::new(HashMap::new()),
+        });
+        let (stop, _) = watch::channel(false);
+        Engine {
+            shared,
+            state,
+            events,
+            cancel,
+            activity,
+            nodes: Vec::new(),
+            by_address: HashMap::new(),
+            ready: Vec::new(),
+            classes: HashMap::new(),
+            unbegun: Arc::new(AtomicUsize::new(0)),
+            begun: Arc::new(tokio::sync::Notify::new()),
+            max_unbegun: options.max_unbegun.max(1),
+            running: JoinSet::new(),
+            stop,
+            began: Arc::new(AtomicBool::new(false)),
+            halted: None,
+            outcome: Outcome::default(),
         }
     }
-    dropped.retain(|a| current.resources.contains_key(a));
-    let renames: HashMap<Address, Address> = plan
-        .changes
-        .iter()
-        .filter_map(|c| Some((c.previous_address.clone()?, c.address.clone())))
-        .collect();
-    if !records.is_empty() || !dropped.is_empty() {
-        let write = state.update(|s| {
+
+    /// No new change starts from now on (those that put a request on the
+    /// wire finish): the plan cannot be made whole.
+    pub fn halt(&mut self, why: &str) {
+        self.halted.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// Outputs a plan already knows (of reads and adoptions), for the fills
+    /// of the changes that use them.
+    pub fn know_outputs<'c>(&self, changes: impl Iterator<Item = &'c Change>) {
+        let mut outputs = self
+            .shared
+            .outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for c in changes.filter(|c| !c.outputs.is_empty()) {
+            outputs.insert(c.address.clone(), c.outputs.clone());
+        }
+    }
+
+    /// Records the changes that touch only the state (reads, adoptions,
+    /// moves, forgets), in one write, and only what is new (so a run with
+    /// nothing to do leaves the state, and its serial that saved plans check,
+    /// as it is).
+    pub fn record_state_only<'c>(&mut self, changes: impl Iterator<Item = &'c Change> + Clone) {
+        self.know_outputs(changes.clone());
+        let current = self.state.snapshot();
+        let mut records: Vec<(String, ResourceState)> = Vec::new();
+        let mut dropped: Vec<String> = Vec::new();
+        let renames: HashMap<Address, Address> = changes
+            .clone()
+            .filter_map(|c| Some((c.previous_address.clone()?, c.address.clone())))
+            .collect();
+        for c in changes.filter(|c| c.action.only_state()) {
+            if let Some(previous) = &c.previous_address {
+                dropped.push(previous.to_string());
+            }
+            if c.action == Action::Forget
+                || (c.action == Action::Move && c.previous_address.is_some())
+            {
+                self.outcome.done.push((c.address.clone(), c.action));
+            }
+            if c.action == Action::Forget {
+                dropped.push(c.address.to_string());
+                continue;
+            }
+            let Some(rs) =
+                c.id.clone()
+                    .and_then(|id| record(c, id, &self.shared, c.outputs.clone()).ok())
+            else {
+                continue;
+            };
+            let address = c.address.to_string();
+            if current.resources.get(&address) != Some(&rs) {
+                records.push((address, rs));
+            }
+        }
+        dropped.retain(|a| current.resources.contains_key(a));
+        if records.is_empty() && dropped.is_empty() {
+            return;
+        }
+        let write = self.state.update(|s| {
             for a in &dropped {
                 s.resources.shift_remove(a);
             }
@@ -430,55 +563,223 @@ pub async fn apply(
             }
         });
         if let Err(e) = write {
-            outcome.state_error = Some(e.to_string());
+            self.outcome.state_error = Some(e.to_string());
         }
     }
-    for c in plan.changes.iter().filter(|c| {
-        c.action == Action::Forget || (c.action == Action::Move && c.previous_address.is_some())
-    }) {
-        outcome.done.push((c.address.clone(), c.action));
+
+    fn push(&mut self, address: Address, change: Option<Change>, status: Status) -> usize {
+        (self.events)(Event::Planned);
+        let i = self.nodes.len();
+        self.by_address.insert(address.clone(), i);
+        self.nodes.push(Node {
+            address,
+            change,
+            waiting: 0,
+            dependents: Vec::new(),
+            status,
+        });
+        i
     }
 
-    let deps = dependencies(plan);
-    let is_work: Vec<bool> = plan.changes.iter().map(|c| c.action.writes()).collect();
-    let work: Vec<usize> = (0..plan.changes.len()).filter(|&i| is_work[i]).collect();
-    // Kahn's algorithm: each change counts what it still waits for, and
-    // becomes ready when that reaches zero.
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); plan.changes.len()];
-    let mut waiting: Vec<usize> = vec![0; plan.changes.len()];
-    for &i in &work {
-        for &d in &deps[i] {
-            if is_work[d] {
-                dependents[d].push(i);
-                waiting[i] += 1;
+    /// Adds every writing change of a whole plan, with the order between them.
+    pub fn add_plan(&mut self, plan: &Plan) {
+        let deps = dependencies(plan);
+        let is_work: Vec<bool> = plan.changes.iter().map(|c| c.action.writes()).collect();
+        let mut node_of: Vec<Option<usize>> = vec![None; plan.changes.len()];
+        for (i, c) in plan.changes.iter().enumerate() {
+            if is_work[i] {
+                node_of[i] = Some(self.push(c.address.clone(), Some(c.clone()), Status::Waiting));
+            }
+        }
+        for (i, d) in deps.iter().enumerate() {
+            let Some(n) = node_of[i] else { continue };
+            for &j in d {
+                if let Some(m) = node_of[j] {
+                    self.nodes[m].dependents.push(n);
+                    self.nodes[n].waiting += 1;
+                }
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].status == Status::Waiting && self.nodes[i].waiting == 0 {
+                self.make_ready(i);
             }
         }
     }
-    let mut ready: VecDeque<usize> = work.iter().copied().filter(|&i| waiting[i] == 0).collect();
-    let mut settled: HashSet<usize> = HashSet::new();
-    let limit = Arc::new(Semaphore::new(options.parallelism.max(1)));
-    let mut running: JoinSet<(usize, Duration, Ran)> = JoinSet::new();
 
-    loop {
-        // A state lock that is lost (a remote lease broken or expired) stops
-        // the run as a failed write does: no new change starts, those in
-        // flight finish, and nothing more is written.
-        if outcome.state_error.is_none() {
-            if let Err(e) = state.check_lock() {
-                outcome.state_error = Some(e.to_string());
+    /// Adds one writing change that must wait for the changes of `after`
+    /// (addresses already added; others are ignored). When one of them
+    /// failed, it is skipped at once.
+    pub fn add(&mut self, change: Change, after: &[Address]) {
+        let address = change.address.clone();
+        let blockers: Vec<usize> = after
+            .iter()
+            .filter_map(|a| self.by_address.get(a).copied())
+            .filter(|&j| self.nodes[j].status != Status::Done)
+            .collect();
+        if let Some(&failed) = blockers
+            .iter()
+            .find(|&&j| self.nodes[j].status == Status::Failed)
+        {
+            let cause = format!("{} failed", self.nodes[failed].address);
+            self.skip(address, cause);
+            return;
+        }
+        let i = self.push(address, Some(change), Status::Waiting);
+        for j in blockers {
+            self.nodes[j].dependents.push(i);
+            self.nodes[i].waiting += 1;
+        }
+        if self.nodes[i].waiting == 0 {
+            self.make_ready(i);
+        }
+    }
+
+    /// Queues a change whose dependencies are done, in its class's lane.
+    fn make_ready(&mut self, i: usize) {
+        let Some(c) = &self.nodes[i].change else {
+            return;
+        };
+        let class = self.class(c.kind, c.action);
+        match self.ready.iter_mut().find(|(k, _)| Arc::ptr_eq(k, &class)) {
+            Some((_, lane)) => lane.push_back(i),
+            None => self.ready.push((class, VecDeque::from([i]))),
+        }
+    }
+
+    /// The next ready change: the front of the lane whose class has the
+    /// highest priority now (kinds whose changes start long-running
+    /// operations are raised by the client as soon as one does).
+    fn next_ready(&mut self) -> Option<usize> {
+        let best = self
+            .ready
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, lane))| !lane.is_empty())
+            .max_by_key(|(n, (class, _))| (class.priority(), std::cmp::Reverse(*n)))
+            .map(|(n, _)| n)?;
+        self.ready[best].1.pop_front()
+    }
+
+    /// Whether a ready change waits for one started to put a request on the wire.
+    pub fn held_back(&self) -> bool {
+        self.ready.iter().any(|(_, lane)| !lane.is_empty())
+            && self.unbegun.load(Ordering::SeqCst) >= self.max_unbegun
+    }
+
+    /// What is told when a started change puts its first request on the
+    /// wire (or ends): wait on it while `held_back`.
+    pub fn begun_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.begun.clone()
+    }
+
+    /// Records an address that is not applied (refused, or not plannable):
+    /// what waits for it is skipped.
+    pub fn refuse(&mut self, failure: Failure) {
+        self.push(failure.address.clone(), None, Status::Failed);
+        (self.events)(Event::Refused {
+            address: failure.address.clone(),
+            cause: failure.cause.clone(),
+        });
+        self.outcome.refused.push(failure);
+    }
+
+    /// Records an address skipped because something it needs failed.
+    pub fn skip(&mut self, address: Address, cause: String) {
+        self.push(address.clone(), None, Status::Failed);
+        (self.events)(Event::Skipped {
+            address: address.clone(),
+            cause: cause.clone(),
+        });
+        self.outcome.skipped.push((address, cause));
+    }
+
+    /// Whether any change has put a request on the wire.
+    pub fn began(&self) -> bool {
+        self.began.load(Ordering::SeqCst)
+    }
+
+    /// Where the change of `address` stands, if it was added.
+    pub fn status(&self, address: &Address) -> Option<Status> {
+        self.by_address.get(address).map(|&i| self.nodes[i].status)
+    }
+
+    /// Whether new changes may start: no Ctrl-C, a state lock still held, no
+    /// failed state write. Tells the changes not yet begun to give up otherwise.
+    pub fn may_start(&mut self) -> bool {
+        if self.outcome.state_error.is_none() {
+            if let Err(e) = self.state.check_lock() {
+                self.outcome.state_error = Some(e.to_string());
             }
         }
-        if !cancel.load(Ordering::SeqCst) && outcome.state_error.is_none() {
-            while let Some(i) = ready.pop_front() {
-                let (shared, limit, change, events, gate) = (
-                    shared.clone(),
-                    limit.clone(),
-                    plan.changes[i].clone(),
-                    events.clone(),
-                    state.clone(),
+        let go = !self.cancel.load(Ordering::SeqCst)
+            && self.outcome.state_error.is_none()
+            && self.halted.is_none();
+        if !go {
+            self.stop.send_if_modified(|s| !std::mem::replace(s, true));
+        }
+        go
+    }
+
+    fn class(&mut self, kind: ResourceKind, action: Action) -> Arc<Class> {
+        self.classes
+            .entry((kind, action))
+            .or_insert_with(|| Arc::new(Class::new(0)))
+            .clone()
+    }
+
+    /// Starts every change whose dependencies are done.
+    pub fn start_ready(&mut self) {
+        if !self.may_start() {
+            return;
+        }
+        while self.unbegun.load(Ordering::SeqCst) < self.max_unbegun {
+            let Some(i) = self.next_ready() else {
+                break;
+            };
+            let Some(change) = self.nodes[i].change.clone() else {
+                continue;
+            };
+            self.nodes[i].status = Status::Running;
+            let class = self.class(change.kind, change.action);
+            self.unbegun.fetch_add(1, Ordering::SeqCst);
+            let started = {
+                let (events, address, action, began, unbegun, notify) = (
+                    self.events.clone(),
+                    change.address.clone(),
+                    change.action,
+                    self.began.clone(),
+                    self.unbegun.clone(),
+                    self.begun.clone(),
                 );
-                running.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
+                Arc::new(move || {
+                    unbegun.fetch_sub(1, Ordering::SeqCst);
+                    notify.notify_one();
+                    began.store(true, Ordering::SeqCst);
+                    events(Event::Started {
+                        address: address.clone(),
+                        action,
+                    });
+                }) as Arc<dyn Fn() + Send + Sync>
+            };
+            let task = activity::Task::new(self.activity.clone(), class).on_begin(started);
+            let (shared, gate, mut stop) = (
+                self.shared.clone(),
+                self.state.clone(),
+                self.stop.subscribe(),
+            );
+            let (unbegun, notify) = (self.unbegun.clone(), self.begun.clone());
+            self.running.spawn(async move {
+                let watched = task.clone();
+                // A change that ends without a request (a fill it cannot
+                // make, a lost lock) frees its place too.
+                let ended_unbegun = move |w: &activity::Task| {
+                    if w.begun().is_none() {
+                        unbegun.fetch_sub(1, Ordering::SeqCst);
+                        notify.notify_one();
+                    }
+                };
+                let work = activity::scope(task, async move {
                     let _write = match write_lock_of(&shared, &change) {
                         Some(l) => Some(l.lock_owned().await),
                         None => None,
@@ -486,40 +787,69 @@ pub async fn apply(
                     // It may have waited: the lock is checked again just
                     // before the change starts.
                     if gate.check_lock().is_err() {
-                        return (i, Duration::ZERO, None);
+                        return None;
                     }
-                    events(Event::Started {
-                        address: change.address.clone(),
-                        action: change.action,
-                    });
-                    let started = Instant::now();
-                    let result = run_change(&shared, &change).await;
-                    (i, started.elapsed(), Some(result))
+                    Some(run_change(&shared, &change).await)
                 });
-            }
+                tokio::pin!(work);
+                loop {
+                    tokio::select! {
+                        result = &mut work => {
+                            ended_unbegun(&watched);
+                            let elapsed = watched.begun().map_or(Duration::ZERO, |b| b.elapsed());
+                            return (i, result.map(|r| (elapsed, r)));
+                        }
+                        changed = stop.changed(), if watched.begun().is_none() => {
+                            // Nothing was sent yet: Azure knows nothing of it.
+                            if changed.is_err() || (*stop.borrow() && watched.begun().is_none()) {
+                                ended_unbegun(&watched);
+                                return (i, None);
+                            }
+                        }
+                    }
+                }
+            });
         }
-        if running.is_empty() {
-            break;
-        }
-        let Some(joined) = running.join_next().await else {
-            break;
+    }
+
+    /// Whether changes are under way.
+    pub fn busy(&self) -> bool {
+        !self.running.is_empty()
+    }
+
+    /// Changes under way (started, not finished).
+    pub fn under_way(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Waits for the next change to end and records it; `false` when none
+    /// is under way. Cancel-safe: nothing is lost when the wait is dropped.
+    pub async fn next(&mut self) -> bool {
+        let Some(joined) = self.running.join_next().await else {
+            return false;
         };
-        let (i, elapsed, result) = match joined {
-            Ok((i, elapsed, Some(result))) => (i, elapsed, result),
-            // Not started: the lock was lost (reported above on the next turn).
-            Ok((_, _, None)) => continue,
+        let (i, ran) = match joined {
+            Ok(j) => j,
             Err(e) => {
-                outcome.state_error = Some(format!("a task failed: {e}"));
-                continue;
+                self.outcome.state_error = Some(format!("a task failed: {e}"));
+                return true;
             }
         };
-        settled.insert(i);
-        let change = &plan.changes[i];
+        let Some((elapsed, result)) = ran else {
+            // Not started (Ctrl-C, or the lock was lost): said at the end.
+            self.nodes[i].status = Status::Waiting;
+            return true;
+        };
+        // Done with, either way: the plan keeps its own copy.
+        let Some(change) = self.nodes[i].change.take() else {
+            return true;
+        };
         match result {
             Ok(recorded) => {
+                self.nodes[i].status = Status::Done;
                 let address = change.address.to_string();
                 let previous = change.previous_address.as_ref().map(ToString::to_string);
-                let write = state.update(|s| {
+                let write = self.state.update(|s| {
                     // A moved resource leaves its old address in the same write.
                     if let Some(previous) = &previous {
                         s.resources.shift_remove(previous);
@@ -534,79 +864,121 @@ pub async fn apply(
                     }
                 });
                 if let Err(e) = write {
-                    outcome.state_error = Some(e.to_string());
+                    self.outcome.state_error = Some(e.to_string());
                 }
-                outcome.done.push((change.address.clone(), change.action));
-                events(Event::Finished {
+                self.outcome
+                    .done
+                    .push((change.address.clone(), change.action));
+                (self.events)(Event::Finished {
                     address: change.address.clone(),
                     action: change.action,
                     elapsed,
                 });
-                for &j in &dependents[i] {
-                    waiting[j] -= 1;
-                    if waiting[j] == 0 && !settled.contains(&j) {
-                        ready.push_back(j);
+                for j in self.nodes[i].dependents.clone() {
+                    self.nodes[j].waiting = self.nodes[j].waiting.saturating_sub(1);
+                    if self.nodes[j].waiting == 0 && self.nodes[j].status == Status::Waiting {
+                        self.make_ready(j);
                     }
                 }
             }
             Err(e) => {
-                outcome.failed.push(Failure {
+                self.nodes[i].status = Status::Failed;
+                self.outcome.failed.push(Failure {
                     address: change.address.clone(),
-                    action: change.action,
+                    action: Some(change.action),
                     request: e.request(),
                     cause: e.cause(),
-                    hint: e.hint(),
+                    hint: e.hint().map(str::to_owned),
                 });
-                events(Event::Failed {
+                (self.events)(Event::Failed {
                     address: change.address.clone(),
                     action: change.action,
                     error: e.to_string(),
                 });
                 // Everything that needs it, directly or not, is skipped, naming this failure.
-                let mut stack: Vec<usize> = dependents[i].clone();
+                let cause = format!("{} failed", change.address);
+                let mut stack: Vec<usize> = self.nodes[i].dependents.clone();
                 while let Some(j) = stack.pop() {
-                    if settled.insert(j) {
-                        let cause = format!("{} failed", change.address);
-                        outcome
-                            .skipped
-                            .push((plan.changes[j].address.clone(), cause.clone()));
-                        events(Event::Skipped {
-                            address: plan.changes[j].address.clone(),
-                            cause,
+                    if self.nodes[j].status == Status::Waiting {
+                        self.nodes[j].status = Status::Failed;
+                        let address = self.nodes[j].address.clone();
+                        self.outcome.skipped.push((address.clone(), cause.clone()));
+                        (self.events)(Event::Skipped {
+                            address,
+                            cause: cause.clone(),
                         });
-                        stack.extend(dependents[j].iter().copied());
+                        stack.extend(self.nodes[j].dependents.iter().copied());
                     }
                 }
             }
         }
+        true
     }
-    if let Err(e) = state.flush() {
-        // A lost lock says what happened better than the write it refused.
-        let why = state
-            .check_lock()
-            .err()
-            .map_or(e.to_string(), |l| l.to_string());
-        outcome.state_error.get_or_insert(why);
+
+    /// Ends the run: waits for the state to be written and says what never started.
+    pub fn finish(mut self) -> Outcome {
+        self.stop.send_if_modified(|s| !std::mem::replace(s, true));
+        if let Err(e) = self.state.flush() {
+            // A lost lock says what happened better than the write it refused.
+            let why = self
+                .state
+                .check_lock()
+                .err()
+                .map_or(e.to_string(), |l| l.to_string());
+            self.outcome.state_error.get_or_insert(why);
+        }
+        let unstarted: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].change.is_some() && self.nodes[i].status == Status::Waiting)
+            .collect();
+        if self.cancel.load(Ordering::SeqCst) && !unstarted.is_empty() {
+            self.outcome.interrupted = true;
+        }
+        for i in unstarted {
+            let cause = if self.outcome.interrupted {
+                "interrupted".to_owned()
+            } else if let Some(why) = &self.halted {
+                format!("not started: {why}")
+            } else {
+                "not started".to_owned()
+            };
+            self.outcome
+                .skipped
+                .push((self.nodes[i].address.clone(), cause));
+        }
+        self.outcome
     }
-    let unstarted: Vec<usize> = work
-        .iter()
-        .copied()
-        .filter(|i| !settled.contains(i))
-        .collect();
-    if cancel.load(Ordering::SeqCst) && !unstarted.is_empty() {
-        outcome.interrupted = true;
-    }
-    for i in unstarted {
-        let cause = if outcome.interrupted {
-            "interrupted"
+}
+
+/// Runs a whole plan. `cancel` is set by Ctrl-C.
+pub async fn apply(
+    client: Arc<Client>,
+    plan: &Plan,
+    state: Arc<StateWriter>,
+    options: Options,
+    events: Events,
+    cancel: Arc<AtomicBool>,
+    activity: Arc<Activity>,
+) -> Outcome {
+    let mut engine = Engine::new(client, state, &options, events, cancel, activity);
+    engine.know_outputs(plan.changes.iter());
+    engine.record_state_only(plan.changes.iter());
+    engine.add_plan(plan);
+    loop {
+        engine.start_ready();
+        if !engine.busy() {
+            break;
+        }
+        if engine.held_back() {
+            let begun = engine.begun_signal();
+            tokio::select! {
+                _ = engine.next() => {}
+                () = begun.notified() => {}
+            }
         } else {
-            "not started"
-        };
-        outcome
-            .skipped
-            .push((plan.changes[i].address.clone(), cause.into()));
+            engine.next().await;
+        }
     }
-    outcome
+    engine.finish()
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub enum Command {
     Graph(SpecArgs),
     /// Read what Azure holds, compare it with the spec, and print the plan.
     Plan(PlanArgs),
-    /// Plan (or take a saved plan), ask, and apply it in dependency order.
+    /// Plan (or take a saved plan), ask, and apply it in dependency order; with --auto-approve or a saved plan, each change starts as soon as its own reads and dependencies are done.
     Apply(ApplyArgs),
     /// Remove every managed resource, dependents first (data sources are untouched).
     Destroy(DestroyArgs),
@@ -124,7 +124,7 @@ pub struct CloudArgs {
     #[arg(long)]
     pub seed_existing: bool,
 
-    /// Requests on the wire at once (reads and writes alike; operations waiting on Azure hold none).
+    /// Requests on the wire at once (reads and writes alike); a change waiting on Azure (an operation, a throttle bucket, propagation) holds none, so many more changes may be under way.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallelism: u64,
 }
@@ -193,12 +193,16 @@ pub struct ApplyArgs {
     /// Apply only addresses matching this glob and what they need (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub target: Vec<String>,
+
+    /// With a saved plan: read all of Azure and compare a whole fresh plan with it before the first write (refused whole if anything moved), instead of checking each change against Azure just before it runs.
+    #[arg(long, requires = "planfile")]
+    pub verify_first: bool,
 }
 
 /// Flags shared by the commands that change Azure.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Do not ask for confirmation (required when stdin is not a terminal).
+    /// Do not ask for confirmation (required when stdin is not a terminal); the plan is then decided while Azure is read, each change starts as soon as its own reads and dependencies are done, and the whole plan is printed when the run ends.
     #[arg(long)]
     pub auto_approve: bool,
 

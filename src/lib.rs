@@ -20,3 +20,4 @@ pub mod render;
 pub mod seed;
 pub mod spec;
 pub mod state;
+pub mod stream;

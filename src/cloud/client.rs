@@ -1,8 +1,12 @@
 //! The one HTTP client for every Azure call: bearer tokens per audience, the
-//! client-side throttle, the retry policy, request timeouts, and long-running
-//! operations polled through `Azure-AsyncOperation` or `Location` (honouring
-//! `Retry-After`, bounded per operation). Resource code above it deals in paths
-//! and JSON only.
+//! client-side throttle (a bucket per subscription, caller and kind, the
+//! caller read from the token), the retry policy, request timeouts, and
+//! long-running operations polled through `Azure-AsyncOperation` or
+//! `Location` (honouring `Retry-After`, bounded per operation). Every request
+//! says what its task is doing (`activity`): waiting for a token, on the wire,
+//! or waiting on an operation; polls go ahead of other requests in a bucket,
+//! and a class of work whose requests start operations is raised above the
+//! rest. Resource code above it deals in paths and JSON only.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,10 +16,15 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::cloud::auth::{TokenSource, ARM_SCOPE, SYNAPSE_SCOPE};
+use crate::cloud::activity::{self, Class, Phase};
+use crate::cloud::auth::{self, Token, TokenSource, ARM_SCOPE, SYNAPSE_SCOPE};
 use crate::cloud::error::{CloudError, TransportKind};
 use crate::cloud::retry::{self, Backoff, Decision};
-use crate::cloud::throttle::{OpKind, Throttle};
+use crate::cloud::throttle::{Answer, BucketKey, OpKind, Throttle};
+
+/// The priority of an operation's polls in a throttle bucket: an operation
+/// under way finishes before new work takes the bucket's tokens.
+const POLL_PRIORITY: i64 = i64::MAX / 4;
 
 /// A line of progress the caller may show (retries at `-v`, waits).
 pub type Logger = Arc<dyn Fn(&str) + Send + Sync>;
@@ -34,8 +43,6 @@ pub struct Options {
     /// Polls of a long-running operation follow the server's `Retry-After`
     /// (as Azure's own clients do), capped at `.1`; without one, `.0`.
     pub poll_interval: (Duration, Duration),
-    /// Multiplies the throttle's refill rate (1.0 for Azure).
-    pub throttle_rate_scale: f64,
     /// Where progress lines go (`None`: nowhere).
     pub logger: Option<Logger>,
     /// The most requests on the wire at once (`None`: no limit).
@@ -51,7 +58,6 @@ impl Options {
             operation_timeout: Duration::from_secs(30 * 60),
             backoff: Backoff::default(),
             poll_interval: (Duration::from_secs(1), Duration::from_secs(60)),
-            throttle_rate_scale: 1.0,
             logger: None,
             max_in_flight: None,
         }
@@ -95,6 +101,12 @@ pub struct Client {
     throttle: Throttle,
     options: Options,
     in_flight: Option<tokio::sync::Semaphore>,
+    /// The caller's object id, read from the last ARM token (by its expiry).
+    principal: Mutex<Option<(time::OffsetDateTime, String)>>,
+    /// The class of requests made outside any task.
+    unclassed: Arc<Class>,
+    /// The class of every operation's polls.
+    polls: Arc<Class>,
     /// What was sent.
     pub stats: Stats,
 }
@@ -170,17 +182,40 @@ impl Client {
         tokens: Arc<dyn TokenSource>,
         options: Options,
     ) -> Client {
-        let throttle = Throttle::new(options.throttle_rate_scale);
         let in_flight = options
             .max_in_flight
             .map(|n| tokio::sync::Semaphore::new(n.max(1)));
         Client {
             http,
             tokens,
-            throttle,
+            throttle: Throttle::new(),
             options,
             in_flight,
+            principal: Mutex::new(None),
+            unclassed: Arc::new(Class::new(0)),
+            polls: Arc::new(Class::new(POLL_PRIORITY)),
             stats: Stats::default(),
+        }
+    }
+
+    /// The client-side throttle (what waits in it, for progress).
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// The object id a token was issued to (its `oid`), read once per token.
+    fn principal_of(&self, token: &Token) -> String {
+        let mut cached = self
+            .principal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*cached {
+            Some((expires, oid)) if *expires == token.expires_on => oid.clone(),
+            _ => {
+                let oid = auth::object_id_of(&token.secret).unwrap_or_default();
+                *cached = Some((token.expires_on, oid.clone()));
+                oid
+            }
         }
     }
 
@@ -204,8 +239,9 @@ impl Client {
     }
 
     /// Sends one request with retries. `api_version` is appended unless the
-    /// URL has one. ARM calls are throttled per subscription; data-plane calls
-    /// (`scope` = Synapse) are not.
+    /// URL has one. ARM calls are throttled per subscription, caller and
+    /// kind; data-plane calls (`scope` = Synapse) are not. In a throttle
+    /// bucket the request waits with its task's priority.
     pub async fn send(
         &self,
         method: Method,
@@ -214,6 +250,30 @@ impl Client {
         body: Option<&Value>,
         scope: &str,
         extra_headers: &[(&str, &str)],
+    ) -> Result<Response, CloudError> {
+        let class = activity::class().unwrap_or_else(|| self.unclassed.clone());
+        self.send_with(
+            method,
+            path_or_url,
+            api_version,
+            body,
+            scope,
+            extra_headers,
+            &class,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_with(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        api_version: Option<&str>,
+        body: Option<&Value>,
+        scope: &str,
+        extra_headers: &[(&str, &str)],
+        class: &Arc<Class>,
     ) -> Result<Response, CloudError> {
         let mut url = self.url(path_or_url);
         if let Some(v) = api_version.filter(|_| !url.contains("api-version=")) {
@@ -224,30 +284,44 @@ impl Client {
         let path = path_of(&url).to_owned();
         let kind = OpKind::of(&method);
         let subscription = subscription_of(&path).to_owned();
+        let on_wire = if kind == OpKind::Read {
+            Phase::Reading
+        } else {
+            Phase::Writing
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let throttled = scope == ARM_SCOPE && !subscription.is_empty();
-            if throttled {
-                self.throttle.acquire(&subscription, kind).await;
+            let token = self.tokens.token(scope).await?;
+            let bucket = (scope == ARM_SCOPE && !subscription.is_empty())
+                .then(|| BucketKey::new(&subscription, &self.principal_of(&token), kind));
+            if let Some(bucket) = &bucket {
+                let _waiting = activity::enter(Phase::Throttled);
+                self.throttle.acquire(bucket, class).await;
             }
             let result = {
+                let _phase = activity::enter(on_wire);
                 // `--parallelism` bounds requests on the wire, not operations:
                 // a long-running operation waiting between polls holds no slot.
                 let _slot = match &self.in_flight {
                     Some(s) => s.acquire().await.ok(),
                     None => None,
                 };
-                self.attempt(&method, &url, &path, body, scope, extra_headers)
+                self.attempt(&method, &url, &path, body, &token, scope, extra_headers)
                     .await
             };
-            if throttled {
-                let remaining = result
-                    .as_ref()
-                    .ok()
-                    .and_then(|r| r.header(kind.header()))
-                    .and_then(|v| v.parse::<f64>().ok());
-                self.throttle.finish(&subscription, kind, remaining);
+            if let Some(bucket) = &bucket {
+                let answer = match &result {
+                    Ok(r) => Answer::Counted(r.header(kind.header()).and_then(|v| v.parse().ok())),
+                    Err(CloudError::Azure {
+                        status: 429,
+                        retry_after,
+                        ..
+                    }) => Answer::Throttled(*retry_after),
+                    Err(CloudError::Azure { .. }) => Answer::Counted(None),
+                    Err(_) => Answer::Lost,
+                };
+                self.throttle.finish(bucket, answer);
             }
             let err = match result {
                 Ok(r) => return Ok(r),
@@ -265,22 +339,28 @@ impl Client {
                         retry::MAX_ATTEMPTS - 1,
                         wait.as_secs_f64()
                     ));
+                    let _waiting = activity::enter(if err.status() == Some(429) {
+                        Phase::Throttled
+                    } else {
+                        on_wire
+                    });
                     tokio::time::sleep(wait).await;
                 }
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         method: &Method,
         url: &str,
         path: &str,
         body: Option<&Value>,
+        token: &Token,
         scope: &str,
         extra_headers: &[(&str, &str)],
     ) -> Result<Response, CloudError> {
-        let token = self.tokens.token(scope).await?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         {
             let kind = if scope == SYNAPSE_SCOPE {
@@ -494,6 +574,14 @@ impl Client {
         }
         let started = Instant::now();
         let mut retry_after = parse_retry_after(&first.headers);
+        let (fallback, max) = self.options.poll_interval;
+        // Work of this kind waits on Azure for long: the next requests of its
+        // class go first in the throttle, so operations start early.
+        activity::raise(
+            i64::try_from(retry_after.map_or(fallback, |r| r.min(max)).as_millis())
+                .unwrap_or(i64::MAX / 8)
+                .max(1),
+        );
         loop {
             if started.elapsed() > self.options.operation_timeout {
                 return Err(CloudError::OperationTimeout {
@@ -501,11 +589,13 @@ impl Client {
                     waited: started.elapsed(),
                 });
             }
-            let (fallback, max) = self.options.poll_interval;
-            tokio::time::sleep(retry_after.map_or(fallback, |r| r.min(max))).await;
+            {
+                let _waiting = activity::enter(Phase::Operation);
+                tokio::time::sleep(retry_after.map_or(fallback, |r| r.min(max))).await;
+            }
             if let Some(url) = &async_op {
                 let r = self
-                    .send(Method::GET, url, None, None, ARM_SCOPE, &[])
+                    .send_with(Method::GET, url, None, None, ARM_SCOPE, &[], &self.polls)
                     .await?;
                 retry_after = parse_retry_after(&r.headers);
                 let status = r
@@ -520,7 +610,7 @@ impl Client {
                 }
             } else if let Some(url) = &location {
                 let r = self
-                    .send(Method::GET, url, None, None, ARM_SCOPE, &[])
+                    .send_with(Method::GET, url, None, None, ARM_SCOPE, &[], &self.polls)
                     .await?;
                 retry_after = parse_retry_after(&r.headers);
                 if r.status != 202 {
@@ -529,7 +619,15 @@ impl Client {
             } else {
                 // No operation URL: poll the resource's own provisioning state.
                 let r = self
-                    .send(Method::GET, path, Some(api_version), None, ARM_SCOPE, &[])
+                    .send_with(
+                        Method::GET,
+                        path,
+                        Some(api_version),
+                        None,
+                        ARM_SCOPE,
+                        &[],
+                        &self.polls,
+                    )
                     .await;
                 match r {
                     Ok(r) if is_in_progress(&r.body) => {}

@@ -6,7 +6,8 @@
 //! (sha256 of the canonical content) ties a file to a rendered plan.
 //!
 //! `refresh` reads Azure (concurrently); `diff` is a pure function of (spec,
-//! observed, state) → `Plan`; `verify` compares a saved plan with a fresh one.
+//! observed, state) → `Plan`; `stream` decides it address by address as the
+//! reads come in; `verify` compares a saved plan with a fresh one.
 //! Rendering lives in `render::plan`; applying in `apply`.
 
 use indexmap::IndexMap;
@@ -460,6 +461,7 @@ pub mod import;
 pub mod moves;
 pub mod preflight;
 pub mod refresh;
+pub mod stream;
 pub mod verify;
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ fn json<T: Serialize>(value: &T) -> String {
 }
 
 /// The first field in which two changes of one address differ.
-fn first_difference(saved: &Change, fresh: &Change) -> Option<String> {
+pub fn first_difference(saved: &Change, fresh: &Change) -> Option<String> {
     let fields: [(&str, String, String); 13] = [
         ("action", json(&saved.action), json(&fresh.action)),
         (

@@ -1,21 +1,46 @@
-//! Progress of an apply: one bar on a terminal (done/total, changes in flight),
-//! plain lines otherwise (not a terminal, `--no-color`, `CI`). Also the final
-//! summary and the outputs.
+//! Progress of a run, and where its time goes. On a terminal, one bar (a
+//! spinner alone until the first change is planned): the changes settled
+//! out of those planned so far, then what is under way —
+//! `reading Azure 1,234/3,005` while refresh reads, the changes under way
+//! and, of the work under way, the requests on the wire (at most
+//! `--parallelism`), the changes waiting on long-running operations, the
+//! requests waiting in a throttle bucket (the fullest bucket named) and the
+//! changes waiting for an identity or a role to propagate. Elsewhere (not a
+//! terminal, `--no-color`, `CI`), plain lines: one per change started and
+//! ended, and a `reading Azure n/N` line every two seconds while refresh
+//! reads. Also the final summary, and with `-v` the time spent per phase.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::apply::{Event, Failure, Outcome};
+use crate::cloud::activity::{Activity, Phase, Spent};
+use crate::cloud::client::Client;
 use crate::plan::Action;
 
 /// Shows apply events.
 pub struct Progress {
     bar: Option<ProgressBar>,
-    in_flight: AtomicUsize,
     lines: Mutex<()>,
+    activity: Arc<Activity>,
+    client: Option<Arc<Client>>,
+    /// Changes under way: started and not ended.
+    under_way: AtomicUsize,
+    /// Refresh: reads done, in all, and when the reading started and ended.
+    reading: Mutex<Reading>,
+}
+
+#[derive(Debug, Default)]
+struct Reading {
+    done: usize,
+    total: usize,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    /// When a plain `reading Azure` line was last printed.
+    said: Option<Instant>,
 }
 
 fn verb(action: Action, kind: crate::addr::ResourceKind, done: bool) -> &'static str {
@@ -36,25 +61,41 @@ fn verb(action: Action, kind: crate::addr::ResourceKind, done: bool) -> &'static
     }
 }
 
+/// A count with thousands separators (`3,005`).
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl Progress {
-    /// A bar when `fancy` (a terminal with colour allowed), plain lines otherwise.
-    pub fn new(total: usize, fancy: bool) -> Progress {
+    /// A bar when `fancy` (a terminal with colour allowed), plain lines
+    /// otherwise; `client` tells what waits in its throttle.
+    pub fn new(fancy: bool, activity: Arc<Activity>, client: Option<Arc<Client>>) -> Progress {
         let bar = fancy.then(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            // Only a spinner and what is under way until the first change is
+            // planned (a plan's refresh has no changes to count).
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
         Progress {
             bar,
-            in_flight: AtomicUsize::new(0),
             lines: Mutex::new(()),
+            activity,
+            client,
+            under_way: AtomicUsize::new(0),
+            reading: Mutex::new(Reading::default()),
         }
     }
 
@@ -70,14 +111,87 @@ impl Progress {
         }
     }
 
+    /// What is under way, in a few words (the bar's message).
+    pub fn status(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        {
+            let r = self
+                .reading
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if r.total > 0 && r.done < r.total {
+                parts.push(format!(
+                    "reading Azure {}/{}",
+                    count(r.done),
+                    count(r.total)
+                ));
+            }
+        }
+        let under_way = self.under_way.load(Ordering::SeqCst);
+        let now = |p| self.activity.now(p);
+        let wire = now(Phase::Reading) + now(Phase::Writing);
+        if under_way > 0 {
+            parts.push(format!("{} under way", count(under_way)));
+        }
+        if wire > 0 {
+            parts.push(format!("{} on the wire", count(wire)));
+        }
+        if now(Phase::Operation) > 0 {
+            parts.push(format!(
+                "{} waiting on operations",
+                count(now(Phase::Operation))
+            ));
+        }
+        let throttled = now(Phase::Throttled);
+        if throttled > 0 {
+            let fullest = self
+                .client
+                .as_ref()
+                .and_then(|c| c.throttle().waiting().into_iter().next())
+                .map(|w| format!(" ({})", w.key.label()))
+                .unwrap_or_default();
+            parts.push(format!("{} throttled{fullest}", count(throttled)));
+        }
+        if now(Phase::Propagation) > 0 {
+            parts.push(format!(
+                "{} waiting on propagation",
+                count(now(Phase::Propagation))
+            ));
+        }
+        parts.join(" · ")
+    }
+
+    /// Refreshes the bar's message (call it now and then).
+    pub fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(self.status());
+        }
+    }
+
     /// Shows one event.
     pub fn event(&self, e: &Event) {
-        match e {
-            Event::Started { address, action } => {
-                let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Some(bar) = &self.bar {
-                    bar.set_message(format!("{n} in flight"));
+        let grow = |n: u64| {
+            if let Some(bar) = &self.bar {
+                if bar.length() == Some(0) {
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
                 }
+                bar.inc_length(n);
+            }
+        };
+        let settle = || {
+            if let Some(bar) = &self.bar {
+                bar.inc(1);
+            }
+        };
+        match e {
+            Event::Planned => grow(1),
+            Event::Started { address, action } => {
+                self.under_way.fetch_add(1, Ordering::SeqCst);
                 self.line(&format!(
                     "{address}: {}...",
                     verb(*action, address.kind, false)
@@ -88,10 +202,8 @@ impl Progress {
                 action,
                 elapsed,
             } => {
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
-                }
+                self.under_way.fetch_sub(1, Ordering::SeqCst);
+                settle();
                 self.line(&format!(
                     "{address}: {} ({:.1}s)",
                     verb(*action, address.kind, true),
@@ -103,23 +215,66 @@ impl Progress {
                 action,
                 error,
             } => {
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
-                }
+                self.under_way.fetch_sub(1, Ordering::SeqCst);
+                settle();
                 self.line(&format!(
                     "{address}: failed {}: {error}",
                     verb(*action, address.kind, false)
                 ));
             }
             Event::Skipped { address, cause } => {
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
-                }
+                settle();
                 self.line(&format!("{address}: skipped ({cause})"));
             }
+            Event::Refused { address, cause } => {
+                settle();
+                self.line(&format!("{address}: refused: {cause}"));
+            }
             Event::Waiting { address, message } => self.line(&format!("{address}: {message}")),
+            Event::Reading { done, total } => self.read(*done, *total),
         }
+        self.tick();
+    }
+
+    fn read(&self, done: usize, total: usize) {
+        let now = Instant::now();
+        let say = {
+            let mut r = self
+                .reading
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            r.first.get_or_insert(now);
+            r.last = Some(now);
+            r.done = done;
+            r.total = total;
+            // Plain lines: one every two seconds while reading, not one per read.
+            let due = r
+                .said
+                .or(r.first)
+                .is_some_and(|t| now.duration_since(t) >= Duration::from_secs(2));
+            if self.bar.is_none() && due && done < total {
+                r.said = Some(now);
+                true
+            } else {
+                false
+            }
+        };
+        if say {
+            self.line(&format!("reading Azure {}/{}", count(done), count(total)));
+        }
+    }
+
+    /// What refresh read, and how long it took (from the first read in to the last).
+    pub fn reads(&self) -> (usize, Duration) {
+        let r = self
+            .reading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let took = match (r.first, r.last) {
+            (Some(a), Some(b)) => b.duration_since(a),
+            _ => Duration::ZERO,
+        };
+        (r.total, took)
     }
 
     /// Removes the bar.
@@ -128,6 +283,46 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+
+    /// Runs `f` with the bar out of the way (to print on stdout).
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+/// Where the time went, per phase (for `-v`): the wall time during which at
+/// least one request or change was in the phase, and in brackets the time
+/// summed over them.
+pub fn time_summary(spent: &[(Phase, Spent)], reads: (usize, Duration), total: Duration) -> String {
+    let name = |p: Phase| match p {
+        Phase::Reading => "requests reading",
+        Phase::Writing => "requests writing",
+        Phase::Operation => "waiting on operations",
+        Phase::Throttled => "waiting on throttling",
+        Phase::Propagation => "waiting on propagation",
+    };
+    let mut out = format!(
+        "Where the time went ({:.1}s in all; wall time with at least one request or change in each phase, summed over them in brackets):\n",
+        total.as_secs_f64()
+    );
+    out.push_str(&format!(
+        "  {:<24}{:>8.1}s  ({} reads)\n",
+        "reading Azure",
+        reads.1.as_secs_f64(),
+        count(reads.0)
+    ));
+    for (phase, s) in spent {
+        out.push_str(&format!(
+            "  {:<24}{:>8.1}s  [{:.1}s]\n",
+            name(*phase),
+            s.wall.as_secs_f64(),
+            s.tasks.as_secs_f64()
+        ));
+    }
+    out
 }
 
 /// Names, all of them when at most `shown`, else the first few and a count.
@@ -145,7 +340,7 @@ pub fn fold(names: &[String], shown: usize) -> String {
 
 /// The last lines of an apply.
 pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String {
-    let count = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
+    let done = |a: Action| outcome.done.iter().filter(|(_, x)| *x == a).count();
     let mut out = String::new();
     // One paragraph per cause: a missing right on thirty writes is said once.
     let mut causes: Vec<(&str, Vec<&Failure>)> = Vec::new();
@@ -162,11 +357,10 @@ pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String 
                 .as_deref()
                 .map(|r| format!("{r}: "))
                 .unwrap_or_default();
-            out.push_str(&format!(
-                "error: {}: {} failed: {request}{cause}\n",
-                f.address,
-                verb(f.action, f.address.kind, false)
-            ));
+            let what = f.action.map_or_else(String::new, |a| {
+                format!(" {} failed", verb(a, f.address.kind, false))
+            });
+            out.push_str(&format!("error: {}:{what} {request}{cause}\n", f.address));
         } else {
             let names: Vec<String> = failures.iter().map(|f| f.address.to_string()).collect();
             out.push_str(&format!(
@@ -175,7 +369,31 @@ pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String 
                 fold(&names, 6)
             ));
         }
-        if let Some(hint) = failures[0].hint {
+        if let Some(hint) = &failures[0].hint {
+            out.push_str(&format!("  hint: {hint}\n"));
+        }
+    }
+    // Refused (not readable, not plannable, or a saved change Azure moved
+    // under): one paragraph per cause as well.
+    let mut refusals: Vec<(&str, Vec<&Failure>)> = Vec::new();
+    for f in &outcome.refused {
+        match refusals.iter_mut().find(|(c, _)| *c == f.cause.as_str()) {
+            Some((_, all)) => all.push(f),
+            None => refusals.push((&f.cause, vec![f])),
+        }
+    }
+    for (cause, refused) in &refusals {
+        if let [f] = refused.as_slice() {
+            out.push_str(&format!("refused: {}: {cause}\n", f.address));
+        } else {
+            let names: Vec<String> = refused.iter().map(|f| f.address.to_string()).collect();
+            out.push_str(&format!(
+                "refused: {} addresses with one cause: {cause}\n  {}\n",
+                refused.len(),
+                fold(&names, 6)
+            ));
+        }
+        if let Some(hint) = &refused[0].hint {
             out.push_str(&format!("  hint: {hint}\n"));
         }
     }
@@ -187,7 +405,10 @@ pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String 
     }
     let head = if outcome.interrupted {
         "Interrupted"
-    } else if outcome.failed.is_empty() && outcome.state_error.is_none() {
+    } else if outcome.failed.is_empty()
+        && outcome.refused.is_empty()
+        && outcome.state_error.is_none()
+    {
         verb_done
     } else {
         "Apply failed"
@@ -195,16 +416,19 @@ pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String 
     // Moves and forgets are named only when there are some (they touch only the state).
     let mut state_only = String::new();
     for (action, word) in [(Action::Move, "moved"), (Action::Forget, "forgotten")] {
-        if count(action) > 0 {
-            state_only.push_str(&format!(", {} {word}", count(action)));
+        if done(action) > 0 {
+            state_only.push_str(&format!(", {} {word}", done(action)));
         }
+    }
+    if !outcome.refused.is_empty() {
+        state_only.push_str(&format!(", {} refused", outcome.refused.len()));
     }
     out.push_str(&format!(
         "{head}: {} created, {} updated, {} replaced, {} deleted, {} failed, {} skipped{state_only} in {:.1}s.\n",
-        count(Action::Create),
-        count(Action::Update),
-        count(Action::Replace),
-        count(Action::Delete),
+        done(Action::Create),
+        done(Action::Update),
+        done(Action::Replace),
+        done(Action::Delete),
         outcome.failed.len(),
         outcome.skipped.len(),
         elapsed.as_secs_f64()

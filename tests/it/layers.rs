@@ -18,7 +18,8 @@ fn layer(module: &str) -> Option<u8> {
         "provider" => 3,
         "plan" => 4,
         "apply" | "seed" | "discover" => 5,
-        "error" => 6,
+        // Streaming reads, decides the plan and applies it at once.
+        "error" | "stream" => 6,
         "render" | "cli" => 7,
         "invocation" => 8,
         // The state commands, one step below the dispatch that calls them.

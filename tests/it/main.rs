@@ -24,6 +24,7 @@ mod schema;
 mod security;
 mod state;
 mod state_blob;
+mod stream;
 mod team_state;
 mod validate_format;
 mod world;
