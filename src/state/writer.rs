@@ -1,8 +1,10 @@
 //! The state during a run: kept in memory, and written by a background thread
 //! after every change. Each change marks the state dirty; the thread writes the
-//! newest version (atomically, through the lock) as soon as the previous write
-//! is done, so a burst of finished changes costs one write, not one each, and
-//! the run never waits on the disk. `flush` waits until everything is written.
+//! newest version (atomically, through the lock), at most once per
+//! `WRITE_INTERVAL`, so a burst of finished changes costs one write, not one
+//! each, a run of thousands of changes does not spend its CPU copying and
+//! serialising the whole state again and again, and the run never waits on the
+//! disk. `flush` writes at once and waits until everything is written.
 //! A change finished just before a crash and not yet written is adopted by the
 //! next run (by its deterministic id or its role-assignment tuple). It writes
 //! through any backend's `HeldLock`; it does not decide what a lost lock
@@ -10,6 +12,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::state::backend::HeldLock;
 use crate::state::{State, StateError};
@@ -23,7 +26,14 @@ struct Inner {
     /// The first write error; the run stops on it.
     error: Option<String>,
     stop: bool,
+    /// Someone waits in `flush`: write now, not at the next interval.
+    flushing: usize,
 }
+
+/// The shortest time between two writes of a run (a change finished since the
+/// last write and lost in a crash is adopted by the next run, by its
+/// deterministic id or its role-assignment tuple).
+const WRITE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The state of a run and its writer thread.
 pub struct StateWriter {
@@ -45,6 +55,7 @@ impl StateWriter {
                 written: 0,
                 error: None,
                 stop: false,
+                flushing: 0,
             }),
             Condvar::new(),
         ));
@@ -84,9 +95,12 @@ impl StateWriter {
     pub fn flush(&self) -> Result<(), StateError> {
         let (mutex, cond) = &*self.shared;
         let mut inner = mutex.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.flushing += 1;
+        cond.notify_all();
         while inner.written < inner.generation && inner.error.is_none() {
             inner = cond.wait(inner).unwrap_or_else(PoisonError::into_inner);
         }
+        inner.flushing -= 1;
         match &inner.error {
             Some(e) => Err(StateError::Io {
                 path: "state".into(),
@@ -109,17 +123,29 @@ impl StateWriter {
 
 fn write_loop(shared: &(Mutex<Inner>, Condvar), lock: &dyn HeldLock) {
     let (mutex, cond) = shared;
+    let mut last_write: Option<Instant> = None;
     loop {
         let (mut snapshot, generation) = {
             let mut inner = mutex.lock().unwrap_or_else(PoisonError::into_inner);
             while inner.written == inner.generation && !inner.stop {
                 inner = cond.wait(inner).unwrap_or_else(PoisonError::into_inner);
             }
+            // Changes that finish within the interval share one write.
+            while let Some(left) = last_write
+                .map(|t| WRITE_INTERVAL.saturating_sub(t.elapsed()))
+                .filter(|left| !left.is_zero() && inner.flushing == 0 && !inner.stop)
+            {
+                inner = cond
+                    .wait_timeout(inner, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
             if inner.written == inner.generation || inner.error.is_some() {
                 return;
             }
             (inner.state.clone(), inner.generation)
         };
+        last_write = Some(Instant::now());
         let result = lock.write(&mut snapshot);
         let mut inner = mutex.lock().unwrap_or_else(PoisonError::into_inner);
         match result {

@@ -40,6 +40,7 @@ pub fn start(
             error: None,
         },
     );
+    store.settle_after_ms = store.settle_after_ms.min(now.saturating_add(duration_ms));
     settle(store, now);
     id
 }
@@ -50,6 +51,9 @@ const KEEP_MS: u64 = 24 * 3600 * 1000;
 /// Finishes every operation due at `now`, in the order they fall due, and forgets
 /// operations that ended more than a day ago; says whether anything changed.
 pub fn settle(store: &mut Store, now: u64) -> bool {
+    if now < store.settle_after_ms {
+        return false;
+    }
     let before = store.operations.len();
     store.operations.retain(|_, op| {
         op.ended_ms
@@ -80,6 +84,15 @@ pub fn settle(store: &mut Store, now: u64) -> bool {
             }
         }
     }
+    store.settle_after_ms = store
+        .operations
+        .values()
+        .map(|op| match op.ended_ms {
+            Some(end) => end.saturating_add(KEEP_MS),
+            None => op.due_ms,
+        })
+        .min()
+        .unwrap_or(u64::MAX);
     changed
 }
 

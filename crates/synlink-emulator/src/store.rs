@@ -127,6 +127,10 @@ pub struct Store {
     pub synapse_tombstones: BTreeSet<String>,
     /// Long-running operations by id.
     pub operations: BTreeMap<String, Operation>,
+    /// No operation falls due or expires before this time (ms): requests before it
+    /// skip the scan of `operations`. Not saved; 0 after a load (scan once).
+    #[serde(skip)]
+    pub settle_after_ms: u64,
     /// Counter for `SynapseAssignment::seq`.
     pub next_seq: u64,
 }
@@ -174,9 +178,11 @@ impl Store {
     /// Resources of a kind directly or indirectly under `prefix_id` (any casing).
     pub fn under(&self, prefix_id: &str, kind: Kind) -> Vec<&Resource> {
         let prefix = format!("{}/", fold(prefix_id));
+        // Keys are folded ids, so what lies under a prefix is one range of the map.
         self.resources
-            .iter()
-            .filter(|(k, r)| r.kind == kind && k.starts_with(&prefix))
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(_, r)| r.kind == kind)
             .map(|(_, r)| r)
             .collect()
     }
@@ -197,12 +203,15 @@ impl Store {
     pub fn remove_tree(&mut self, id: &str) {
         let key = fold(id);
         let prefix = format!("{key}/");
-        let doomed: Vec<String> = self
+        let mut doomed: Vec<String> = self
             .resources
-            .keys()
-            .filter(|k| **k == key || k.starts_with(&prefix))
-            .cloned()
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
             .collect();
+        if self.resources.contains_key(&key) {
+            doomed.push(key.clone());
+        }
         for k in doomed {
             if let Some(r) = self.resources.remove(&k) {
                 if r.kind == Kind::SynapseWorkspace {

@@ -196,8 +196,10 @@ pub fn refuse_if_busy(
     let prefix = format!("{}/", fold(parent_id));
     let own = fold(own_id);
     let busy = store.operations.values().any(|op| {
-        let target = fold(&op.resource_id);
-        op.status == OpStatus::InProgress && target.starts_with(&prefix) && target != own
+        op.status == OpStatus::InProgress && {
+            let target = fold(&op.resource_id);
+            target.starts_with(&prefix) && target != own
+        }
     });
     if busy {
         let ws = parent_id.rsplit('/').next().unwrap_or(parent_id);
