@@ -60,26 +60,27 @@ const ASSIGNMENT_NAMESPACE: uuid::Uuid =
     uuid::Uuid::from_u128(0x5d1c_0b1e_7a3e_4c52_9c1f_2a61_8e0d_4b7a);
 
 /// What the diff has learnt about one address, for the ones after it.
-struct Seen {
+struct Seen<'o> {
     /// The id it owns (found in Azure, derived, or chosen for a new assignment).
     id: Option<ArmId>,
-    /// What Azure holds, when it exists and stays.
-    body: Option<Value>,
+    /// What Azure holds, when it exists and stays (borrowed from what refresh
+    /// read: thousands of bodies are not copied).
+    body: Option<&'o Value>,
     /// Its outputs are known only after apply (created or replaced).
     pending: bool,
 }
 
-struct Ctx {
-    seen: HashMap<Address, Seen>,
+struct Ctx<'o> {
+    seen: HashMap<Address, Seen<'o>>,
 }
 
-impl Lookup for Ctx {
+impl Lookup for Ctx<'_> {
     fn id(&self, address: &Address) -> Option<ArmId> {
         self.seen.get(address).and_then(|s| s.id.clone())
     }
 
     fn body(&self, address: &Address) -> Option<&Value> {
-        self.seen.get(address).and_then(|s| s.body.as_ref())
+        self.seen.get(address).and_then(|s| s.body)
     }
 
     fn output(&self, address: &Address, key: &str) -> Known {
@@ -90,7 +91,6 @@ impl Lookup for Ctx {
             return Known::AfterApply;
         }
         seen.body
-            .as_ref()
             .and_then(|body| provider::of(address.kind).outputs(body).get(key).cloned())
             .map_or(Known::Absent, Known::Now)
     }
@@ -330,7 +330,7 @@ pub fn diff(
         }
         let mut seen = Seen {
             id: id.clone(),
-            body: body.cloned(),
+            body,
             pending: false,
         };
 

@@ -9,6 +9,7 @@
 //!
 //! Nothing here reads Azure or writes the state: apply does, from the plan.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::addr::{Address, ArmId};
@@ -19,9 +20,10 @@ use crate::state::State;
 
 /// The state after the explicit moves, and where each moved address came from.
 #[derive(Debug, Clone)]
-pub struct Moved {
-    /// The state with every `moved:` entry applied to its addresses.
-    pub state: State,
+pub struct Moved<'s> {
+    /// The state with every `moved:` entry applied to its addresses (the
+    /// state itself, not a copy, when there are none).
+    pub state: Cow<'s, State>,
     /// New address → (the address the state records, why).
     pub from: HashMap<Address, (Address, ActionReason)>,
     /// Entries that cannot be applied.
@@ -48,9 +50,9 @@ fn error(message: String, hint: &str) -> MoveError {
 /// that left the spec. A move to an address that is not in the spec, or that
 /// the state already records, or two addresses onto one, is an error: a
 /// mistaken rename must never turn into a delete.
-pub fn explicit(spec: &LoadedSpec, state: &State) -> Moved {
+pub fn explicit<'s>(spec: &LoadedSpec, state: &'s State) -> Moved<'s> {
     let mut out = Moved {
-        state: state.clone(),
+        state: Cow::Borrowed(state),
         from: HashMap::new(),
         errors: Vec::new(),
     };
@@ -98,7 +100,7 @@ pub fn explicit(spec: &LoadedSpec, state: &State) -> Moved {
             renames.push((text.clone(), new));
         }
         for (old_text, new) in renames {
-            let Some(rs) = out.state.resources.shift_remove(&old_text) else {
+            let Some(rs) = out.state.to_mut().resources.shift_remove(&old_text) else {
                 continue;
             };
             let old = Address::parse(&old_text).unwrap_or_else(|| new.clone());
@@ -106,7 +108,7 @@ pub fn explicit(spec: &LoadedSpec, state: &State) -> Moved {
             let origin = out.from.remove(&old).map_or(old, |(first, _)| first);
             out.from
                 .insert(new.clone(), (origin, ActionReason::MoveBecauseMovedBlock));
-            out.state.resources.insert(new.to_string(), rs);
+            out.state.to_mut().resources.insert(new.to_string(), rs);
         }
     }
     out
@@ -208,7 +210,8 @@ mod tests {
     #[test]
     fn a_pattern_moves_every_matching_address_and_remembers_where_from() {
         let spec = spec("moved:\n  - { from: \"links.*\", to: \"links.team-{1}\" }\n");
-        let m = explicit(&spec, &state(&["links.a", "links.b", "links.team-a"]));
+        let before = state(&["links.a", "links.b", "links.team-a"]);
+        let m = explicit(&spec, &before);
         assert_eq!(
             m.errors.len(),
             1,
@@ -228,7 +231,8 @@ mod tests {
     #[test]
     fn a_move_to_an_address_outside_the_spec_is_refused() {
         let spec = spec("moved:\n  - { from: \"links.old-*\", to: \"links.team-{1}\" }\n");
-        let m = explicit(&spec, &state(&["links.old-zz"]));
+        let before = state(&["links.old-zz"]);
+        let m = explicit(&spec, &before);
         assert_eq!(m.errors.len(), 1);
         assert!(
             m.errors[0].message.contains("links.team-zz"),

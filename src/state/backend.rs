@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::state::{LockInfo, State, StateError};
+use crate::state::{Encoded, LockInfo, State, StateError};
 
 /// A place that keeps the state.
 pub trait StateBackend: Send + Sync {
@@ -52,10 +52,19 @@ pub trait HeldLock: Send + Sync {
     /// Reads the state; a new, empty `State` (serial 0) when none was written.
     fn read(&self) -> Result<State, StateError>;
 
+    /// Stores an encoded next version of the state (`State::encode_next`).
+    /// Refused once the lock is lost.
+    fn write_encoded(&self, next: &Encoded) -> Result<(), StateError>;
+
     /// Writes `state` after incrementing its `serial` (and setting its
     /// `version` and `synlink_version`). If it fails, `state` is as it was.
     /// Refused once the lock is lost.
-    fn write(&self, state: &mut State) -> Result<(), StateError>;
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        let next = state.encode_next();
+        self.write_encoded(&next)?;
+        state.stored(&next);
+        Ok(())
+    }
 
     /// `Ok` while the lock is still this process's; otherwise what happened
     /// (the same error every later `write` returns).

@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 use crate::cloud::auth::{ReqwestTransport, TokenSource};
 use crate::cloud::client::trust_extra_roots;
 use crate::state::backend::{HeldLock, LockStatus, Snapshot, StateBackend};
-use crate::state::{HolderDetails, LeaseLoss, LockInfo, State, StateError, STATE_FORMAT_VERSION};
+use crate::state::{Encoded, HolderDetails, LeaseLoss, LockInfo, State, StateError};
 
 /// The environment variable that holds a SAS for the state blob.
 pub const SAS_ENV: &str = "SYNLINK_STATE_SAS";
@@ -591,7 +591,7 @@ impl BlobLock {
         self.lost_error(first)
     }
 
-    fn write_inner(&self, state: &mut State) -> Result<(), StateError> {
+    fn write_inner(&self, next: &Encoded) -> Result<(), StateError> {
         let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
         HeldLock::check(self)?;
         let remote = &self.remote;
@@ -608,22 +608,11 @@ impl BlobLock {
             }
             cursor.snapshot_taken = true;
         }
-        let before = (
-            state.version,
-            state.serial,
-            std::mem::replace(
-                &mut state.synlink_version,
-                env!("CARGO_PKG_VERSION").to_owned(),
-            ),
-        );
-        state.version = STATE_FORMAT_VERSION;
-        state.serial = before.1 + 1;
-        let mut bytes = serde_json::to_vec_pretty(&*state).expect("states always serialise");
-        bytes.push(b'\n');
+        let bytes = next.bytes.clone();
         let write_id = uuid::Uuid::new_v4().to_string();
         let mut meta = holder_metadata(&self.holder);
-        meta.insert(META_SERIAL.to_owned(), state.serial.to_string());
-        meta.insert(META_LINEAGE.to_owned(), encode_meta(&state.lineage));
+        meta.insert(META_SERIAL.to_owned(), next.serial.to_string());
+        meta.insert(META_LINEAGE.to_owned(), encode_meta(&next.lineage));
         meta.insert(META_WRITE.to_owned(), write_id.clone());
         let written =
             self.driver
@@ -632,14 +621,11 @@ impl BlobLock {
             Ok(etag) => {
                 cursor.etag = etag;
                 cursor.has_state = true;
-                cursor.serial = Some(state.serial);
-                cursor.lineage = Some(state.lineage.clone());
+                cursor.serial = Some(next.serial);
+                cursor.lineage = Some(next.lineage.clone());
                 Ok(())
             }
-            Err(e) => {
-                (state.version, state.serial, state.synlink_version) = before;
-                Err(self.classify_write_error(e, &cursor.etag))
-            }
+            Err(e) => Err(self.classify_write_error(e, &cursor.etag)),
         }
     }
 
@@ -693,8 +679,8 @@ impl HeldLock for BlobLock {
         }
     }
 
-    fn write(&self, state: &mut State) -> Result<(), StateError> {
-        self.write_inner(state)
+    fn write_encoded(&self, next: &Encoded) -> Result<(), StateError> {
+        self.write_inner(next)
     }
 
     fn check(&self) -> Result<(), StateError> {

@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::state::backend::{HeldLock, LockStatus, Snapshot, StateBackend};
-use crate::state::{LockInfo, State, StateError, STATE_FORMAT_VERSION};
+use crate::state::{Encoded, LockInfo, State, StateError};
 
 /// How often a waiting `lock` looks again.
 const POLL: Duration = Duration::from_millis(100);
@@ -189,29 +189,21 @@ impl StateLock {
     ///
     /// Refuses (`LockLost`) if the lock file is no longer ours.
     pub fn write(&self, state: &mut State) -> Result<(), StateError> {
+        let next = state.encode_next();
+        self.write_encoded(&next)?;
+        state.stored(&next);
+        Ok(())
+    }
+
+    /// Stores an encoded next version of the state, as `write` does.
+    pub fn write_encoded(&self, next: &Encoded) -> Result<(), StateError> {
         if !self.is_still_ours() {
             return Err(StateError::LockLost {
                 path: self.lock_path.clone(),
             });
         }
-        let before = (
-            state.version,
-            state.serial,
-            std::mem::replace(
-                &mut state.synlink_version,
-                env!("CARGO_PKG_VERSION").to_owned(),
-            ),
-        );
-        state.version = STATE_FORMAT_VERSION;
-        state.serial = before.1 + 1;
-        let bytes = pretty_json(&*state);
         let dir = parent_dir(&self.state_path);
-        if let Err(e) =
-            create_private_dir(dir).and_then(|()| replace_file(&self.state_path, &bytes))
-        {
-            (state.version, state.serial, state.synlink_version) = before;
-            return Err(e);
-        }
+        create_private_dir(dir).and_then(|()| replace_file(&self.state_path, &next.bytes))?;
         // The new file is in place; this makes the rename itself durable.
         File::open(dir)
             .and_then(|d| d.sync_all())
@@ -325,8 +317,8 @@ impl HeldLock for StateLock {
         StateLock::read(self)
     }
 
-    fn write(&self, state: &mut State) -> Result<(), StateError> {
-        StateLock::write(self, state)
+    fn write_encoded(&self, next: &Encoded) -> Result<(), StateError> {
+        StateLock::write_encoded(self, next)
     }
 
     fn check(&self) -> Result<(), StateError> {

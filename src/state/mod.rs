@@ -32,6 +32,56 @@ pub struct State {
     pub resources: IndexMap<String, ResourceState>,
 }
 
+/// The next version of a state, serialised for a backend to store: the
+/// state with its `serial` one up and the current format and synlink version.
+#[derive(Debug)]
+pub struct Encoded {
+    /// The serial the bytes carry.
+    pub serial: u64,
+    /// The lineage they carry.
+    pub lineage: String,
+    /// The file's content (pretty JSON and a newline).
+    pub bytes: Vec<u8>,
+}
+
+impl State {
+    /// Serialises the next version of this state without copying it (a
+    /// run's writer encodes thousands of resources while holding them).
+    pub fn encode_next(&self) -> Encoded {
+        /// The fields of `State`, in its order, borrowed.
+        #[derive(Serialize)]
+        struct Next<'a> {
+            version: u32,
+            lineage: &'a str,
+            serial: u64,
+            synlink_version: &'a str,
+            resources: &'a IndexMap<String, ResourceState>,
+        }
+        let serial = self.serial + 1;
+        let mut bytes = serde_json::to_vec_pretty(&Next {
+            version: STATE_FORMAT_VERSION,
+            lineage: &self.lineage,
+            serial,
+            synlink_version: env!("CARGO_PKG_VERSION"),
+            resources: &self.resources,
+        })
+        .expect("states always serialise");
+        bytes.push(b'\n');
+        Encoded {
+            serial,
+            lineage: self.lineage.clone(),
+            bytes,
+        }
+    }
+
+    /// Takes the fields an `Encoded` version of it carries, once stored.
+    pub fn stored(&mut self, encoded: &Encoded) {
+        self.version = STATE_FORMAT_VERSION;
+        self.serial = encoded.serial;
+        env!("CARGO_PKG_VERSION").clone_into(&mut self.synlink_version);
+    }
+}
+
 /// What the state records about one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {

@@ -125,7 +125,7 @@ fn write_loop(shared: &(Mutex<Inner>, Condvar), lock: &dyn HeldLock) {
     let (mutex, cond) = shared;
     let mut last_write: Option<Instant> = None;
     loop {
-        let (mut snapshot, generation) = {
+        let (next, generation) = {
             let mut inner = mutex.lock().unwrap_or_else(PoisonError::into_inner);
             while inner.written == inner.generation && !inner.stop {
                 inner = cond.wait(inner).unwrap_or_else(PoisonError::into_inner);
@@ -143,16 +143,17 @@ fn write_loop(shared: &(Mutex<Inner>, Condvar), lock: &dyn HeldLock) {
             if inner.written == inner.generation || inner.error.is_some() {
                 return;
             }
-            (inner.state.clone(), inner.generation)
+            // Encoded here, not copied: the bytes are smaller than the state.
+            (inner.state.encode_next(), inner.generation)
         };
         last_write = Some(Instant::now());
-        let result = lock.write(&mut snapshot);
+        let result = lock.write_encoded(&next);
         let mut inner = mutex.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
             Ok(()) => {
                 inner.written = generation;
                 // The file's serial is the truth: saved plans are checked against it.
-                inner.state.serial = snapshot.serial;
+                inner.state.stored(&next);
             }
             Err(e) => inner.error = Some(e.to_string()),
         }
