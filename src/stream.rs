@@ -36,7 +36,6 @@ use crate::plan::diff::{DiffOptions, PlanError};
 use crate::plan::refresh::{self, OnWait, Reader};
 use crate::plan::stream::{Decision, Planner};
 use crate::plan::{verify, Action, Change, Plan};
-use crate::provider::PERMISSIONS_API_VERSION;
 use crate::spec::LoadedSpec;
 use crate::state::writer::StateWriter;
 use crate::state::State;
@@ -294,16 +293,7 @@ pub async fn run(
     loop {
         run.planner.decide(reader.observed());
         for id in run.planner.permissions_to_read(reader.observed()) {
-            let client = client.clone();
-            permissions.spawn(async move {
-                let items = client
-                    .list(
-                        &format!("{id}/providers/Microsoft.Authorization/permissions"),
-                        PERMISSIONS_API_VERSION,
-                    )
-                    .await;
-                (id, items)
-            });
+            permissions.spawn(refresh::permissions_of(client.clone(), id));
         }
         let released = run.planner.release(reader.observed());
         run.take(released);

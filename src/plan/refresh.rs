@@ -557,6 +557,20 @@ fn joined_error(e: &tokio::task::JoinError) -> CloudError {
     }
 }
 
+/// The caller's permissions on one resource (preflight), with its id.
+pub async fn permissions_of(
+    client: Arc<Client>,
+    id: ArmId,
+) -> (ArmId, Result<Vec<Value>, CloudError>) {
+    let items = client
+        .list(
+            &format!("{id}/providers/Microsoft.Authorization/permissions"),
+            PERMISSIONS_API_VERSION,
+        )
+        .await;
+    (id, items)
+}
+
 /// Reads the caller's permissions on resources (preflight), concurrently.
 pub async fn read_permissions(
     client: Arc<Client>,
@@ -565,16 +579,7 @@ pub async fn read_permissions(
 ) -> Result<(), CloudError> {
     let mut set = JoinSet::new();
     for id in ids {
-        let (client, id) = (client.clone(), id.clone());
-        set.spawn(async move {
-            let items = client
-                .list(
-                    &format!("{id}/providers/Microsoft.Authorization/permissions"),
-                    PERMISSIONS_API_VERSION,
-                )
-                .await;
-            (id, items)
-        });
+        set.spawn(permissions_of(client.clone(), id.clone()));
     }
     while let Some(joined) = set.join_next().await {
         let (id, items) = joined.map_err(|e| joined_error(&e))?;
