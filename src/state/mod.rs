@@ -458,3 +458,51 @@ pub enum LeaseLoss {
         last_error: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ResourceState, State, STATE_FORMAT_VERSION};
+    use crate::addr::{Address, ArmId, Properties, ResourceKind};
+
+    /// The borrowed mirror `encode_next` serialises must stay the state's
+    /// own form: every field, in its order, read back as the next version.
+    #[test]
+    fn the_encoded_next_version_is_the_state_one_serial_up() {
+        let mut state = State::new();
+        state.serial = 41;
+        state.version = 0;
+        state.synlink_version = "0.0.0-old".to_owned();
+        let mut properties = Properties::new();
+        properties.insert("name".to_owned(), serde_json::json!("synapselink1"));
+        state.resources.insert(
+            "links.team-a".to_owned(),
+            ResourceState {
+                kind: ResourceKind::Link,
+                id: ArmId::new("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/linkedServices/synapselink1"),
+                existing: false,
+                properties,
+                outputs: indexmap::IndexMap::new(),
+                dependencies: vec![Address::parse("ml_workspaces.team-a").expect("address")],
+            },
+        );
+        let next = state.encode_next();
+        assert_eq!(
+            (next.serial, next.lineage.as_str()),
+            (42, state.lineage.as_str())
+        );
+        assert!(next.bytes.ends_with(b"}\n"));
+        let read: State = serde_json::from_slice(&next.bytes).expect("a state");
+        let mut expected = state.clone();
+        expected.stored(&next);
+        assert_eq!(read, expected);
+        assert_eq!(read.version, STATE_FORMAT_VERSION);
+        assert_eq!(read.synlink_version, env!("CARGO_PKG_VERSION"));
+        // The same bytes as serialising the state itself, field order included.
+        let mut whole = serde_json::to_vec_pretty(&expected).expect("json");
+        whole.push(b'\n');
+        assert_eq!(
+            String::from_utf8(next.bytes).unwrap(),
+            String::from_utf8(whole).unwrap()
+        );
+    }
+}
