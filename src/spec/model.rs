@@ -132,7 +132,7 @@ pub struct StateSettings {
 #[serde(deny_unknown_fields)]
 pub struct AzureBlobState {
     /// The blob service endpoint, e.g. `https://ACCOUNT.blob.core.windows.net`
-    /// (or an Azurite URL on a loopback address). No query: a SAS goes in
+    /// (or an Azurite URL, served over https). No query: a SAS goes in
     /// `SYNLINK_STATE_SAS`.
     pub account_url: String,
     /// The container (3–63 lower-case letters, digits and single hyphens); it must exist.

@@ -140,14 +140,21 @@ pub fn blob_name(name: &str) -> Option<String> {
         .map(|c| format!("must not contain `{}`", c.escape_default()))
 }
 
-/// A blob service endpoint: an `http(s)://host[:port][/path]` URL without a
-/// query or fragment (a SAS there would end up in messages), plain `http`
-/// only to a loopback host (a SAS is never sent in the clear over a network).
+/// A blob service endpoint: an `https://host[:port][/path]` URL without a
+/// query or fragment (a SAS there would end up in messages). Plain `http` is
+/// refused whatever the host: a SAS or a token is never sent in the clear
+/// (Azurite serves https with `--cert` and `--key`).
 pub fn blob_service_url(url: &str) -> Option<String> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Some("it must start with https://".into());
     };
-    if !matches!(scheme, "https" | "http") {
+    if scheme == "http" {
+        return Some(
+            "plain http would send the SAS or token in the clear; use https (Azurite serves it with --cert and --key)"
+                .into(),
+        );
+    }
+    if scheme != "https" {
         return Some("it must start with https://".into());
     }
     if url.contains(['?', '#']) {
@@ -167,17 +174,7 @@ pub fn blob_service_url(url: &str) -> Option<String> {
     if let Some(p) = port.filter(|p| p.parse::<u16>().is_err()) {
         return Some(format!("`{p}` is not a port"));
     }
-    if host.is_empty() || host.contains('@') {
-        return Some("it has no host".into());
-    }
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    (scheme == "http" && !loopback).then(|| {
-        "plain http is allowed only to a loopback address (an emulator such as Azurite); use https"
-            .into()
-    })
+    (host.is_empty() || host.contains('@')).then(|| "it has no host".into())
 }
 
 /// Whether the text is a GUID (8-4-4-4-12 hex digits).
@@ -214,13 +211,15 @@ mod tests {
         for good in [
             "https://acct.blob.core.windows.net",
             "https://acct.blob.core.windows.net/",
-            "http://127.0.0.1:10000/devstoreaccount1",
-            "http://localhost:10000/devstoreaccount1",
-            "http://[::1]:10000/devstoreaccount1",
+            "https://127.0.0.1:10000/devstoreaccount1",
+            "https://[::1]:10000/devstoreaccount1",
         ] {
             assert_eq!(blob_service_url(good), None, "{good}");
         }
         for bad in [
+            "http://127.0.0.1:10000/devstoreaccount1",
+            "http://localhost:10000/devstoreaccount1",
+            "http://[::1]:10000/devstoreaccount1",
             "acct.blob.core.windows.net",
             "ftp://acct",
             "http://acct.blob.core.windows.net",

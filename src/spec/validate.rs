@@ -36,8 +36,8 @@ fn push_de(diags: &mut Vec<Diagnostic>, e: &DeError, address: &str) {
     }
 }
 
-/// Decodes and checks the `state` setting: the blob service URL (http only to
-/// a loopback address, as a SAS is sent only over https elsewhere), the
+/// Decodes and checks the `state` setting: the blob service URL (https only,
+/// as a SAS or token is never sent in the clear), the
 /// container's naming rule and the blob name. `None` when it has a problem
 /// (reported).
 pub fn decode_state(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<StateSettings> {

@@ -154,7 +154,7 @@ impl fmt::Debug for SasToken {
 /// How requests to the state blob are authorised.
 #[derive(Clone)]
 pub enum BlobAuth {
-    /// A SAS appended to every request (plain `http` only to a loopback host).
+    /// A SAS appended to every request (over https only).
     Sas(SasToken),
     /// Bearer tokens for `https://storage.azure.com/` (https only).
     Tokens(Arc<TokenSourceCredential>),
@@ -299,39 +299,24 @@ impl BlobStore {
     ) -> Result<BlobStore, StateError> {
         let blob_url = blob_url(config)?;
         let container_url = container_url(config)?;
-        let loopback = blob_url.host_str().is_some_and(|h| {
-            h == "localhost"
-                || h.trim_matches(['[', ']'])
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        });
+        // A SAS or a token is never sent in the clear, whatever the host.
+        if blob_url.scheme() != "https" {
+            return Err(StateError::BadConfig {
+                reason: format!(
+                    "{}: the state is reached only over https (a SAS or token is never sent in the clear; Azurite serves https with --cert and --key)",
+                    config.account_url
+                ),
+            });
+        }
         let mut credential: Option<Arc<dyn TokenCredential>> = None;
         let mut redact = Vec::new();
         let mut per_call: Vec<Arc<dyn Policy>> = Vec::new();
         match auth {
             BlobAuth::Sas(sas) => {
-                if blob_url.scheme() != "https" && !loopback {
-                    return Err(StateError::BadConfig {
-                        reason: format!(
-                            "{}: a SAS is sent only over https (plain http only to a loopback address)",
-                            config.account_url
-                        ),
-                    });
-                }
                 redact = sas.secret_forms();
                 per_call.push(Arc::new(SasPolicy(sas)));
             }
-            BlobAuth::Tokens(tokens) => {
-                if blob_url.scheme() != "https" {
-                    return Err(StateError::BadConfig {
-                        reason: format!(
-                            "{}: bearer tokens are sent only over https; use a SAS ({SAS_ENV}) for a local http endpoint",
-                            config.account_url
-                        ),
-                    });
-                }
-                credential = Some(tokens);
-            }
+            BlobAuth::Tokens(tokens) => credential = Some(tokens),
         }
         let client_options = ClientOptions {
             per_call_policies: per_call,

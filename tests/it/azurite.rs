@@ -1,7 +1,9 @@
 //! Azurite (npm `azurite`, blob service only) for the tests of the remote
-//! state: started on a free loopback port, in memory, with a
-//! `synlink-state` container and an account SAS signed with Azurite's
-//! well-known development key; over https with bearer tokens on request.
+//! state: started on a free port of 127.0.0.1, in memory, over https (a
+//! certificate from a CA made for it; synlink reaches the state only over
+//! https, whatever the host), with a `synlink-state` container, an account
+//! SAS signed with Azurite's well-known development key, and bearer tokens
+//! accepted.
 //! Shared by the library-level tests (`state_blob.rs`) and those of the real
 //! binary (`team_state.rs`).
 //!
@@ -31,10 +33,12 @@ pub const CONTAINER: &str = "synlink-state";
 /// A running Azurite blob service; stopped on drop.
 pub struct Azurite {
     child: Child,
-    /// `http://127.0.0.1:PORT/devstoreaccount1` (`https` with TLS).
+    /// `https://127.0.0.1:PORT/devstoreaccount1`.
     pub account_url: String,
-    /// With TLS: the PEM of the CA that signed its certificate.
-    pub ca_pem: Option<String>,
+    /// The PEM of the CA that signed its certificate.
+    pub ca_pem: String,
+    /// That PEM in a file, for `SSL_CERT_FILE` of a synlink process.
+    pub ca_file: PathBuf,
     /// An account SAS (blob service, every resource type, read/write/delete/
     /// list/add/create/update/process), valid for a day.
     pub sas: String,
@@ -81,26 +85,21 @@ impl Logged {
 }
 
 impl Azurite {
-    /// Starts Azurite (plain http) with a `synlink-state` container, or
-    /// `None` (with a notice) when it is not installed outside CI.
+    /// Starts Azurite with a `synlink-state` container, or `None` (with a
+    /// notice) when it is not installed outside CI. Bearer tokens are
+    /// accepted (`--oauth basic`: Azurite checks a token's audience, issuer
+    /// and times, not its signature).
     pub fn start() -> Option<Azurite> {
-        Azurite::start_with(false, false)
+        Azurite::start_with(false)
     }
 
     /// As `start`, keeping Azurite's debug log, for tests that check what it
     /// received (`requests`).
     pub fn start_logged() -> Option<Azurite> {
-        Azurite::start_with(false, true)
+        Azurite::start_with(true)
     }
 
-    /// As `start`, over https with bearer tokens accepted (`--oauth basic`:
-    /// Azurite checks a token's audience, issuer and times, not its
-    /// signature).
-    pub fn start_tls() -> Option<Azurite> {
-        Azurite::start_with(true, false)
-    }
-
-    fn start_with(tls: bool, logged: bool) -> Option<Azurite> {
+    fn start_with(logged: bool) -> Option<Azurite> {
         let Some(program) = azurite_program() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -114,13 +113,12 @@ impl Azurite {
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let mut command = Command::new(&program);
-        let ca_pem = tls.then(|| {
-            let (ca, cert, key) = tls_files();
-            std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
-            std::fs::write(dir.path().join("key.pem"), key).expect("key");
-            command.args(["--cert", "cert.pem", "--key", "key.pem", "--oauth", "basic"]);
-            ca
-        });
+        let (ca_pem, cert, key) = tls_files();
+        std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
+        std::fs::write(dir.path().join("key.pem"), key).expect("key");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca_pem).expect("ca");
+        command.args(["--cert", "cert.pem", "--key", "key.pem", "--oauth", "basic"]);
         let debug_log = logged.then(|| dir.path().join("debug.log"));
         if let Some(log) = &debug_log {
             command.arg("--debug").arg(log);
@@ -174,6 +172,7 @@ impl Azurite {
             child,
             account_url: format!("{url}/{ACCOUNT}"),
             ca_pem,
+            ca_file,
             sas: account_sas(),
             debug_log,
             _dir: dir,
@@ -198,9 +197,15 @@ impl Azurite {
 
     /// A store for `key`, authorised by the SAS.
     pub fn store(&self, key: &str) -> BlobStore {
-        BlobStore::new(
+        self.store_with(key, &self.sas)
+    }
+
+    /// A store for `key`, authorised by this SAS, trusting Azurite's CA.
+    pub fn store_with(&self, key: &str, sas: &str) -> BlobStore {
+        BlobStore::with_client(
             &self.config(key),
-            BlobAuth::Sas(SasToken::new(&self.sas).expect("a SAS")),
+            BlobAuth::Sas(SasToken::new(sas).expect("a SAS")),
+            self.client(),
         )
         .expect("store")
     }
@@ -252,12 +257,12 @@ impl Azurite {
 
     /// A reqwest client that trusts this Azurite's certificate.
     pub fn client(&self) -> reqwest::Client {
-        let mut builder = reqwest::Client::builder();
-        if let Some(pem) = &self.ca_pem {
-            builder = builder
-                .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("pem"));
-        }
-        builder.build().expect("client")
+        reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).expect("pem"),
+            )
+            .build()
+            .expect("client")
     }
 
     /// Every request logged so far, in arrival order (`start_logged` only).

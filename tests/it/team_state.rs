@@ -65,6 +65,7 @@ impl Team {
             .synlink(args)
             .in_dir(dir)
             .env("SYNLINK_STATE_SAS", &self.azurite.sas)
+            .env("SSL_CERT_FILE", &self.azurite.ca_file.display().to_string())
     }
 
     fn run(&self, dir: &str, args: &[&str]) -> Run {
@@ -555,7 +556,7 @@ fn the_state_section_is_validated_where_it_is_written() {
     }
     w.write(
         "ok.yaml",
-        "version: 1\nvariables:\n  env: prod\nstate:\n  azure_blob:\n    account_url: http://127.0.0.1:10000/devstoreaccount1\n    container: synlink-state\n    key: ${env}/teams.json\n",
+        "version: 1\nvariables:\n  env: prod\nstate:\n  azure_blob:\n    account_url: https://127.0.0.1:10000/devstoreaccount1\n    container: synlink-state\n    key: ${env}/teams.json\n",
     );
     w.synlink(["validate", "-f", "ok.yaml"])
         .run_blocking()
@@ -595,9 +596,7 @@ fn no_sas_token_or_account_key_in_any_output_plan_or_state() {
     // A SAS the service refuses: the error names no part of it.
     let bad = team.azurite.sas.replace("sig=", "sig=AAAA");
     let refused = team
-        .w
-        .synlink(["plan", "-vv"])
-        .in_dir("b")
+        .synlink("b", &["plan", "-vv"])
         .env("SYNLINK_STATE_SAS", &bad)
         .run_blocking();
     refused.exit(1).stderr_contains("HTTP 403");
