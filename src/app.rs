@@ -815,28 +815,12 @@ fn finish_run(
 
 /// Asks for `yes` on a terminal; refuses without `--auto-approve` elsewhere.
 fn approve(run: &RunArgs, what: &str) -> Result<(), Error> {
-    use std::io::{BufRead as _, IsTerminal as _};
-    if run.auto_approve {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::NotApproved(format!("stdin is not a terminal, so synlink cannot ask before it would {what}; pass --auto-approve to go ahead")));
-    }
-    render::diagnostic::emit(&format!(
-        "\nDo you want synlink to {what}?\n  Only 'yes' will be accepted: "
-    ));
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::NotApproved(format!("cannot read the answer: {e}")))?;
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(Error::NotApproved(
-            "not applied: the answer was not 'yes'".into(),
-        ))
-    }
+    app_state::confirm(
+        run.auto_approve,
+        what,
+        "--auto-approve",
+        "not applied: the answer was not 'yes'",
+    )
 }
 
 /// The outputs after an apply: all of them into a pipe or a file; the first

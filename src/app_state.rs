@@ -128,9 +128,12 @@ pub fn lock_existing(args: &StateArgs, command: &str, verbose: u8) -> Result<Hel
     })
 }
 
+/// What a state command says when its question was not answered `yes`.
+const NOTHING_DONE: &str = "nothing was done: the answer was not 'yes'";
+
 /// Asks for `yes` on a terminal before it would `what`; refuses without
-/// `flag` elsewhere.
-fn confirm(skip: bool, what: &str, flag: &str) -> Result<(), Error> {
+/// `flag` elsewhere, and with `declined` when the answer is not `yes`.
+pub fn confirm(skip: bool, what: &str, flag: &str, declined: &str) -> Result<(), Error> {
     if skip {
         return Ok(());
     }
@@ -150,9 +153,7 @@ fn confirm(skip: bool, what: &str, flag: &str) -> Result<(), Error> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(Error::NotApproved(
-            "nothing was done: the answer was not 'yes'".into(),
-        ))
+        Err(Error::NotApproved(declined.to_owned()))
     }
 }
 
@@ -188,6 +189,7 @@ pub fn unlock(args: &StateArgs, force: bool, verbose: u8) -> Result<Exit, Error>
         force,
         "break this lock (the holder's next state write is refused)",
         "--force",
+        NOTHING_DONE,
     )?;
     let was = opened.backend.force_unlock()?;
     render::diagnostic::info_line(&match was {
@@ -290,6 +292,7 @@ pub fn restore(
         auto_approve,
         "make that snapshot the current state (plans saved before are refused afterwards)",
         "--auto-approve",
+        NOTHING_DONE,
     )?;
     let restored = lock.restore(snapshot)?;
     render::diagnostic::info_line(&format!(

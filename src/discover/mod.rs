@@ -187,6 +187,19 @@ fn misfits(plan: &Plan, errors: &[diff::PlanError]) -> Vec<(String, String)> {
 }
 
 /// Leaves out `address` and everything that refers to it, with `why`.
+/// What is odd or left out about each entry, for the report.
+fn notes(entries: &[Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .flat_map(|e| {
+            e.odd
+                .iter()
+                .chain(&e.left_out)
+                .map(move |n| format!("{}: {n}", e.address))
+        })
+        .collect()
+}
+
 fn leave_out(entries: &mut [Entry], address: &str, why: &str) {
     let mut gone: Vec<Address> = Vec::new();
     for e in entries.iter_mut() {
@@ -314,15 +327,7 @@ pub async fn discover(client: Arc<Client>, options: &Options) -> Result<Discover
         described: state.resources.len(),
         teams: doc.teams,
         folded: doc.folded,
-        notes: entries
-            .iter()
-            .flat_map(|e| {
-                e.odd
-                    .iter()
-                    .chain(e.left_out.iter())
-                    .map(move |n| format!("{}: {n}", e.address))
-            })
-            .collect(),
+        notes: notes(&entries),
         leaving: 0,
     };
     if !options.prefer_identity {
@@ -345,15 +350,7 @@ pub async fn discover(client: Arc<Client>, options: &Options) -> Result<Discover
     );
     load(&text, options)?;
     report.leaving = leaving.len();
-    report.notes = moved
-        .iter()
-        .flat_map(|e| {
-            e.odd
-                .iter()
-                .chain(e.left_out.iter())
-                .map(move |n| format!("{}: {n}", e.address))
-        })
-        .collect();
+    report.notes = notes(&moved);
     Ok(Discovery {
         spec: text,
         state,

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use crate::spec::diagnostic::{did_you_mean, Code};
+use crate::spec::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::spec::node::{Key, Node, Pos, Value};
 
 /// A decoding error with its position.
@@ -27,6 +27,18 @@ pub struct DeError {
 }
 
 impl DeError {
+    /// It and the errors reported with it, as diagnostics of `section` (or
+    /// address).
+    pub fn diagnostics(&self, section: &str) -> impl Iterator<Item = Diagnostic> + '_ {
+        let section = section.to_owned();
+        std::iter::once(self).chain(&self.also).map(move |err| {
+            Diagnostic::error(err.pos, err.message.clone())
+                .code(err.code)
+                .at(&section)
+                .maybe_hint(err.hint.clone())
+        })
+    }
+
     fn new(message: String) -> DeError {
         DeError {
             pos: None,

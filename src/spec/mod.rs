@@ -237,18 +237,23 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<LoadedSpec, SpecError>
     load_text(file, overrides)
 }
 
-/// Expands and validates spec text that was already read.
-pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, SpecError> {
-    let root = match node::parse(&file.text) {
-        Ok(root) => root,
+/// Parses a spec file's YAML; a syntax error is the file's one diagnostic.
+fn parse(file: SourceFile) -> Result<(SourceFile, node::Node), SpecError> {
+    match node::parse(&file.text) {
+        Ok(root) => Ok((file, root)),
         Err(e) => {
             let d = Diagnostic::error(e.pos, format!("invalid YAML: {}", e.message)).code(e.code);
-            return Err(SpecError::Invalid {
+            Err(SpecError::Invalid {
                 file,
                 diagnostics: vec![d],
-            });
+            })
         }
-    };
+    }
+}
+
+/// Expands and validates spec text that was already read.
+pub fn load_text(file: SourceFile, overrides: &Overrides) -> Result<LoadedSpec, SpecError> {
+    let (file, root) = parse(file)?;
     let expanded = expand::expand(&root, &file.text, overrides);
     if !matches!(root.value, node::Value::Map(_)) {
         // Empty, or not a map of sections: nothing more to say than that.
@@ -298,17 +303,7 @@ pub fn state_settings(
     path: &Path,
     overrides: &Overrides,
 ) -> Result<Option<StateSettings>, SpecError> {
-    let file = source::read(path)?;
-    let root = match node::parse(&file.text) {
-        Ok(root) => root,
-        Err(e) => {
-            let d = Diagnostic::error(e.pos, format!("invalid YAML: {}", e.message)).code(e.code);
-            return Err(SpecError::Invalid {
-                file,
-                diagnostics: vec![d],
-            });
-        }
-    };
+    let (file, root) = parse(source::read(path)?)?;
     let expanded = expand::expand(&root, &file.text, overrides);
     let mut diagnostics: Vec<Diagnostic> = expanded
         .diagnostics

@@ -285,14 +285,7 @@ pub fn decode_moved(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<MoveRule> {
         let entry: Moved = match decode_node(item) {
             Ok(e) => e,
             Err(e) => {
-                for err in std::iter::once(&e).chain(e.also.iter()) {
-                    diags.push(
-                        Diagnostic::error(err.pos, err.message.clone())
-                            .code(err.code)
-                            .at("moved")
-                            .maybe_hint(err.hint.clone()),
-                    );
-                }
+                diags.extend(e.diagnostics("moved"));
                 continue;
             }
         };
@@ -350,14 +343,7 @@ pub fn decode_removed(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<RemoveRul
         let entry: Removed = match decode_node(item) {
             Ok(e) => e,
             Err(e) => {
-                for err in std::iter::once(&e).chain(e.also.iter()) {
-                    diags.push(
-                        Diagnostic::error(err.pos, err.message.clone())
-                            .code(err.code)
-                            .at("removed")
-                            .maybe_hint(err.hint.clone()),
-                    );
-                }
+                diags.extend(e.diagnostics("removed"));
                 continue;
             }
         };

@@ -26,14 +26,7 @@ const NODE_FAMILIES: [&str; 3] = [
 const PRINCIPAL_TYPES: [&str; 3] = ["User", "Group", "ServicePrincipal"];
 
 fn push_de(diags: &mut Vec<Diagnostic>, e: &DeError, address: &str) {
-    for err in std::iter::once(e).chain(e.also.iter()) {
-        diags.push(
-            Diagnostic::error(err.pos, err.message.clone())
-                .code(err.code)
-                .at(address)
-                .maybe_hint(err.hint.clone()),
-        );
-    }
+    diags.extend(e.diagnostics(address));
 }
 
 /// Decodes and checks the `state` setting: the blob service URL (https only,
