@@ -65,6 +65,8 @@ pub enum Event {
         action: Action,
         /// How long it took, from its first request.
         elapsed: Duration,
+        /// Whether it put a request on the wire (`Started` was sent).
+        began: bool,
     },
     /// A change failed.
     Failed {
@@ -74,6 +76,9 @@ pub enum Event {
         action: Action,
         /// Azure's error (code and message).
         error: String,
+        /// Whether it put a request on the wire (`Started` was sent); a fill
+        /// it cannot make fails it before.
+        began: bool,
     },
     /// A change was not attempted because something it needs failed.
     Skipped {
@@ -404,8 +409,9 @@ struct Node {
 }
 
 /// How a change's task ended: `None` when it did not start (Ctrl-C or a
-/// lost state lock before its first request).
-type Ran = Option<(Duration, Result<Option<ResourceState>, CloudError>)>;
+/// lost state lock before its first request); else the time from its first
+/// request (`None`: it ended without one) and its result.
+type Ran = Option<(Option<Duration>, Result<Option<ResourceState>, CloudError>)>;
 
 /// Runs changes as what they wait for is done.
 pub struct Engine {
@@ -796,7 +802,7 @@ impl Engine {
                     tokio::select! {
                         result = &mut work => {
                             ended_unbegun(&watched);
-                            let elapsed = watched.begun().map_or(Duration::ZERO, |b| b.elapsed());
+                            let elapsed = watched.begun().map(|b| b.elapsed());
                             return (i, result.map(|r| (elapsed, r)));
                         }
                         changed = stop.changed(), if watched.begun().is_none() => {
@@ -872,7 +878,8 @@ impl Engine {
                 (self.events)(Event::Finished {
                     address: change.address.clone(),
                     action: change.action,
-                    elapsed,
+                    elapsed: elapsed.unwrap_or_default(),
+                    began: elapsed.is_some(),
                 });
                 for j in self.nodes[i].dependents.clone() {
                     self.nodes[j].waiting = self.nodes[j].waiting.saturating_sub(1);
@@ -894,6 +901,7 @@ impl Engine {
                     address: change.address.clone(),
                     action: change.action,
                     error: e.to_string(),
+                    began: elapsed.is_some(),
                 });
                 // Everything that needs it, directly or not, is skipped, naming this failure.
                 let cause = format!("{} failed", change.address);

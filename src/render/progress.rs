@@ -136,11 +136,9 @@ impl Progress {
         if wire > 0 {
             parts.push(format!("{} on the wire", count(wire)));
         }
-        if now(Phase::Operation) > 0 {
-            parts.push(format!(
-                "{} waiting on operations",
-                count(now(Phase::Operation))
-            ));
+        let operations = now(Phase::Operation);
+        if operations > 0 {
+            parts.push(format!("{} waiting on operations", count(operations)));
         }
         let throttled = now(Phase::Throttled);
         if throttled > 0 {
@@ -152,16 +150,15 @@ impl Progress {
                 .unwrap_or_default();
             parts.push(format!("{} throttled{fullest}", count(throttled)));
         }
-        if now(Phase::Propagation) > 0 {
-            parts.push(format!(
-                "{} waiting on propagation",
-                count(now(Phase::Propagation))
-            ));
+        let propagation = now(Phase::Propagation);
+        if propagation > 0 {
+            parts.push(format!("{} waiting on propagation", count(propagation)));
         }
         parts.join(" · ")
     }
 
-    /// Refreshes the bar's message (call it now and then).
+    /// Refreshes the bar's message (call it now and then); nothing without a
+    /// bar, so plain-line runs never build the status.
     pub fn tick(&self) {
         if let Some(bar) = &self.bar {
             bar.set_message(self.status());
@@ -201,8 +198,12 @@ impl Progress {
                 address,
                 action,
                 elapsed,
+                began,
             } => {
-                self.under_way.fetch_sub(1, Ordering::SeqCst);
+                // Only what began (and was counted) leaves the count.
+                if *began {
+                    self.under_way.fetch_sub(1, Ordering::SeqCst);
+                }
                 settle();
                 self.line(&format!(
                     "{address}: {} ({:.1}s)",
@@ -214,8 +215,11 @@ impl Progress {
                 address,
                 action,
                 error,
+                began,
             } => {
-                self.under_way.fetch_sub(1, Ordering::SeqCst);
+                if *began {
+                    self.under_way.fetch_sub(1, Ordering::SeqCst);
+                }
                 settle();
                 self.line(&format!(
                     "{address}: failed {}: {error}",
@@ -434,4 +438,53 @@ pub fn summary(outcome: &Outcome, elapsed: Duration, verb_done: &str) -> String 
         elapsed.as_secs_f64()
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Progress;
+    use crate::addr::Address;
+    use crate::apply::Event;
+    use crate::cloud::activity::Activity;
+    use crate::plan::Action;
+
+    fn address(text: &str) -> Address {
+        Address::parse(text).expect("address")
+    }
+
+    /// A change that fails before its first request (a fill it cannot make)
+    /// was never counted as under way, so it must not leave the count either.
+    #[test]
+    fn only_changes_that_began_leave_the_count_under_way() {
+        let progress = Progress::new(false, Arc::new(Activity::new()), None);
+        progress.event(&Event::Started {
+            address: address("links.a"),
+            action: Action::Create,
+        });
+        progress.event(&Event::Failed {
+            address: address("role_grants.b"),
+            action: Action::Create,
+            error: "principal_id cannot be filled".into(),
+            began: false,
+        });
+        assert!(
+            progress.status().contains("1 under way"),
+            "{}",
+            progress.status()
+        );
+        progress.event(&Event::Finished {
+            address: address("links.a"),
+            action: Action::Create,
+            elapsed: Duration::from_millis(30),
+            began: true,
+        });
+        assert!(
+            !progress.status().contains("under way"),
+            "{}",
+            progress.status()
+        );
+    }
 }
