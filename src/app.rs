@@ -220,7 +220,7 @@ async fn make_plan(
     let diff = plan::diff::diff(spec, graph, &observed, state, &options);
     let mut errors = diff.errors;
     let caller = caller_of(conn).await;
-    let needs = preflight::needs(&diff.plan, caller.as_deref());
+    let needs = preflight::needs(&diff.plan.changes, caller.as_deref());
     let ids = preflight::to_read(&needs, &observed);
     if !ids.is_empty() {
         let names: std::collections::HashMap<ArmId, String> = spec
@@ -755,6 +755,24 @@ async fn execute(
     finish_run(plan, &outcome, writer, mode, started, ui, reads, activity)
 }
 
+/// The outputs, then at `-v` where the time went.
+fn outputs_and_times(
+    writer: &StateWriter,
+    ui: Ui,
+    activity: &Activity,
+    reads: (usize, Duration),
+    started: Instant,
+) {
+    render_outputs_after(writer);
+    if ui.verbose > 0 {
+        render::diagnostic::emit(&render::progress::time_summary(
+            &activity.spent(),
+            reads,
+            started.elapsed(),
+        ));
+    }
+}
+
 /// The end of a run: the outputs, `-v`'s time per phase, and the summary last.
 #[allow(clippy::too_many_arguments)]
 fn finish_run(
@@ -779,14 +797,7 @@ fn finish_run(
                 s.moved, s.forget
             ));
         }
-        render_outputs_after(writer);
-        if ui.verbose > 0 {
-            render::diagnostic::emit(&render::progress::time_summary(
-                &activity.spent(),
-                reads,
-                started.elapsed(),
-            ));
-        }
+        outputs_and_times(writer, ui, activity, reads, started);
         return Ok(Exit::Success);
     }
     let done = if mode == PlanMode::Destroy {
@@ -795,14 +806,7 @@ fn finish_run(
         "Apply complete"
     };
     // The outputs first, so that the summary is the last thing on the screen.
-    render_outputs_after(writer);
-    if ui.verbose > 0 {
-        render::diagnostic::emit(&render::progress::time_summary(
-            &activity.spent(),
-            reads,
-            started.elapsed(),
-        ));
-    }
+    outputs_and_times(writer, ui, activity, reads, started);
     render::diagnostic::emit(&render::progress::summary(outcome, started.elapsed(), done));
     Ok(if outcome.interrupted {
         Exit::Interrupted

@@ -734,10 +734,11 @@ impl Engine {
             .clone()
     }
 
-    /// Starts every change whose dependencies are done.
-    pub fn start_ready(&mut self) {
+    /// Starts every change whose dependencies are done; says whether changes
+    /// may still start (`may_start`).
+    pub fn start_ready(&mut self) -> bool {
         if !self.may_start() {
-            return;
+            return false;
         }
         while self.unbegun.load(Ordering::SeqCst) < self.max_unbegun {
             let Some(i) = self.next_ready() else {
@@ -816,16 +817,12 @@ impl Engine {
                 }
             });
         }
+        true
     }
 
     /// Whether changes are under way.
     pub fn busy(&self) -> bool {
         !self.running.is_empty()
-    }
-
-    /// Changes under way (started, not finished).
-    pub fn under_way(&self) -> usize {
-        self.running.len()
     }
 
     /// Waits for the next change to end and records it; `false` when none
@@ -968,11 +965,11 @@ pub async fn apply(
     activity: Arc<Activity>,
 ) -> Outcome {
     let mut engine = Engine::new(client, state, &options, events, cancel, activity);
-    engine.know_outputs(plan.changes.iter());
+    // Records the reads and adoptions, and knows every output the plan has.
     engine.record_state_only(plan.changes.iter());
     engine.add_plan(plan);
     loop {
-        engine.start_ready();
+        let _ = engine.start_ready();
         if !engine.busy() {
             break;
         }

@@ -118,6 +118,13 @@ pub fn state_location(
     }
 }
 
+/// The credential chain of this environment, asking for tokens over `http`.
+fn credential_chain(http: reqwest::Client) -> Arc<dyn TokenSource> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let transport = azure_core::http::Transport::new(Arc::new(auth::ReqwestTransport(http)));
+    Arc::new(auth::Chain::from_env(&env, Some(&transport)))
+}
+
 /// Opens the backend at `location`. A blob is authorised by
 /// `SYNLINK_STATE_SAS` if set, else by bearer tokens from the credential
 /// chain, fetched on `runtime` (which must outlive the backend).
@@ -129,12 +136,7 @@ pub fn open_backend(
     match location {
         StateLocation::Local(path) => Ok(Box::new(LocalStore::new(path.clone()))),
         StateLocation::Blob(config) => {
-            let env: HashMap<String, String> = std::env::vars().collect();
-            let transport = azure_core::http::Transport::new(Arc::new(auth::ReqwestTransport(
-                client::http_client(Duration::from_secs(60)),
-            )));
-            let tokens: Arc<dyn TokenSource> =
-                Arc::new(auth::Chain::from_env(&env, Some(&transport)));
+            let tokens = credential_chain(client::http_client(Duration::from_secs(60)));
             let auth = BlobAuth::from_env_or(tokens, runtime.clone())?;
             let store = BlobStore::new(config, auth.clone())?;
             if verbose > 0 {
@@ -250,11 +252,7 @@ pub async fn connect_at(
                 _ => None,
             })
             .unwrap_or_else(|| "https://management.azure.com".to_owned());
-        let env: HashMap<String, String> = std::env::vars().collect();
-        let transport =
-            azure_core::http::Transport::new(Arc::new(auth::ReqwestTransport(http.clone())));
-        let tokens: Arc<dyn TokenSource> = Arc::new(auth::Chain::from_env(&env, Some(&transport)));
-        (endpoint, tokens, None)
+        (endpoint, credential_chain(http.clone()), None)
     };
     let mut options = client::Options::new(&endpoint);
     options.logger = logger(verbose);

@@ -65,8 +65,6 @@ pub struct Streamed {
     pub outcome: Outcome,
     /// The plan decided (for a saved plan: the saved plan).
     pub plan: Plan,
-    /// Addresses left undecided (the run stopped first).
-    pub undecided: usize,
     /// Reads that failed.
     pub read_errors: Vec<CloudError>,
     /// Addresses the plan refused (the errors a whole plan would have stopped on).
@@ -123,7 +121,10 @@ impl Run<'_> {
             };
             match decision {
                 Decision::Change(c) if c.action.only_state() => {
-                    self.engine.know_outputs(std::iter::once(&*c));
+                    // A saved plan's outputs are all known from the start.
+                    if self.saved.is_none() {
+                        self.engine.know_outputs(std::iter::once(&*c));
+                    }
                     self.state_only.push(*c);
                     self.settled(&address);
                 }
@@ -297,9 +298,8 @@ pub async fn run(
         }
         let released = run.planner.release(reader.observed());
         run.take(released);
-        run.engine.start_ready();
         // Once nothing new may start (Ctrl-C, a lost lock), reading on is useless.
-        if !run.engine.may_start() {
+        if !run.engine.start_ready() {
             reading = false;
         }
         let (held_back, begun) = (run.engine.held_back(), run.engine.begun_signal());
@@ -355,7 +355,6 @@ pub async fn run(
     }
     // Everything is read and decided: what was read is no longer needed.
     drop(reader);
-    let undecided = run.planner.undecided();
     let unchecked: Vec<Address> = inputs
         .saved
         .map(|saved| {
@@ -389,7 +388,6 @@ pub async fn run(
     Streamed {
         outcome,
         plan,
-        undecided,
         read_errors,
         plan_errors,
     }

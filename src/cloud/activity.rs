@@ -258,6 +258,7 @@ pub async fn scope<F: Future>(task: Task, future: F) -> F::Output {
 }
 
 /// The priority of the current task's class (0 outside any task).
+#[cfg(test)]
 pub fn priority() -> i64 {
     TASK.try_with(|t| t.class.priority()).unwrap_or(0)
 }

@@ -412,6 +412,7 @@ impl Throttle {
     }
 
     /// The refill per second a bucket has learnt (`None`: never used).
+    #[cfg(test)]
     pub fn rate(&self, key: &BucketKey) -> Option<f64> {
         self.lock().get(key).map(|b| b.rate)
     }

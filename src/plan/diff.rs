@@ -643,19 +643,7 @@ pub fn diff(
             deletes.push(c);
         }
     }
-    let order: HashMap<&Address, usize> = graph
-        .inner
-        .node_weights()
-        .enumerate()
-        .map(|(i, a)| (a, i))
-        .collect();
-    deletes.sort_by_key(|c| {
-        (
-            provider::of(c.kind).delete_rank(),
-            order.get(&c.address).copied().unwrap_or(usize::MAX),
-            c.address.clone(),
-        )
-    });
+    sort_deletes(&mut deletes, spec);
 
     let mut all: Vec<Change> = if options.mode == PlanMode::RefreshOnly {
         Vec::new()
@@ -690,6 +678,18 @@ pub fn diff(
     }
     all.retain(|c| c.action != Action::NoOp);
     let mut plan = Plan {
+        changes: all,
+        drift,
+        warnings: warnings.into_values().collect(),
+        ..empty_plan(spec, state, options)
+    };
+    plan.seal();
+    Diff { plan, errors }
+}
+
+/// A plan of nothing yet, made against `spec` and `state` with `options`.
+pub fn empty_plan(spec: &LoadedSpec, state: &State, options: &DiffOptions) -> Plan {
+    Plan {
         format_version: PLAN_FORMAT_VERSION,
         synlink_version: env!("CARGO_PKG_VERSION").to_owned(),
         digest: String::new(),
@@ -699,12 +699,23 @@ pub fn diff(
         state_serial: state.serial,
         mode: options.mode,
         targets: options.targets.clone(),
-        changes: all,
-        drift,
-        warnings: warnings.into_values().collect(),
-    };
-    plan.seal();
-    Diff { plan, errors }
+        changes: Vec::new(),
+        drift: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+/// Deletes in the order they run: by kind (dependents first), then in the
+/// spec's order, then by address (what left the spec).
+pub fn sort_deletes(deletes: &mut [Change], spec: &LoadedSpec) {
+    let node = |a: &Address| spec.resources.get_index_of(a).unwrap_or(usize::MAX);
+    deletes.sort_by_key(|c| {
+        (
+            provider::of(c.kind).delete_rank(),
+            node(&c.address),
+            c.address.clone(),
+        )
+    });
 }
 
 /// The desired properties, where lifecycle ignores a path keeping Azure's value.

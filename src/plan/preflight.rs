@@ -14,16 +14,16 @@ use serde_json::Value;
 use crate::addr::ArmId;
 use crate::plan::diff::PlanError;
 use crate::plan::refresh::Observed;
-use crate::plan::Plan;
+use crate::plan::Change;
 use crate::provider::{self, Need};
 
 /// Each right the plan needs, with the addresses that need it.
 pub type Needs = BTreeMap<Need, Vec<String>>;
 
-/// The rights the plan's writes need, for `caller` (its object id, when known).
-pub fn needs(plan: &Plan, caller: Option<&str>) -> Needs {
+/// The rights a plan's writes need, for `caller` (its object id, when known).
+pub fn needs<'c>(changes: impl IntoIterator<Item = &'c Change>, caller: Option<&str>) -> Needs {
     let mut needs = Needs::new();
-    for c in plan.changes.iter().filter(|c| c.action.writes()) {
+    for c in changes.into_iter().filter(|c| c.action.writes()) {
         let Some(id) = c.replacement_id.as_ref().or(c.id.as_ref()) else {
             continue;
         };

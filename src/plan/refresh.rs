@@ -201,7 +201,6 @@ pub struct Reader {
     settling: HashMap<Unit, Instant>,
     observed: Observed,
     units: Vec<Unit>,
-    all: HashSet<Unit>,
     complete: HashSet<Unit>,
     errors: Vec<CloudError>,
     started: bool,
@@ -240,7 +239,6 @@ impl Reader {
             reading: 0,
             settling: HashMap::new(),
             observed: Observed::default(),
-            all: units.iter().cloned().collect(),
             units,
             complete: HashSet::new(),
             errors: Vec::new(),
@@ -272,16 +270,6 @@ impl Reader {
     /// Units read so far, and in all.
     pub fn progress(&self) -> (usize, usize) {
         (self.complete.len(), self.units.len())
-    }
-
-    /// Whether `unit` completed (read, or failed).
-    pub fn is_complete(&self, unit: &Unit) -> bool {
-        self.complete.contains(unit)
-    }
-
-    /// Whether this refresh reads `unit` at all.
-    pub fn wants(&self, unit: &Unit) -> bool {
-        self.all.contains(unit)
     }
 
     /// What was read so far.

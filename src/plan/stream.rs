@@ -31,7 +31,7 @@ use crate::graph::Graph;
 use crate::plan::diff::{self, DiffOptions, PlanError};
 use crate::plan::preflight::{self, Needs};
 use crate::plan::refresh::{Completed, Observed, Unit};
-use crate::plan::{handover, Action, Change, Plan, Warning, PLAN_FORMAT_VERSION};
+use crate::plan::{handover, Action, Change, Plan, Warning};
 use crate::provider;
 use crate::spec::source::SourceFile;
 use crate::spec::LoadedSpec;
@@ -355,18 +355,11 @@ impl<'a> Planner<'a> {
             decisions.extend(self.diff_slice(&to_diff, observed));
         }
         decisions.sort_by_key(|(i, _)| *i);
-        let writes: Vec<Change> = decisions
-            .iter()
-            .filter_map(|(_, d)| match d {
-                Decision::Change(c) if c.action.writes() => Some((**c).clone()),
-                _ => None,
-            })
-            .collect();
         let needs = preflight::needs(
-            &Plan {
-                changes: writes,
-                ..self.empty_plan()
-            },
+            decisions.iter().filter_map(|(_, d)| match d {
+                Decision::Change(c) => Some(&**c),
+                _ => None,
+            }),
             self.caller.as_deref(),
         );
         self.pending.push_back(Pending { decisions, needs });
@@ -525,20 +518,7 @@ impl<'a> Planner<'a> {
     }
 
     fn empty_plan(&self) -> Plan {
-        Plan {
-            format_version: PLAN_FORMAT_VERSION,
-            synlink_version: env!("CARGO_PKG_VERSION").to_owned(),
-            digest: String::new(),
-            spec_path: self.spec.file.path.display().to_string(),
-            spec_hash: self.options.spec_hash.clone(),
-            state_lineage: self.state.lineage.clone(),
-            state_serial: self.state.serial,
-            mode: self.options.mode,
-            targets: self.options.targets.clone(),
-            changes: Vec::new(),
-            drift: Vec::new(),
-            warnings: Vec::new(),
-        }
+        diff::empty_plan(self.spec, self.state, &self.options)
     }
 
     /// Whether what the preflight of `needs` looks at has been read.
@@ -641,13 +621,9 @@ impl<'a> Planner<'a> {
     }
 
     /// Whether every address is decided and released.
+    #[cfg(test)]
     pub fn finished(&self) -> bool {
         self.released.iter().all(Option::is_some)
-    }
-
-    /// Addresses not decided yet.
-    pub fn undecided(&self) -> usize {
-        self.released.iter().filter(|d| d.is_none()).count()
     }
 
     /// The decision released for `address`, if any.
@@ -684,14 +660,7 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let node = |a: &Address| self.spec.resources.get_index_of(a).unwrap_or(usize::MAX);
-        deletes.sort_by_key(|c| {
-            (
-                provider::of(c.kind).delete_rank(),
-                node(&c.address),
-                c.address.clone(),
-            )
-        });
+        diff::sort_deletes(&mut deletes, self.spec);
         let mut all: Vec<Change> = changes.into_iter().chain(deletes).collect();
         handover::order(&mut all);
         let mut drift: Vec<(usize, Change)> = self

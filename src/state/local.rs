@@ -189,19 +189,12 @@ impl StateLock {
     ///
     /// Refuses (`LockLost`) if the lock file is no longer ours.
     pub fn write(&self, state: &mut State) -> Result<(), StateError> {
-        let next = state.encode_next();
-        self.write_encoded(&next)?;
-        state.stored(&next);
-        Ok(())
+        HeldLock::write(self, state)
     }
 
     /// Stores an encoded next version of the state, as `write` does.
     pub fn write_encoded(&self, next: &Encoded) -> Result<(), StateError> {
-        if !self.is_still_ours() {
-            return Err(StateError::LockLost {
-                path: self.lock_path.clone(),
-            });
-        }
+        HeldLock::check(self)?;
         let dir = parent_dir(&self.state_path);
         create_private_dir(dir).and_then(|()| replace_file(&self.state_path, &next.bytes))?;
         // The new file is in place; this makes the rename itself durable.
