@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use synlink::plan::Plan;
 
 use crate::emulator::support::{compute_path, link_path, ml_id, pool_path, SUB};
-use crate::world::{is_write, str_of, summary, World};
+use crate::world::{files_under, is_write, str_of, summary, World};
 
 /// Two teams, each with a link and an attachment of one shared pool, on data
 /// sources made by hand.
@@ -579,32 +579,24 @@ fn no_code_outside_the_providers_matches_on_a_resource_kind() {
         "ResourceKind::Attachment",
     ];
     let mut offenders = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("src") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(&root)
-                .expect("under src")
-                .display()
-                .to_string();
-            // The vocabulary, the spec model (its sections are kinds) and the providers.
-            if rel == "addr.rs"
-                || rel.starts_with("spec/")
-                || rel.starts_with("provider/")
-                || rel == "graph.rs"
-            {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).expect("source");
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            if kinds.iter().any(|k| code.contains(k)) {
-                offenders.push(rel);
-            }
+    for path in files_under(&root) {
+        let rel = path
+            .strip_prefix(&root)
+            .expect("under src")
+            .display()
+            .to_string();
+        // The vocabulary, the spec model (its sections are kinds) and the providers.
+        if rel == "addr.rs"
+            || rel.starts_with("spec/")
+            || rel.starts_with("provider/")
+            || rel == "graph.rs"
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        if kinds.iter().any(|k| code.contains(k)) {
+            offenders.push(rel);
         }
     }
     assert!(

@@ -765,6 +765,24 @@ pub fn example_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Every file below `dir`, at any depth, sorted (directories themselves left out).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// The repository's examples.
 pub fn repo_examples() -> Vec<PathBuf> {
     example_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
