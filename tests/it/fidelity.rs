@@ -147,10 +147,8 @@ synapse_workspaces:
         .await
         .completes(&summary("Apply complete", 1, 0, 0));
     let put = w
-        .log()
+        .first_put("/workspaces/syn-uami")
         .await
-        .into_iter()
-        .find(|r| r["method"] == "PUT" && str_of(r, "path").contains("/workspaces/syn-uami"))
         .expect("the workspace PUT");
     // workspace.json (2021-06-01): ManagedIdentity.type is None | SystemAssigned |
     // "SystemAssigned,UserAssigned"; "UserAssigned" alone is refused.

@@ -506,10 +506,8 @@ synapse_workspaces:
     assert!(!plan_text.contains("Sup3r-secret-pw!") && plan_text.contains("SYN_TEST_SQL_PASSWORD"));
     assert!(!String::from_utf8_lossy(&state_bytes(&w)).contains("Sup3r-secret-pw!"));
     let sent = w
-        .log()
+        .first_put("syn-analytics-pw")
         .await
-        .into_iter()
-        .find(|r| r["method"] == "PUT" && str_of(r, "path").contains("syn-analytics-pw"))
         .expect("the workspace PUT");
     assert_eq!(
         sent["body"]["properties"]["sqlAdministratorLoginPassword"],

@@ -344,6 +344,14 @@ impl World {
             .collect()
     }
 
+    /// The first PUT in the log whose path contains `path_part`.
+    pub async fn first_put(&self, path_part: &str) -> Option<Value> {
+        self.log()
+            .await
+            .into_iter()
+            .find(|r| r["method"] == "PUT" && str_of(r, "path").contains(path_part))
+    }
+
     // -- what the emulator holds -------------------------------------------------
 
     /// The `value` of a list call that must answer 200.
