@@ -58,15 +58,10 @@ attachments:
 
 /// The data sources of `two_teams`; the pool only when `with_pool`.
 async fn data_sources(w: &World, teams: &[&str], with_pool: bool) {
-    let api = w.api();
-    api.resource_group("rg-analytics").await;
-    for t in teams {
-        api.ml_workspace("rg-analytics", &format!("mlw-{t}")).await;
-    }
-    api.synapse_workspace("rg-analytics", "syn-shared-prod")
-        .await;
+    w.shared_workspace(teams).await;
     if with_pool {
-        api.pool("rg-analytics", "syn-shared-prod", "mediumpool")
+        w.api()
+            .pool("rg-analytics", "syn-shared-prod", "mediumpool")
             .await;
     }
 }

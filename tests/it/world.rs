@@ -543,6 +543,18 @@ impl World {
         api.pool("rg-synapse", "syn-shared-prod", "largepool").await;
     }
 
+    /// The data sources of teams sharing one Synapse workspace: `rg-analytics`,
+    /// `mlw-{team}` for each team and `syn-shared-prod` (no pool).
+    pub async fn shared_workspace(&self, teams: &[&str]) {
+        let api = self.api();
+        api.resource_group("rg-analytics").await;
+        for t in teams {
+            api.ml_workspace("rg-analytics", &format!("mlw-{t}")).await;
+        }
+        api.synapse_workspace("rg-analytics", "syn-shared-prod")
+            .await;
+    }
+
     /// The data sources of bulk.yaml for these teams (made concurrently), with these pools.
     pub async fn bulk(&self, teams: &[String], pools: &[&str]) {
         let api = self.api();
