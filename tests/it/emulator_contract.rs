@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use synlink_emulator::Faults;
+use synlink_emulator::{Emulator, Faults};
 
 use super::support::{
     fast_faults, ml_id, pool_body, pool_path, start, start_with, synapse_id, Api, ARM, SUB, SYNAPSE,
@@ -29,6 +29,15 @@ fn nulls(v: &Value, path: &str, out: &mut Vec<String>) {
             .for_each(|(i, x)| nulls(x, &format!("{path}[{i}]"), out)),
         _ => {}
     }
+}
+
+/// An emulator whose operations last 200 s: 2 s at the time scale of `fast_faults`.
+async fn start_with_200s_operations() -> Emulator {
+    start_with(Faults {
+        lro_ms: 200_000,
+        ..fast_faults()
+    })
+    .await
 }
 
 fn assert_no_nulls(v: &Value, what: &str) {
@@ -180,11 +189,7 @@ async fn an_aml_workspace_put_answers_the_codes_its_api_version_defines() {
 #[tokio::test]
 async fn a_synapse_spark_compute_carries_its_pool_properties_at_every_state_on_both_paths() {
     // Operations last 2 s here, so the attach is seen while Creating.
-    let emu = start_with(Faults {
-        lro_ms: 200_000,
-        ..fast_faults()
-    })
-    .await;
+    let emu = start_with_200s_operations().await;
     let api = Api::bootstrap(&emu);
     api.resource_group("rg").await;
     api.synapse_workspace("rg", "syn1").await;
@@ -287,11 +292,7 @@ async fn arm_cloud_metadata_names_the_emulator() {
 #[tokio::test]
 async fn operations_announce_a_fixed_interval_per_provider_never_the_time_left() {
     // 200 s operations, time scale 0.01: each lasts 2 s; Azure's intervals scale alike.
-    let emu = start_with(Faults {
-        lro_ms: 200_000,
-        ..fast_faults()
-    })
-    .await;
+    let emu = start_with_200s_operations().await;
     let api = Api::bootstrap(&emu);
     api.resource_group("rg").await;
     let syn = api

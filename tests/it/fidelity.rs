@@ -6,11 +6,22 @@
 //! and no pool is created on a retired Spark runtime.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
 use crate::emulator::support::SUB;
 use crate::world::{str_of, summary, World};
+
+/// A world holding attach-with-identity.yaml's data sources, its request log
+/// cleared, and the path of that example.
+async fn vision_ready() -> (World, PathBuf) {
+    let w = World::new().await;
+    w.vision().await;
+    let spec = w.example("attach-with-identity.yaml");
+    w.clear_log().await;
+    (w, spec)
+}
 
 /// The `retry-after-ms` an answer announced, if any.
 fn announced_ms(r: &Value) -> Option<u64> {
@@ -21,10 +32,7 @@ fn announced_ms(r: &Value) -> Option<u64> {
 
 #[tokio::test]
 async fn operations_are_polled_at_the_pace_the_server_announces() {
-    let w = World::new().await;
-    w.vision().await;
-    let spec = w.example("attach-with-identity.yaml");
-    w.clear_log().await;
+    let (w, spec) = vision_ready().await;
     w.apply(&spec, &[]).await.success();
     let log = w.log().await;
     // Each operation's requests in order: the write, then its status polls.
@@ -74,10 +82,7 @@ async fn operations_are_polled_at_the_pace_the_server_announces() {
 
 #[tokio::test]
 async fn a_spark_grant_is_understood_as_the_definition_spells_the_answer() {
-    let w = World::new().await;
-    w.vision().await;
-    let spec = w.example("attach-with-identity.yaml");
-    w.clear_log().await;
+    let (w, spec) = vision_ready().await;
     // A short gate: an answer not understood would wait it out and fail.
     let run = w.apply(&spec, &["--propagation-timeout", "20"]).await;
     run.completes(&summary("Apply complete", 3, 0, 0));
@@ -97,10 +102,7 @@ async fn a_spark_grant_is_understood_as_the_definition_spells_the_answer() {
 
 #[tokio::test]
 async fn pool_scoped_grants_use_azures_casing() {
-    let w = World::new().await;
-    w.vision().await;
-    let spec = w.example("attach-with-identity.yaml");
-    w.clear_log().await;
+    let (w, spec) = vision_ready().await;
     w.apply(&spec, &[]).await.success();
     let scopes: Vec<String> = w
         .log()
@@ -147,10 +149,8 @@ synapse_workspaces:
         .await
         .completes(&summary("Apply complete", 1, 0, 0));
     let put = w
-        .log()
+        .first_put("/workspaces/syn-uami")
         .await
-        .into_iter()
-        .find(|r| r["method"] == "PUT" && str_of(r, "path").contains("/workspaces/syn-uami"))
         .expect("the workspace PUT");
     // workspace.json (2021-06-01): ManagedIdentity.type is None | SystemAssigned |
     // "SystemAssigned,UserAssigned"; "UserAssigned" alone is refused.

@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::world::files_under;
+
 /// The layer of each top-level module; a module may use only lower layers.
 fn layer(module: &str) -> Option<u8> {
     Some(match module {
@@ -35,29 +37,23 @@ fn layer(module: &str) -> Option<u8> {
 fn sources() -> BTreeMap<String, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = BTreeMap::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("src") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let rel = path
-                    .strip_prefix(&root)
-                    .expect("under src")
-                    .with_extension("");
-                let module = rel
-                    .to_string_lossy()
-                    .trim_end_matches("/mod")
-                    .replace('/', "::");
-                let text = std::fs::read_to_string(&path).expect("source");
-                let code = text
-                    .split("#[cfg(test)]")
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                out.insert(module, code);
-            }
+    for path in files_under(&root) {
+        if path.extension().is_some_and(|e| e == "rs") {
+            let rel = path
+                .strip_prefix(&root)
+                .expect("under src")
+                .with_extension("");
+            let module = rel
+                .to_string_lossy()
+                .trim_end_matches("/mod")
+                .replace('/', "::");
+            let text = std::fs::read_to_string(&path).expect("source");
+            let code = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            out.insert(module, code);
         }
     }
     out

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::emulator::support::{
     compute_path, link_path, pool_body, pool_path, synapse_id, SUB, SYNAPSE,
 };
-use crate::world::{Run, World};
+use crate::world::{files_under, Run, World};
 
 /// The object id of the group granted `Synapse User` in attach-with-identity.yaml.
 const DATA_TEAM: &str = "11111111-2222-3333-4444-555555555555";
@@ -1083,17 +1083,6 @@ async fn a_no_op_plan_with_data_sources_prints_only_no_changes() {
 // ---------------------------------------------------------------------------
 // 8. No token anywhere; -v names the managed identity.
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("readable dir") {
-        let p = e.expect("entry").path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[tokio::test]
 async fn no_token_text_in_any_output_or_file_even_at_verbose() {
     let w = World::new().await;
@@ -1135,8 +1124,7 @@ async fn no_token_text_in_any_output_or_file_even_at_verbose() {
         ("stdout -vv json".to_owned(), json_run.stdout.clone()),
         ("stderr -vv json".to_owned(), json_run.stderr.clone()),
     ];
-    let mut files = Vec::new();
-    files_under(w.dir(), &mut files);
+    let files = files_under(w.dir());
     assert!(files.contains(&out), "{files:?}");
     assert!(files.contains(&w.path("state.json")), "{files:?}");
     for f in files {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use synlink::plan::Plan;
 
 use crate::emulator::support::{compute_path, link_path, ml_id, pool_path, SUB};
-use crate::world::{is_write, str_of, summary, World};
+use crate::world::{files_under, is_write, str_of, summary, World};
 
 /// Two teams, each with a link and an attachment of one shared pool, on data
 /// sources made by hand.
@@ -58,15 +58,10 @@ attachments:
 
 /// The data sources of `two_teams`; the pool only when `with_pool`.
 async fn data_sources(w: &World, teams: &[&str], with_pool: bool) {
-    let api = w.api();
-    api.resource_group("rg-analytics").await;
-    for t in teams {
-        api.ml_workspace("rg-analytics", &format!("mlw-{t}")).await;
-    }
-    api.synapse_workspace("rg-analytics", "syn-shared-prod")
-        .await;
+    w.shared_workspace(teams).await;
     if with_pool {
-        api.pool("rg-analytics", "syn-shared-prod", "mediumpool")
+        w.api()
+            .pool("rg-analytics", "syn-shared-prod", "mediumpool")
             .await;
     }
 }
@@ -506,10 +501,8 @@ synapse_workspaces:
     assert!(!plan_text.contains("Sup3r-secret-pw!") && plan_text.contains("SYN_TEST_SQL_PASSWORD"));
     assert!(!String::from_utf8_lossy(&state_bytes(&w)).contains("Sup3r-secret-pw!"));
     let sent = w
-        .log()
+        .first_put("syn-analytics-pw")
         .await
-        .into_iter()
-        .find(|r| r["method"] == "PUT" && str_of(r, "path").contains("syn-analytics-pw"))
         .expect("the workspace PUT");
     assert_eq!(
         sent["body"]["properties"]["sqlAdministratorLoginPassword"],
@@ -579,32 +572,24 @@ fn no_code_outside_the_providers_matches_on_a_resource_kind() {
         "ResourceKind::Attachment",
     ];
     let mut offenders = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("src") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(&root)
-                .expect("under src")
-                .display()
-                .to_string();
-            // The vocabulary, the spec model (its sections are kinds) and the providers.
-            if rel == "addr.rs"
-                || rel.starts_with("spec/")
-                || rel.starts_with("provider/")
-                || rel == "graph.rs"
-            {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).expect("source");
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            if kinds.iter().any(|k| code.contains(k)) {
-                offenders.push(rel);
-            }
+    for path in files_under(&root) {
+        let rel = path
+            .strip_prefix(&root)
+            .expect("under src")
+            .display()
+            .to_string();
+        // The vocabulary, the spec model (its sections are kinds) and the providers.
+        if rel == "addr.rs"
+            || rel.starts_with("spec/")
+            || rel.starts_with("provider/")
+            || rel == "graph.rs"
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        if kinds.iter().any(|k| code.contains(k)) {
+            offenders.push(rel);
         }
     }
     assert!(

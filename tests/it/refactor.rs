@@ -106,14 +106,9 @@ fn teams_explicit(prefix: &str) -> String {
 /// A world with the data sources and the three teams applied from `spec`.
 async fn applied(spec: &str) -> World {
     let w = World::new().await;
-    let api = w.api();
-    api.resource_group("rg-analytics").await;
-    for t in ["a", "b", "c"] {
-        api.ml_workspace("rg-analytics", &format!("mlw-{t}")).await;
-    }
-    api.synapse_workspace("rg-analytics", "syn-shared-prod")
-        .await;
-    api.pool("rg-analytics", "syn-shared-prod", "mediumpool")
+    w.shared_workspace(&["a", "b", "c"]).await;
+    w.api()
+        .pool("rg-analytics", "syn-shared-prod", "mediumpool")
         .await;
     w.write("s.yaml", spec);
     w.apply("s.yaml", &[]).await.success();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use synlink::state::backend::{self, HeldLock, LockStatus, Migrated, StateBackend};
 use synlink::state::blob::{
-    BlobAuth, BlobConfig, BlobStore, SasToken, TokenSourceCredential, LEASE, SAS_ENV,
+    BlobAuth, BlobConfig, BlobLock, BlobStore, SasToken, TokenSourceCredential, LEASE, SAS_ENV,
 };
 use synlink::state::local::LocalStore;
 use synlink::state::writer::StateWriter;
@@ -62,6 +62,11 @@ fn resource(n: usize) -> ResourceState {
         "id": format!("/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ml/linkedServices/link{n}"),
     }))
     .expect("a resource state")
+}
+
+/// `store`'s lock, taken at once for `command` (it must be free).
+fn lock_now(store: &BlobStore, command: &str) -> BlobLock {
+    store.lock(holder(command), Duration::ZERO).expect("lock")
 }
 
 fn add(state: &mut State, n: usize) {
@@ -131,17 +136,13 @@ fn renewals_keep_a_live_holders_lock_and_a_holder_cut_off_for_a_lease_loses_it()
         return;
     };
     let store = azurite.store("state.json");
-    let lock = store
-        .lock(holder("synlink apply"), Duration::ZERO)
-        .expect("lock");
+    let lock = lock_now(&store, "synlink apply");
     let mut state = lock.read().expect("read");
     add(&mut state, 1);
     lock.write(&mut state).expect("write");
 
     let lonely = cut_off.store("state.json");
-    let stranded = lonely
-        .lock(holder("synlink apply (cut off)"), Duration::ZERO)
-        .expect("lock");
+    let stranded = lock_now(&lonely, "synlink apply (cut off)");
     let mut theirs = stranded.read().expect("read");
     stranded.write(&mut theirs).expect("write");
     cut_off.signal("STOP");
@@ -289,9 +290,7 @@ fn a_broken_lease_refuses_every_later_write_with_the_cause() {
         return;
     };
     let store = azurite.store("state.json");
-    let lock = store
-        .lock(holder("synlink apply"), Duration::ZERO)
-        .expect("lock");
+    let lock = lock_now(&store, "synlink apply");
     let writer = StateWriter::new(lock.read().expect("read"), lock);
     writer.update(|s| add(s, 1)).expect("update");
     writer.flush().expect("the first write");
@@ -341,9 +340,7 @@ fn a_blob_changed_behind_the_locks_back_is_not_overwritten() {
     };
     let key = "state.json";
     let store = azurite.store(key);
-    let lock = store
-        .lock(holder("synlink apply"), Duration::ZERO)
-        .expect("lock");
+    let lock = lock_now(&store, "synlink apply");
     let mut state = lock.read().expect("read");
     add(&mut state, 1);
     lock.write(&mut state).expect("write");
@@ -476,9 +473,7 @@ fn push_refuses_an_older_serial_or_another_lineage_unless_forced() {
     let err = backend::pull(&store).expect_err("nothing to pull yet");
     assert!(matches!(err, StateError::NoState { .. }), "{err:?}");
 
-    let lock = store
-        .lock(holder("synlink apply"), Duration::ZERO)
-        .expect("lock");
+    let lock = lock_now(&store, "synlink apply");
     let mut state = lock.read().expect("read");
     for n in 0..3 {
         add(&mut state, n);
@@ -494,9 +489,7 @@ fn push_refuses_an_older_serial_or_another_lineage_unless_forced() {
     let pulled: State = serde_json::from_str(&pulled).expect("json");
     assert_eq!(pulled.serial, 3);
 
-    let lock = store
-        .lock(holder("synlink state push"), Duration::ZERO)
-        .expect("lock");
+    let lock = lock_now(&store, "synlink state push");
     let mut older = pulled.clone();
     older.serial = 2;
     let err = backend::push(&lock, older.clone(), false).expect_err("older");
@@ -668,9 +661,7 @@ fn no_sas_in_any_error_or_debug_output() {
     );
 
     let good = azurite.store("state.json");
-    let lock = good
-        .lock(holder("synlink apply"), Duration::ZERO)
-        .expect("lock");
+    let lock = lock_now(&good, "synlink apply");
     let mut state = lock.read().expect("read");
     lock.write(&mut state).expect("write");
     let _ = good.force_unlock().expect("break");

@@ -104,6 +104,18 @@ impl Team {
         }
     }
 
+    /// Spawns `run` and returns it with its pid once it holds the lease and
+    /// has written the state at least once.
+    fn spawn_holding_the_lease(&self, run: Synlink<'_>) -> (tokio::process::Child, u32) {
+        let child = {
+            let _entered = self.rt.enter();
+            run.spawn()
+        };
+        let pid = child.id().expect("a pid");
+        self.wait_for_holder_with_a_write(pid);
+        (child, pid)
+    }
+
     /// `plan --detailed-exitcode` in `dir` has nothing to do.
     fn converged(&self, dir: &str, step: &str) {
         self.run(dir, &["plan", "--detailed-exitcode"])
@@ -194,14 +206,8 @@ fn a_killed_holder_frees_the_lock_within_a_lease_and_the_next_run_converges() {
     };
     // The first run sits in long operations when it is killed.
     team.faults(json!({"lroMs": 8000}));
-    let mut holder = {
-        let _entered = team.rt.enter();
-        team.synlink("a", &["apply", "--auto-approve"])
-            .quiet()
-            .spawn()
-    };
-    let pid = holder.id().expect("a pid");
-    team.wait_for_holder_with_a_write(pid);
+    let (mut holder, pid) =
+        team.spawn_holding_the_lease(team.synlink("a", &["apply", "--auto-approve"]).quiet());
     holder.start_kill().expect("SIGKILL");
     let killed = Instant::now();
     team.rt.block_on(holder.wait()).expect("reaped");
@@ -245,12 +251,7 @@ fn a_lease_broken_mid_run_stops_the_run_without_writing_and_a_rerun_converges() 
         return;
     };
     team.faults(json!({"lroMs": 3000}));
-    let run = {
-        let _entered = team.rt.enter();
-        team.synlink("a", &["apply", "--auto-approve"]).spawn()
-    };
-    let pid = run.id().expect("a pid");
-    team.wait_for_holder_with_a_write(pid);
+    let (run, pid) = team.spawn_holding_the_lease(team.synlink("a", &["apply", "--auto-approve"]));
 
     // Someone breaks the lock by hand: it names the holder first.
     let unlock = team.run("b", &["state", "unlock", "--force"]);
@@ -285,12 +286,7 @@ fn a_state_changed_behind_a_runs_back_is_not_written_over() {
         return;
     };
     team.faults(json!({"lroMs": 3000}));
-    let run = {
-        let _entered = team.rt.enter();
-        team.synlink("a", &["apply", "--auto-approve"]).spawn()
-    };
-    let pid = run.id().expect("a pid");
-    team.wait_for_holder_with_a_write(pid);
+    let (run, _) = team.spawn_holding_the_lease(team.synlink("a", &["apply", "--auto-approve"]));
 
     // Someone who has the run's lease id (Azurite logged it) replaces the state.
     let lease = team

@@ -344,6 +344,14 @@ impl World {
             .collect()
     }
 
+    /// The first PUT in the log whose path contains `path_part`.
+    pub async fn first_put(&self, path_part: &str) -> Option<Value> {
+        self.log()
+            .await
+            .into_iter()
+            .find(|r| r["method"] == "PUT" && str_of(r, "path").contains(path_part))
+    }
+
     // -- what the emulator holds -------------------------------------------------
 
     /// The `value` of a list call that must answer 200.
@@ -533,6 +541,18 @@ impl World {
         api.synapse_workspace("rg-synapse", "syn-shared-prod").await;
         api.pool("rg-synapse", "syn-shared-prod", "smallpool").await;
         api.pool("rg-synapse", "syn-shared-prod", "largepool").await;
+    }
+
+    /// The data sources of teams sharing one Synapse workspace: `rg-analytics`,
+    /// `mlw-{team}` for each team and `syn-shared-prod` (no pool).
+    pub async fn shared_workspace(&self, teams: &[&str]) {
+        let api = self.api();
+        api.resource_group("rg-analytics").await;
+        for t in teams {
+            api.ml_workspace("rg-analytics", &format!("mlw-{t}")).await;
+        }
+        api.synapse_workspace("rg-analytics", "syn-shared-prod")
+            .await;
     }
 
     /// The data sources of bulk.yaml for these teams (made concurrently), with these pools.
@@ -762,6 +782,24 @@ pub fn example_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no examples found in {}", dir.display());
+    files
+}
+
+/// Every file below `dir`, at any depth, sorted (directories themselves left out).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
     files
 }
 
