@@ -730,7 +730,7 @@ impl Engine {
     fn class(&mut self, kind: ResourceKind, action: Action) -> Arc<Class> {
         self.classes
             .entry((kind, action))
-            .or_insert_with(|| Arc::new(Class::new(0)))
+            .or_insert_with(|| Arc::new(Class::new(activity::UNDER_WAY)))
             .clone()
     }
 

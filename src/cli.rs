@@ -124,7 +124,7 @@ pub struct CloudArgs {
     #[arg(long)]
     pub seed_existing: bool,
 
-    /// Requests on the wire at once (reads and writes alike); a change waiting on Azure (an operation, a throttle bucket, propagation) holds none, so many more changes may be under way.
+    /// Requests on the wire at once per subscription (reads and writes alike; ARM's limits are per subscription, so a spec spanning four has four times as many), and per Synapse workspace's data plane; a change waiting on Azure (an operation, a throttle bucket, propagation) holds none, so many more changes may be under way.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallelism: u64,
 }

@@ -153,28 +153,56 @@ impl Activity {
     }
 }
 
+// Who goes first in a throttle bucket, by where classes start:
+//
+// 1. the requests of changes under way (`UNDER_WAY`): a read a started change
+//    needs (a Synapse endpoint, a resource group) never queues behind the
+//    reads of teams not begun yet; among them, the kinds whose requests
+//    start long-running operations (raised as soon as one does);
+// 2. the refresh's reads (`READS`, raised by how much of the plan waits on
+//    each): a read starts a team's whole chain, often an operation of its own;
+// 3. the polls of operations (`POLLS`): a poll only ends a chain, and what
+//    follows it (a revoke, an unlink) is short.
+//
+// So the tokens go where the longest work waits.
+
+/// Where the classes of changes under way start.
+pub const UNDER_WAY: i64 = 1 << 48;
+/// Where the refresh's reads start (raised by at most `READS_SPAN`).
+pub const READS: i64 = 1 << 8;
+/// How far a refresh read is raised at most.
+pub const READS_SPAN: i64 = 1 << 40;
+/// Where the polls of operations stay.
+pub const POLLS: i64 = 0;
+
 /// A kind of work whose requests share a priority in the throttle queues.
 #[derive(Debug, Default)]
 pub struct Class {
-    priority: AtomicI64,
+    /// Where it starts.
+    base: i64,
+    /// How far its work has raised it (the longest operation it started, in ms).
+    raised: AtomicI64,
 }
 
 impl Class {
     /// A class with a starting priority (higher goes first).
     pub fn new(priority: i64) -> Class {
         Class {
-            priority: AtomicI64::new(priority),
+            base: priority,
+            raised: AtomicI64::new(0),
         }
     }
 
-    /// Its priority now.
+    /// Its priority now: where it started, raised by its work.
     pub fn priority(&self) -> i64 {
-        self.priority.load(Ordering::Relaxed)
+        self.base
+            .saturating_add(self.raised.load(Ordering::Relaxed))
     }
 
-    /// Raises its priority to at least `priority`.
-    pub fn raise(&self, priority: i64) {
-        self.priority.fetch_max(priority, Ordering::Relaxed);
+    /// Raises it to at least `by` above where it started (a raise orders
+    /// classes of one starting priority; it never lifts one past another's).
+    pub fn raise(&self, by: i64) {
+        self.raised.fetch_max(by, Ordering::Relaxed);
     }
 }
 
@@ -348,7 +376,16 @@ mod tests {
             assert_eq!(activity.now(Phase::Reading), 1);
         })
         .await;
-        assert_eq!(class.priority(), 10);
+        assert_eq!(class.priority(), 13);
+        // A raise orders classes of one start; it never lifts one past a
+        // class that starts higher (a change's reads stay ahead of a refresh's).
+        let (refresh, change) = (Class::new(1 << 40), Class::new(super::UNDER_WAY));
+        refresh.raise(30_000);
+        change.raise(5);
+        assert!(change.priority() > refresh.priority());
+        let other = Class::new(super::UNDER_WAY);
+        other.raise(600);
+        assert!(other.priority() > change.priority());
         let spent = activity.spent();
         let writing = spent
             .iter()

@@ -4,13 +4,14 @@
 //! long-running operations polled through `Azure-AsyncOperation` or
 //! `Location` (honouring `Retry-After`, bounded per operation). Every request
 //! says what its task is doing (`activity`): waiting for a token, on the wire,
-//! or waiting on an operation; polls go ahead of other requests in a bucket,
-//! and a class of work whose requests start operations is raised above the
-//! rest. Resource code above it deals in paths and JSON only.
+//! or waiting on an operation; in a bucket, the requests of changes under way
+//! go first (a class of work whose requests start operations raised above the
+//! rest), then the refresh's reads, then polls. `--parallelism` bounds the
+//! requests on the wire per subscription (and per host outside ARM). Resource code above it deals in paths and JSON only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -21,10 +22,6 @@ use crate::cloud::auth::{self, Token, TokenSource, ARM_SCOPE, SYNAPSE_SCOPE};
 use crate::cloud::error::{CloudError, TransportKind};
 use crate::cloud::retry::{self, Backoff, Decision};
 use crate::cloud::throttle::{Answer, BucketKey, OpKind, Throttle};
-
-/// The priority of an operation's polls in a throttle bucket: an operation
-/// under way finishes before new work takes the bucket's tokens.
-const POLL_PRIORITY: i64 = i64::MAX / 4;
 
 /// A line of progress the caller may show (retries at `-v`, waits).
 pub type Logger = Arc<dyn Fn(&str) + Send + Sync>;
@@ -45,7 +42,9 @@ pub struct Options {
     pub poll_interval: (Duration, Duration),
     /// Where progress lines go (`None`: nowhere).
     pub logger: Option<Logger>,
-    /// The most requests on the wire at once (`None`: no limit).
+    /// The most requests on the wire at once per subscription (ARM's
+    /// limits are per subscription), and per host outside ARM (a Synapse
+    /// workspace's data plane); `None`: no limit.
     pub max_in_flight: Option<usize>,
 }
 
@@ -100,7 +99,8 @@ pub struct Client {
     tokens: Arc<dyn TokenSource>,
     throttle: Throttle,
     options: Options,
-    in_flight: Option<tokio::sync::Semaphore>,
+    /// Wire slots by lane (a subscription, or a host outside ARM).
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// The caller's object id, read from the last ARM token (by its expiry).
     principal: Mutex<Option<(time::OffsetDateTime, String)>>,
     /// The class of requests made outside any task.
@@ -182,18 +182,15 @@ impl Client {
         tokens: Arc<dyn TokenSource>,
         options: Options,
     ) -> Client {
-        let in_flight = options
-            .max_in_flight
-            .map(|n| tokio::sync::Semaphore::new(n.max(1)));
         Client {
             http,
             tokens,
             throttle: Throttle::new(),
             options,
-            in_flight,
+            slots: Mutex::new(HashMap::new()),
             principal: Mutex::new(None),
             unclassed: Arc::new(Class::new(0)),
-            polls: Arc::new(Class::new(POLL_PRIORITY)),
+            polls: Arc::new(Class::new(activity::POLLS)),
             stats: Stats::default(),
         }
     }
@@ -236,6 +233,29 @@ impl Client {
         } else {
             format!("{}{path_or_url}", self.options.arm_endpoint)
         }
+    }
+
+    /// The wire slots of a request: its subscription's, or its host's
+    /// outside ARM (`None`: no limit).
+    fn lane(&self, url: &str, subscription: &str) -> Option<Arc<tokio::sync::Semaphore>> {
+        let n = self.options.max_in_flight?;
+        let key = if subscription.is_empty() {
+            let no_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+            no_scheme
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        } else {
+            subscription.to_ascii_lowercase()
+        };
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(
+            slots
+                .entry(key)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(n.max(1))))
+                .clone(),
+        )
     }
 
     /// Sends one request with retries. `api_version` is appended unless the
@@ -303,7 +323,8 @@ impl Client {
                 let _phase = activity::enter(on_wire);
                 // `--parallelism` bounds requests on the wire, not operations:
                 // a long-running operation waiting between polls holds no slot.
-                let _slot = match &self.in_flight {
+                let lane = self.lane(&url, &subscription);
+                let _slot = match &lane {
                     Some(s) => s.acquire().await.ok(),
                     None => None,
                 };

@@ -536,4 +536,41 @@ mod tests {
         );
         assert!(t.waiting().is_empty());
     }
+
+    #[tokio::test]
+    async fn a_change_under_way_reads_first_then_the_refresh_then_polls() {
+        use crate::cloud::activity::{POLLS, READS, READS_SPAN, UNDER_WAY};
+        let t = Arc::new(Throttle::new());
+        let r = key("s", "p", OpKind::Read);
+        t.acquire(&r, &any()).await;
+        t.finish(&r, Answer::Counted(Some(0.0)));
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let class = |start: i64, raised: i64| {
+            let c = Class::new(start);
+            c.raise(raised);
+            Arc::new(c)
+        };
+        let mut set = tokio::task::JoinSet::new();
+        // In order of arrival: a poll, the read most of the plan waits on, a
+        // detach's class (raised by its 30 s operations), a revoke's read.
+        for (name, class, delay) in [
+            ("poll", class(POLLS, 0), 0),
+            ("refresh", class(READS, READS_SPAN), 3),
+            ("detach", class(UNDER_WAY, 30_000), 6),
+            ("revoke", class(UNDER_WAY, 0), 9),
+        ] {
+            let (t, r, order) = (t.clone(), r.clone(), order.clone());
+            set.spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                t.acquire(&r, &class).await;
+                order.lock().expect("lock").push(name);
+                t.finish(&r, Answer::Counted(Some(0.0)));
+            });
+        }
+        while set.join_next().await.is_some() {}
+        assert_eq!(
+            *order.lock().expect("lock"),
+            vec!["detach", "revoke", "refresh", "poll"]
+        );
+    }
 }

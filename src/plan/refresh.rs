@@ -163,7 +163,7 @@ pub type OnWait<'a> = &'a (dyn Fn(&ArmId, &str) + Sync);
 /// Settings of a refresh.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Reads under way at once.
+    /// Reads under way at once per subscription the reads span.
     pub parallelism: usize,
     /// The longest wait for resources that are still being created, updated or deleted.
     pub settle_timeout: Duration,
@@ -216,7 +216,7 @@ impl Reader {
         let w = wanted(spec, state);
         let units = units_of(&w);
         let mut seen: HashMap<String, usize> = HashMap::new();
-        let turn = units
+        let turn: HashMap<Unit, usize> = units
             .iter()
             .map(|u| {
                 let (Unit::Top(_, id) | Unit::List(_, id)) = u;
@@ -226,6 +226,11 @@ impl Reader {
                 (u.clone(), *n)
             })
             .collect();
+        // ARM's budget is per subscription: so are the reads under way.
+        let options = Options {
+            parallelism: options.parallelism.max(1).saturating_mul(seen.len().max(1)),
+            ..options
+        };
         Reader {
             client,
             options,
@@ -306,9 +311,11 @@ impl Reader {
     }
 
     fn task(&self, priority: i64) -> Option<Task> {
-        self.activity
-            .as_ref()
-            .map(|a| Task::new(a.clone(), Arc::new(Class::new(priority))))
+        self.activity.as_ref().map(|a| {
+            let class = Class::new(activity::READS);
+            class.raise(priority.clamp(0, activity::READS_SPAN));
+            Task::new(a.clone(), Arc::new(class))
+        })
     }
 
     fn start(&mut self) {

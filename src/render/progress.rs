@@ -3,7 +3,7 @@
 //! out of those planned so far, then what is under way —
 //! `reading Azure 1,234/3,005` while refresh reads, the changes under way
 //! and, of the work under way, the requests on the wire (at most
-//! `--parallelism`), the changes waiting on long-running operations, the
+//! `--parallelism` per subscription), the changes waiting on long-running operations, the
 //! requests waiting in a throttle bucket (the fullest bucket named) and the
 //! changes waiting for an identity or a role to propagate. Elsewhere (not a
 //! terminal, `--no-color`, `CI`), plain lines: one per change started and

@@ -1168,3 +1168,71 @@ async fn a_failing_credential_chain_says_what_it_tried_in_one_message() {
     assert_eq!(run.stdout, "");
     assert_eq!(w.log().await.len(), 0, "no cloud request without a token");
 }
+
+/// `--parallelism` is per subscription: ARM's budget is, so a spec spanning
+/// two subscriptions reads both at once, each no more than N at a time.
+#[tokio::test]
+async fn parallelism_bounds_the_requests_on_the_wire_per_subscription() {
+    const OTHER: &str = "00000000-0000-0000-0000-0000000000a2";
+    let w = World::new().await;
+    let api = w.api();
+    let mut spec = String::from(
+        "version: 1\ndefaults:\n  resource_group: rg-analytics\n  location: westeurope\nml_workspaces:\n",
+    );
+    for sub in [SUB, OTHER] {
+        let rg = format!("/subscriptions/{sub}/resourcegroups/rg-analytics?api-version=2021-04-01");
+        let a = api.put(&rg, json!({"location": "westeurope"})).await;
+        assert!(a.status == 201 || a.status == 200, "{a:?}");
+        for i in 0..4 {
+            let name = format!("mlw-{}-{i}", &sub[sub.len() - 2..]);
+            let path = format!("/subscriptions/{sub}/resourceGroups/rg-analytics/providers/Microsoft.MachineLearningServices/workspaces/{name}?api-version=2024-10-01");
+            let a = api
+                .put(
+                    &path,
+                    json!({"location": "westeurope", "identity": {"type": "SystemAssigned"}, "properties": {}}),
+                )
+                .await;
+            assert_eq!(a.status, 202, "{a:?}");
+            let url = a.header("azure-asyncoperation").expect("async header");
+            assert_eq!(api.wait_async(&url).await["status"], "Succeeded");
+            spec.push_str(&format!(
+                "  {name}:\n    name: {name}\n    subscription: \"{sub}\"\n    existing: true\n"
+            ));
+        }
+    }
+    let path = w.write("two-subscriptions.yaml", spec);
+    // Every request takes 20 ms: requests on the wire at once show in the log.
+    w.faults(json!({"latencyMs": 2000})).await;
+    w.clear_log().await;
+    plan(&w, &path, &["--parallelism", "1"]).await.success();
+    let log = w.log().await;
+    let of = |sub: &str| -> Vec<&Value> {
+        log.iter()
+            .filter(|r| {
+                r["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .starts_with(&format!("/subscriptions/{sub}/"))
+            })
+            .collect()
+    };
+    let (first, second) = (of(SUB), of(OTHER));
+    assert_eq!((first.len(), second.len()), (4, 4), "{log:#?}");
+    for reads in [&first, &second] {
+        for (i, a) in reads.iter().enumerate() {
+            for b in &reads[i + 1..] {
+                assert!(
+                    !crate::world::overlap(a, b),
+                    "one subscription, two requests at once:\n{a:#}\n{b:#}"
+                );
+            }
+        }
+    }
+    assert!(
+        first
+            .iter()
+            .any(|a| second.iter().any(|b| crate::world::overlap(a, b))),
+        "the two subscriptions were read at once: {log:#?}"
+    );
+}
