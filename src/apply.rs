@@ -401,8 +401,9 @@ pub enum Status {
 
 struct Node {
     address: Address,
-    /// The change to run (`None`: a failed or skipped placeholder).
-    change: Option<Change>,
+    /// The change to run (`None`: a failed or skipped placeholder), shared
+    /// with the plan it came from and the task that runs it.
+    change: Option<Arc<Change>>,
     waiting: usize,
     dependents: Vec<usize>,
     status: Status,
@@ -573,7 +574,7 @@ impl Engine {
         }
     }
 
-    fn push(&mut self, address: Address, change: Option<Change>, status: Status) -> usize {
+    fn push(&mut self, address: Address, change: Option<Arc<Change>>, status: Status) -> usize {
         (self.events)(Event::Planned);
         let i = self.nodes.len();
         self.by_address.insert(address.clone(), i);
@@ -594,7 +595,11 @@ impl Engine {
         let mut node_of: Vec<Option<usize>> = vec![None; plan.changes.len()];
         for (i, c) in plan.changes.iter().enumerate() {
             if is_work[i] {
-                node_of[i] = Some(self.push(c.address.clone(), Some(c.clone()), Status::Waiting));
+                node_of[i] = Some(self.push(
+                    c.address.clone(),
+                    Some(Arc::new(c.clone())),
+                    Status::Waiting,
+                ));
             }
         }
         for (i, d) in deps.iter().enumerate() {
@@ -616,7 +621,7 @@ impl Engine {
     /// Adds one writing change that must wait for the changes of `after`
     /// (addresses already added; others are ignored). When one of them
     /// failed, it is skipped at once.
-    pub fn add(&mut self, change: Change, after: &[Address]) {
+    pub fn add(&mut self, change: Arc<Change>, after: &[Address]) {
         let address = change.address.clone();
         let blockers: Vec<usize> = after
             .iter()

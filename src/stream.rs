@@ -75,7 +75,7 @@ pub struct Streamed {
 #[derive(Default)]
 struct Gates {
     /// A held delete, what it waits for, and how many of those are not settled.
-    held: Vec<(Change, Vec<Address>, usize)>,
+    held: Vec<(Option<Arc<Change>>, Vec<Address>, usize)>,
     /// Held deletes by an address they wait for.
     waiting_on: HashMap<Address, Vec<usize>>,
 }
@@ -88,7 +88,7 @@ struct Run<'a> {
     gates: Gates,
     plan_errors: Vec<PlanError>,
     /// Reads and adoptions, recorded in the state when the run ends.
-    state_only: Vec<Change>,
+    state_only: Vec<Arc<Change>>,
 }
 
 impl Run<'_> {
@@ -125,13 +125,13 @@ impl Run<'_> {
                     if self.saved.is_none() {
                         self.engine.know_outputs(std::iter::once(&*c));
                     }
-                    self.state_only.push(*c);
+                    self.state_only.push(c);
                     self.settled(&address);
                 }
-                Decision::Change(c) if c.action == Action::Delete => self.hold(*c),
+                Decision::Change(c) if c.action == Action::Delete => self.hold(c),
                 Decision::Change(c) => {
                     let after = c.depends_on.clone();
-                    self.engine.add(*c, &after);
+                    self.engine.add(c, &after);
                     self.settled(&address);
                 }
                 Decision::Nothing => self.settled(&address),
@@ -162,7 +162,7 @@ impl Run<'_> {
 
     /// A delete waits for every gate of it to be decided (and, when deleted
     /// too, added to the engine first).
-    fn hold(&mut self, c: Change) {
+    fn hold(&mut self, c: Arc<Change>) {
         let gates = self.planner.delete_gates(&c.address);
         let open: Vec<Address> = gates
             .iter()
@@ -179,7 +179,7 @@ impl Run<'_> {
         for g in &open {
             self.gates.waiting_on.entry(g.clone()).or_default().push(h);
         }
-        self.gates.held.push((c, gates, open.len()));
+        self.gates.held.push((Some(c), gates, open.len()));
     }
 
     /// Whether `address` no longer holds back a delete of what it depends on.
@@ -202,9 +202,10 @@ impl Run<'_> {
                 let entry = &mut self.gates.held[h];
                 entry.2 = entry.2.saturating_sub(1);
                 if entry.2 == 0 {
-                    let placeholder = Change::new(entry.0.address.clone(), Action::NoOp);
-                    let c = std::mem::replace(&mut entry.0, placeholder);
-                    let gates = entry.1.clone();
+                    let Some(c) = entry.0.take() else {
+                        continue;
+                    };
+                    let gates = std::mem::take(&mut entry.1);
                     let released = c.address.clone();
                     self.engine.add(c, &gates);
                     stack.push(released);
@@ -229,7 +230,7 @@ fn check(saved: Option<&Change>, address: &Address, fresh: Decision) -> Decision
     };
     match (saved, fresh) {
         (Some(s), Decision::Change(f)) => match verify::first_difference(s, &f) {
-            None => Decision::Change(Box::new(s.clone())),
+            None => Decision::Change(Arc::new(s.clone())),
             Some(d) => refuse(d.replacen(&format!("{address}: "), "", 1)),
         },
         (Some(s), Decision::Nothing) => refuse(format!(
@@ -351,7 +352,8 @@ pub async fn run(
         !run.engine.began() && (!read_errors.is_empty() || !run.plan_errors.is_empty());
     if !refused_whole && !run.state_only.is_empty() {
         let state_only = std::mem::take(&mut run.state_only);
-        run.engine.record_state_only(state_only.iter());
+        run.engine
+            .record_state_only(state_only.iter().map(|c| &**c));
     }
     // Everything is read and decided: what was read is no longer needed.
     drop(reader);

@@ -22,6 +22,7 @@
 //! here sends a request: the caller reads (`refresh::Reader`) and applies.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use globset::GlobMatcher;
 
@@ -40,8 +41,8 @@ use crate::state::State;
 /// What the plan decides for one address.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// A change of the plan.
-    Change(Box<Change>),
+    /// A change of the plan (shared with the executor that runs it, never copied).
+    Change(Arc<Change>),
     /// Nothing to do (a no-op, or nothing to destroy, or left out by `--target`).
     Nothing,
     /// It cannot be planned: a read failed, or the plan refuses it.
@@ -502,7 +503,7 @@ impl<'a> Planner<'a> {
                 let decision = match errors.remove(&i) {
                     Some(e) => Decision::Failed(e),
                     None => match changes.remove(&self.order[i]) {
-                        Some(c) if self.kept(i) => Decision::Change(Box::new(c)),
+                        Some(c) if self.kept(i) => Decision::Change(Arc::new(c)),
                         _ => Decision::Nothing,
                     },
                 };
@@ -653,10 +654,12 @@ impl<'a> Planner<'a> {
         let empty = self.empty_plan();
         for d in self.released {
             if let Some(Decision::Change(c)) = d {
+                // The executor is done with its share by now: no copy.
+                let c = Arc::unwrap_or_clone(c);
                 if c.action == Action::Delete {
-                    deletes.push(*c);
+                    deletes.push(c);
                 } else {
-                    changes.push(*c);
+                    changes.push(c);
                 }
             }
         }

@@ -48,6 +48,13 @@ impl State {
     /// Serialises the next version of this state without copying it (a
     /// run's writer encodes thousands of resources while holding them).
     pub fn encode_next(&self) -> Encoded {
+        self.encode_next_sized(0)
+    }
+
+    /// As `encode_next`, into a buffer of about `size` bytes (the last
+    /// encoding's): a state of megabytes is not grown by doubling, copy after
+    /// copy, to up to twice its size.
+    pub fn encode_next_sized(&self, size: usize) -> Encoded {
         /// The fields of `State`, in its order, borrowed.
         #[derive(Serialize)]
         struct Next<'a> {
@@ -58,13 +65,17 @@ impl State {
             resources: &'a IndexMap<String, ResourceState>,
         }
         let serial = self.serial + 1;
-        let mut bytes = serde_json::to_vec_pretty(&Next {
-            version: STATE_FORMAT_VERSION,
-            lineage: &self.lineage,
-            serial,
-            synlink_version: env!("CARGO_PKG_VERSION"),
-            resources: &self.resources,
-        })
+        let mut bytes = Vec::with_capacity(size + size / 16);
+        serde_json::to_writer_pretty(
+            &mut bytes,
+            &Next {
+                version: STATE_FORMAT_VERSION,
+                lineage: &self.lineage,
+                serial,
+                synlink_version: env!("CARGO_PKG_VERSION"),
+                resources: &self.resources,
+            },
+        )
         .expect("states always serialise");
         bytes.push(b'\n');
         Encoded {

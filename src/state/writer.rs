@@ -124,6 +124,7 @@ impl StateWriter {
 fn write_loop(shared: &(Mutex<Inner>, Condvar), lock: &dyn HeldLock) {
     let (mutex, cond) = shared;
     let mut last_write: Option<Instant> = None;
+    let mut last_size = 0;
     loop {
         let (next, generation) = {
             let mut inner = mutex.lock().unwrap_or_else(PoisonError::into_inner);
@@ -144,8 +145,9 @@ fn write_loop(shared: &(Mutex<Inner>, Condvar), lock: &dyn HeldLock) {
                 return;
             }
             // Encoded here, not copied: the bytes are smaller than the state.
-            (inner.state.encode_next(), inner.generation)
+            (inner.state.encode_next_sized(last_size), inner.generation)
         };
+        last_size = next.bytes.len();
         last_write = Some(Instant::now());
         let result = lock.write_encoded(&next);
         let mut inner = mutex.lock().unwrap_or_else(PoisonError::into_inner);
