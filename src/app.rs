@@ -518,7 +518,7 @@ fn change(
             };
             let writer = Arc::new(StateWriter::new(state.clone(), lock));
             return stream_change(
-                &conn, &stream, &state, &writer, run, started, ui, &progress, &activity,
+                &conn, &stream, state, &writer, run, started, ui, &progress, &activity,
             )
             .await;
         }
@@ -597,7 +597,7 @@ struct Streaming<'a> {
 async fn stream_change(
     conn: &Connection,
     stream: &Streaming<'_>,
-    state: &State,
+    state: State,
     writer: &Arc<StateWriter>,
     run: &RunArgs,
     started: Instant,

@@ -46,8 +46,9 @@ pub struct Inputs<'a> {
     pub spec: &'a LoadedSpec,
     /// Its dependency graph.
     pub graph: &'a Graph,
-    /// The state as the run found it (plans are made against it).
-    pub state: &'a State,
+    /// The state as the run found it (plans are made against it; each
+    /// record is dropped once nothing still to be decided needs it).
+    pub state: State,
     /// The mode, targets and spec hash of the plan.
     pub diff: DiffOptions,
     /// The caller's object id (preflight).
@@ -257,7 +258,7 @@ pub async fn run(
     activity: Arc<Activity>,
     on_wait: OnWait<'_>,
 ) -> Streamed {
-    let mut reader = Reader::new(client.clone(), inputs.spec, inputs.state, inputs.refresh);
+    let mut reader = Reader::new(client.clone(), inputs.spec, &inputs.state, inputs.refresh);
     let planner = Planner::new(
         inputs.spec,
         inputs.graph,
@@ -299,6 +300,9 @@ pub async fn run(
         }
         let released = run.planner.release(reader.observed());
         run.take(released);
+        for unit in run.planner.take_spent() {
+            reader.forget(&unit);
+        }
         // Once nothing new may start (Ctrl-C, a lost lock), reading on is useless.
         if !run.engine.start_ready() {
             reading = false;

@@ -41,6 +41,8 @@ pub struct Observed {
     by_key: HashMap<(ResourceKind, ArmId, String), ArmId>,
     /// The caller's effective ARM permissions on a resource (preflight).
     pub permissions: HashMap<ArmId, Vec<Value>>,
+    /// The ids found under each (child kind, parent): what a list read.
+    listed: HashMap<(ResourceKind, ArmId), Vec<ArmId>>,
 }
 
 impl Observed {
@@ -70,7 +72,38 @@ impl Observed {
         if let (Some(key), Some(parent)) = (provider::of(kind).key_of_body(&body), id.parent()) {
             self.by_key.insert((kind, parent, key), id.clone());
         }
+        if provider::of(kind).parent_kind().is_some() {
+            if let Some(parent) = id.parent() {
+                let ids = self.listed.entry((kind, parent)).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
         self.resources.insert(id, body);
+    }
+
+    /// Drops what `unit` read: nothing that is still to be decided needs it
+    /// (what a run holds follows the work under way, not the size of the spec).
+    pub fn forget(&mut self, unit: &Unit) {
+        let (kind, ids) = match unit {
+            Unit::Top(kind, id) => (*kind, vec![id.clone()]),
+            Unit::List(kind, parent) => (
+                *kind,
+                self.listed
+                    .remove(&(*kind, parent.clone()))
+                    .unwrap_or_default(),
+            ),
+        };
+        for id in ids {
+            let Some(body) = self.resources.remove(&id) else {
+                continue;
+            };
+            if let (Some(key), Some(parent)) = (provider::of(kind).key_of_body(&body), id.parent())
+            {
+                self.by_key.remove(&(kind, parent, key));
+            }
+        }
     }
 }
 
@@ -280,6 +313,11 @@ impl Reader {
     /// What was read so far.
     pub fn observed(&self) -> &Observed {
         &self.observed
+    }
+
+    /// Drops what `unit` read, once nothing to decide needs it.
+    pub fn forget(&mut self, unit: &Unit) {
+        self.observed.forget(unit);
     }
 
     /// What was read so far, to add to (the caller's own reads, e.g. permissions).

@@ -36,7 +36,7 @@ use crate::plan::{handover, Action, Change, Plan, Warning};
 use crate::provider;
 use crate::spec::source::SourceFile;
 use crate::spec::LoadedSpec;
-use crate::state::State;
+use crate::state::{ResourceState, State};
 
 /// What the plan decides for one address.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,20 @@ struct Pending {
 /// Decides a plan address by address as reads complete.
 pub struct Planner<'a> {
     spec: &'a LoadedSpec,
-    state: &'a State,
+    /// The state as found, without its records (its lineage and serial).
+    state: State,
+    /// The state's record of each address, with its place in the state;
+    /// dropped once no slice still to be decided includes the address.
+    records: Vec<Option<(usize, String, ResourceState)>>,
+    /// Of each address: the addresses not released yet whose slice includes
+    /// it (itself, and what depends on it through every path).
+    holders: Vec<usize>,
+    /// The reads each address needs (until it is spent).
+    needs: Vec<Vec<Unit>>,
+    /// Of each read: how many of its users are not spent yet.
+    unit_users: HashMap<Unit, usize>,
+    /// Reads that nothing still to be decided needs, for the reader to forget.
+    spent: Vec<Unit>,
     options: DiffOptions,
     caller: Option<String>,
     /// Every address of the spec, in the order `diff` plans them.
@@ -120,6 +133,20 @@ pub struct Planner<'a> {
     gates: Vec<Vec<usize>>,
 }
 
+/// `from` and everything it depends on, through every path, each once.
+fn closure_of(deps: &[Vec<usize>], from: &[usize]) -> Vec<usize> {
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut stack: Vec<usize> = from.to_vec();
+    let mut out = Vec::new();
+    while let Some(i) = stack.pop() {
+        if seen.insert(i) {
+            out.push(i);
+            stack.extend(deps[i].iter().copied());
+        }
+    }
+    out
+}
+
 /// How much of the plan hangs on each address: itself and, through every
 /// path, what depends on it (capped; only the order matters).
 fn weights(deps: &[Vec<usize>], dependents: &[Vec<usize>]) -> Vec<i64> {
@@ -142,7 +169,7 @@ impl<'a> Planner<'a> {
     pub fn new(
         spec: &'a LoadedSpec,
         graph: &Graph,
-        state: &'a State,
+        mut state: State,
         options: DiffOptions,
         caller: Option<String>,
         units: &[Unit],
@@ -174,6 +201,7 @@ impl<'a> Planner<'a> {
             .collect();
         let mut unread = vec![0; n];
         let mut users: HashMap<Unit, Vec<usize>> = HashMap::new();
+        let mut needs: Vec<Vec<Unit>> = vec![Vec::new(); n];
         let mut names = HashMap::new();
         for (i, a) in order.iter().enumerate() {
             let Some(r) = spec.resources.get(a) else {
@@ -196,7 +224,25 @@ impl<'a> Planner<'a> {
                 users.entry(u.clone()).or_default().push(i);
             }
             unread[i] = mine.len();
+            needs[i] = mine;
         }
+        // The records move out of the state: each is dropped once spent.
+        let mut records: Vec<Option<(usize, String, ResourceState)>> = vec![None; n];
+        for (place, (a, rs)) in std::mem::take(&mut state.resources).into_iter().enumerate() {
+            if let Some(&i) = Address::parse(&a).and_then(|p| at.get(&p)) {
+                records[i] = Some((place, a, rs));
+            }
+        }
+        let mut holders = vec![0_usize; n];
+        for i in 0..n {
+            for a in closure_of(&deps, &[i]) {
+                holders[a] += 1;
+            }
+        }
+        let unit_users: HashMap<Unit, usize> = users
+            .iter()
+            .map(|(u, who)| (u.clone(), who.len()))
+            .collect();
         let unready: Vec<usize> = deps.iter().map(Vec::len).collect();
         let keep = (!options.targets.is_empty()).then(|| {
             let globs: Vec<GlobMatcher> = options
@@ -234,6 +280,11 @@ impl<'a> Planner<'a> {
         let mut planner = Planner {
             spec,
             state,
+            records,
+            holders,
+            needs,
+            unit_users,
+            spent: Vec::new(),
             options,
             caller,
             order,
@@ -368,13 +419,7 @@ impl<'a> Planner<'a> {
 
     /// Runs the diff on the slice of `batch` and what it depends on.
     fn diff_slice(&mut self, batch: &[usize], observed: &Observed) -> Vec<(usize, Decision)> {
-        let mut closure: HashSet<usize> = HashSet::new();
-        let mut stack: Vec<usize> = batch.to_vec();
-        while let Some(i) = stack.pop() {
-            if closure.insert(i) {
-                stack.extend(self.deps[i].iter().copied());
-            }
-        }
+        let closure: HashSet<usize> = closure_of(&self.deps, batch).into_iter().collect();
         // The slice, in the spec's order (as the diff would meet it), and
         // the state's records of it: looked up, never a walk of the whole.
         let mut members: Vec<(usize, &Address, &crate::spec::Resource)> = closure
@@ -401,12 +446,9 @@ impl<'a> Planner<'a> {
             removed: self.spec.removed.clone(),
             warnings: Vec::new(),
         };
-        let mut recorded: Vec<(usize, String, crate::state::ResourceState)> = closure
+        let mut recorded: Vec<(usize, String, ResourceState)> = closure
             .iter()
-            .filter_map(|&i| {
-                let (at, a, r) = self.state.resources.get_full(&self.order[i].to_string())?;
-                Some((at, a.clone(), r.clone()))
-            })
+            .filter_map(|&i| self.records[i].clone())
             .collect();
         recorded.sort_by_key(|(at, _, _)| *at);
         let state = State {
@@ -512,6 +554,33 @@ impl<'a> Planner<'a> {
             .collect()
     }
 
+    /// `i` is released: what only its slice (and slices already released)
+    /// needed is dropped, and the reads nothing needs any more are spent.
+    fn spend(&mut self, i: usize) {
+        for a in closure_of(&self.deps, &[i]) {
+            self.holders[a] = self.holders[a].saturating_sub(1);
+            if self.holders[a] > 0 {
+                continue;
+            }
+            self.records[a] = None;
+            for u in std::mem::take(&mut self.needs[a]) {
+                if let Some(left) = self.unit_users.get_mut(&u) {
+                    *left = left.saturating_sub(1);
+                    if *left == 0 {
+                        self.unit_users.remove(&u);
+                        self.spent.push(u);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads that nothing still to be decided needs: the caller may forget
+    /// what they read.
+    pub fn take_spent(&mut self) -> Vec<Unit> {
+        std::mem::take(&mut self.spent)
+    }
+
     fn kept(&self, i: usize) -> bool {
         self.keep
             .as_ref()
@@ -519,7 +588,7 @@ impl<'a> Planner<'a> {
     }
 
     fn empty_plan(&self) -> Plan {
-        diff::empty_plan(self.spec, self.state, &self.options)
+        diff::empty_plan(self.spec, &self.state, &self.options)
     }
 
     /// Whether what the preflight of `needs` looks at has been read.
@@ -614,7 +683,9 @@ impl<'a> Planner<'a> {
                     Some(e) if matches!(decision, Decision::Change(_)) => Decision::Failed(e),
                     _ => decision,
                 };
-                self.released[i] = Some(decision.clone());
+                if self.released[i].replace(decision.clone()).is_none() {
+                    self.spend(i);
+                }
                 out.push((self.order[i].clone(), decision));
             }
         }
@@ -845,7 +916,9 @@ attachments:
         o
     }
 
-    /// The plan decided unit by unit, reads given in `order`.
+    /// The plan decided unit by unit, reads given in `order`; what the
+    /// planner says is spent is forgotten at once (so a read it still needed
+    /// would change the plan).
     fn streamed(
         spec: &LoadedSpec,
         graph: &Graph,
@@ -855,7 +928,9 @@ attachments:
         reversed: bool,
     ) -> (Plan, Vec<String>) {
         let all = units(spec, state);
-        let mut planner = Planner::new(spec, graph, state, options.clone(), None, &all);
+        let mut planner = Planner::new(spec, graph, state.clone(), options.clone(), None, &all);
+        let mut observed = observed.clone();
+        let mut spent = 0;
         let mut feed: Vec<Unit> = all.clone();
         feed.sort_by_key(|u| std::cmp::Reverse(planner.read_priority(u)));
         if reversed {
@@ -864,17 +939,24 @@ attachments:
         let mut order = Vec::new();
         for u in feed {
             planner.read(&[(u, Ok(()))]);
-            planner.decide(observed);
-            assert!(planner.permissions_to_read(observed).is_empty());
-            for (address, decision) in planner.release(observed) {
+            planner.decide(&observed);
+            assert!(planner.permissions_to_read(&observed).is_empty());
+            for (address, decision) in planner.release(&observed) {
                 assert!(
                     !matches!(decision, Decision::Failed(_) | Decision::Skipped(_)),
                     "{address}: {decision:?}"
                 );
                 order.push(address.to_string());
             }
+            for u in planner.take_spent() {
+                observed.forget(&u);
+                spent += 1;
+            }
         }
         assert!(planner.finished(), "every address decided");
+        // Once everything is decided, nothing read is held any more.
+        assert_eq!(spent, all.len(), "every read is spent by the end");
+        assert!(planner.records.iter().all(Option::is_none));
         (planner.into_plan(), order)
     }
 
@@ -991,7 +1073,7 @@ attachments:
         let mut planner = Planner::new(
             &spec,
             &graph,
-            &state,
+            state.clone(),
             options(PlanMode::Normal, &[]),
             None,
             &all,
