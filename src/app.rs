@@ -197,11 +197,14 @@ async fn make_plan(
 ) -> Result<Plan, Error> {
     seed_first(spec, graph, conn, request).await?;
     let on_read = |done: usize, total: usize| progress.event(&Event::Reading { done, total });
+    // What most of the plan waits on is read first, as a streaming run does.
+    let order = plan::stream::ReadOrder::of(spec, graph);
     let mut observed = refresh::refresh(
         conn.client.clone(),
         spec,
         state,
         refresh_options(request.parallelism),
+        &|u| order.priority(u),
         &on_settle_wait,
         &on_read,
     )

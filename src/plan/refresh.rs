@@ -572,10 +572,12 @@ pub async fn refresh(
     spec: &LoadedSpec,
     state: &State,
     options: Options,
+    priority: &dyn Fn(&Unit) -> i64,
     on_wait: OnWait<'_>,
     on_read: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Observed, Vec<CloudError>> {
     let mut reader = Reader::new(client, spec, state, options);
+    reader.prioritize(priority);
     while reader.next(on_wait).await.is_some() {
         let (done, total) = reader.progress();
         on_read(done, total);

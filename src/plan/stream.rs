@@ -126,8 +126,8 @@ pub struct Planner<'a> {
     /// What the diff said beside the changes.
     drift: HashMap<usize, Vec<Change>>,
     warnings: Vec<(usize, Warning)>,
-    /// Read weights (how much waits on each address), for the reader's order.
-    weight: Vec<i64>,
+    /// The order its reads should start in.
+    read_order: ReadOrder,
     /// What must be decided before a delete of each address may be applied:
     /// what depends on it, and what lives under it by id.
     gates: Vec<Vec<usize>>,
@@ -145,6 +145,85 @@ fn closure_of(deps: &[Vec<usize>], from: &[usize]) -> Vec<usize> {
         }
     }
     out
+}
+
+/// The spec's addresses in dependency order, with the edges by position.
+struct Indexed {
+    order: Vec<Address>,
+    at: HashMap<Address, usize>,
+    deps: Vec<Vec<usize>>,
+    dependents: Vec<Vec<usize>>,
+}
+
+impl Indexed {
+    fn of(graph: &Graph) -> Indexed {
+        let order = graph.order();
+        let at: HashMap<Address, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.clone(), i))
+            .collect();
+        let n = order.len();
+        let mut deps = vec![Vec::new(); n];
+        let mut dependents = vec![Vec::new(); n];
+        for (i, a) in order.iter().enumerate() {
+            for d in graph.dependencies(a) {
+                if let Some(&j) = at.get(d) {
+                    deps[i].push(j);
+                    dependents[j].push(i);
+                }
+            }
+        }
+        Indexed {
+            order,
+            at,
+            deps,
+            dependents,
+        }
+    }
+}
+
+/// The order reads should start in, for a whole refresh as for a streaming
+/// one: the reads most of the plan waits on first (a shared Synapse
+/// workspace and its lists before a team's), and a parent's lists as soon as
+/// the parent is read (a team completes before the next starts).
+pub struct ReadOrder {
+    /// Resource ids the spec names, by position in `weight`.
+    ids: HashMap<ArmId, usize>,
+    weight: Vec<i64>,
+}
+
+impl ReadOrder {
+    /// The read order of `spec`'s refresh.
+    pub fn of(spec: &LoadedSpec, graph: &Graph) -> ReadOrder {
+        let ix = Indexed::of(graph);
+        ReadOrder::from_index(spec, &ix)
+    }
+
+    fn from_index(spec: &LoadedSpec, ix: &Indexed) -> ReadOrder {
+        let ids = ix
+            .order
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let r = spec.resources.get(a)?;
+                Some((provider::of(a.kind).id(r, spec)?, i))
+            })
+            .collect();
+        ReadOrder {
+            ids,
+            weight: weights(&ix.deps, &ix.dependents),
+        }
+    }
+
+    /// A read's priority (higher first).
+    pub fn priority(&self, unit: &Unit) -> i64 {
+        let of_id = |id: &ArmId| self.ids.get(id).map_or(1, |&i| self.weight[i]);
+        match unit {
+            Unit::Top(_, id) => of_id(id),
+            Unit::List(_, parent) => of_id(parent).saturating_add(1),
+        }
+    }
 }
 
 /// How much of the plan hangs on each address: itself and, through every
@@ -174,23 +253,15 @@ impl<'a> Planner<'a> {
         caller: Option<String>,
         units: &[Unit],
     ) -> Planner<'a> {
-        let order = graph.order();
-        let at: HashMap<Address, usize> = order
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.clone(), i))
-            .collect();
+        let ix = Indexed::of(graph);
+        let read_order = ReadOrder::from_index(spec, &ix);
+        let Indexed {
+            order,
+            at,
+            deps,
+            dependents,
+        } = ix;
         let n = order.len();
-        let mut deps = vec![Vec::new(); n];
-        let mut dependents = vec![Vec::new(); n];
-        for (i, a) in order.iter().enumerate() {
-            for d in graph.dependencies(a) {
-                if let Some(&j) = at.get(d) {
-                    deps[i].push(j);
-                    dependents[j].push(i);
-                }
-            }
-        }
         let wanted: HashSet<Unit> = units.iter().cloned().collect();
         let tops: HashMap<ArmId, Unit> = units
             .iter()
@@ -264,7 +335,6 @@ impl<'a> Planner<'a> {
             }
             keep
         });
-        let weight = weights(&deps, &dependents);
         let by_id: HashMap<&ArmId, usize> = names
             .iter()
             .filter_map(|(id, a)| Some((id, *at.get(&Address::parse(a)?)?)))
@@ -309,7 +379,7 @@ impl<'a> Planner<'a> {
             names,
             drift: HashMap::new(),
             warnings: Vec::new(),
-            weight,
+            read_order,
             gates,
         };
         for i in 0..n {
@@ -320,22 +390,9 @@ impl<'a> Planner<'a> {
         planner
     }
 
-    /// The order reads should start in: the reads most of the plan waits on
-    /// first (a shared Synapse workspace before a team's), and a parent's
-    /// lists as soon as the parent is read (a team completes before the next
-    /// starts).
+    /// The order its reads should start in (see `ReadOrder`).
     pub fn read_priority(&self, unit: &Unit) -> i64 {
-        let of_id = |id: &ArmId| {
-            self.names
-                .get(id)
-                .and_then(|a| Address::parse(a))
-                .and_then(|a| self.at.get(&a))
-                .map_or(1, |&i| self.weight[i])
-        };
-        match unit {
-            Unit::Top(_, id) => of_id(id),
-            Unit::List(_, parent) => of_id(parent).saturating_add(1),
-        }
+        self.read_order.priority(unit)
     }
 
     /// Records reads that completed.

@@ -1236,3 +1236,43 @@ async fn parallelism_bounds_the_requests_on_the_wire_per_subscription() {
         "the two subscriptions were read at once: {log:#?}"
     );
 }
+
+/// A whole plan reads first what most of it waits on: the shared Synapse
+/// workspace and its lists go before the teams' workspaces, not after them.
+#[tokio::test]
+async fn a_plan_reads_the_shared_synapse_workspace_before_the_teams() {
+    let w = World::new().await;
+    let t = crate::world::teams(30);
+    w.bulk(&t, &["sharedpool"]).await;
+    let spec = w.example("bulk.yaml");
+    let var = crate::world::teams_var(&t);
+    w.faults(json!({"latencyMs": 500})).await;
+    w.clear_log().await;
+    plan(&w, &spec, &["--var", &var]).await.success();
+    let log = w.log().await;
+    let start = |r: &Value| r["startMs"].as_u64().unwrap_or(0);
+    let first = |op: &str| {
+        log.iter()
+            .filter(|r| r["operation"] == op)
+            .map(start)
+            .min()
+            .unwrap_or_else(|| panic!("no {op} in {log:#?}"))
+    };
+    let last_team = log
+        .iter()
+        .filter(|r| r["operation"] == "GET Microsoft.MachineLearningServices/workspaces")
+        .map(start)
+        .max()
+        .expect("the teams' workspaces were read");
+    for shared in [
+        "GET Microsoft.Synapse/workspaces",
+        "GET Microsoft.Synapse/workspaces/bigDataPools (list)",
+        "GET synapse:roleAssignments (list)",
+    ] {
+        assert!(
+            first(shared) < last_team,
+            "{shared} at {} ms, the last team's workspace at {last_team} ms",
+            first(shared)
+        );
+    }
+}
