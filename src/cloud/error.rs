@@ -152,6 +152,19 @@ impl CloudError {
         }
     }
 
+    /// Whether nothing can be reached where it was sent (nothing listens,
+    /// the name does not resolve, the certificate is not trusted): every
+    /// other request to that endpoint would meet the same.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            CloudError::Transport {
+                kind: TransportKind::Refused | TransportKind::NoSuchHost | TransportKind::Tls,
+                ..
+            }
+        )
+    }
+
     /// Whether this is a 404.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)

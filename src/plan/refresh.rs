@@ -238,6 +238,9 @@ pub struct Reader {
     errors: Vec<CloudError>,
     started: bool,
     activity: Option<Arc<Activity>>,
+    /// A read found its endpoint unreachable: no new read starts (each would
+    /// meet the same, one quick retry after another).
+    unreachable: bool,
 }
 
 /// A unit that completed: `Err` when it could not be read.
@@ -282,6 +285,7 @@ impl Reader {
             errors: Vec::new(),
             started: false,
             activity: None,
+            unreachable: false,
         }
     }
 
@@ -372,7 +376,7 @@ impl Reader {
             }
             self.units = units;
         }
-        while self.reading < self.options.parallelism.max(1) {
+        while self.reading < self.options.parallelism.max(1) && !self.unreachable {
             let Some((priority, _, _, unit)) = self.ready.pop() else {
                 break;
             };
@@ -500,6 +504,7 @@ impl Reader {
             }
             let ids: Vec<ArmId> = match found {
                 Err(e) => {
+                    self.unreachable |= e.is_unreachable();
                     self.completed(unit, Err(e), &mut out);
                     return Some(out);
                 }

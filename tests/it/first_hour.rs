@@ -216,7 +216,7 @@ async fn a_failing_credential_is_reported_once_for_the_run() {
 async fn an_endpoint_that_refuses_is_reported_once_with_a_hint() {
     let w = World::new().await;
     let spec = w.example("bulk.yaml");
-    let t = crate::world::teams(10);
+    let t = crate::world::teams(30);
     let var = crate::world::teams_var(&t);
     // Tokens come from the emulator; ARM is asked at a port where nothing listens.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -244,6 +244,15 @@ async fn an_endpoint_that_refuses_is_reported_once_with_a_hint() {
         .count();
     assert_eq!(errors, 2, "one cause, then the conclusion: {}", run.stderr);
     assert!(run.stderr.contains("Connection refused"), "{}", run.stderr);
+    // The reads under way when the first was refused, not the 31 a refresh
+    // would otherwise go on to try, each after its quick retries.
+    let tried: usize = run
+        .stderr
+        .split_once("  (")
+        .and_then(|(_, rest)| rest.split_once(" requests:"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count of requests: {}", run.stderr));
+    assert!(tried <= 10, "{tried} requests tried: {}", run.stderr);
     assert!(
         run.stderr.contains("hint: nothing answers at that address"),
         "{}",
