@@ -747,6 +747,10 @@ fn run_step(
         .env_remove("IDENTITY_SERVER_THUMBPRINT")
         .env_remove("SYNLINK_ARM_ENDPOINT")
         .env_remove("CI")
+        // As a user runs it, not with what `cargo bench` adds (a library
+        // path to search on every start, backtraces on).
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
