@@ -503,74 +503,71 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
-    #[tokio::test]
-    async fn waiters_are_served_by_their_class_priority_now_then_arrival() {
+    /// Empties `k`'s bucket, then has each waiter arrive after its delay (ms)
+    /// and take a token; `meanwhile` runs while they wait. Who was served
+    /// when, and the throttle.
+    async fn served(
+        k: &BucketKey,
+        waiters: Vec<(&'static str, Arc<Class>, u64)>,
+        meanwhile: impl std::future::Future<Output = ()>,
+    ) -> (Vec<&'static str>, Arc<Throttle>) {
         let t = Arc::new(Throttle::new());
-        let w = key("s", "p", OpKind::Write);
-        t.acquire(&w, &any()).await;
-        t.finish(&w, Answer::Counted(Some(0.0)));
+        t.acquire(k, &any()).await;
+        t.finish(k, Answer::Counted(Some(0.0)));
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (low, raised, high) = (any(), any(), Arc::new(Class::new(9)));
         let mut set = tokio::task::JoinSet::new();
-        for (name, class, delay) in [
-            ("low-1", low.clone(), 0),
-            ("low-2", low.clone(), 5),
-            ("raised", raised.clone(), 8),
-            ("high", high, 10),
-        ] {
-            let (t, w, order) = (t.clone(), w.clone(), order.clone());
+        for (name, class, delay) in waiters {
+            let (t, k, order) = (t.clone(), k.clone(), order.clone());
             set.spawn(async move {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
-                t.acquire(&w, &class).await;
+                t.acquire(&k, &class).await;
                 order.lock().expect("lock").push(name);
-                t.finish(&w, Answer::Counted(Some(0.0)));
+                t.finish(&k, Answer::Counted(Some(0.0)));
             });
         }
-        // A class raised while its request waits goes ahead of older ones.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        raised.raise(5);
+        meanwhile.await;
         while set.join_next().await.is_some() {}
-        assert_eq!(
-            *order.lock().expect("lock"),
-            vec!["high", "raised", "low-1", "low-2"]
-        );
+        let order = order.lock().expect("lock").clone();
+        (order, t)
+    }
+
+    #[tokio::test]
+    async fn waiters_are_served_by_their_class_priority_now_then_arrival() {
+        let w = key("s", "p", OpKind::Write);
+        let (low, raised, high) = (any(), any(), Arc::new(Class::new(9)));
+        let waiters = vec![
+            ("low-1", low.clone(), 0),
+            ("low-2", low, 5),
+            ("raised", raised.clone(), 8),
+            ("high", high, 10),
+        ];
+        // A class raised while its request waits goes ahead of older ones.
+        let (order, t) = served(&w, waiters, async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            raised.raise(5);
+        })
+        .await;
+        assert_eq!(order, vec!["high", "raised", "low-1", "low-2"]);
         assert!(t.waiting().is_empty());
     }
 
     #[tokio::test]
     async fn a_change_under_way_reads_first_then_the_refresh_then_polls() {
         use crate::cloud::activity::{POLLS, READS, READS_SPAN, UNDER_WAY};
-        let t = Arc::new(Throttle::new());
-        let r = key("s", "p", OpKind::Read);
-        t.acquire(&r, &any()).await;
-        t.finish(&r, Answer::Counted(Some(0.0)));
-        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let class = |start: i64, raised: i64| {
             let c = Class::new(start);
             c.raise(raised);
             Arc::new(c)
         };
-        let mut set = tokio::task::JoinSet::new();
         // In order of arrival: a poll, the read most of the plan waits on, a
         // detach's class (raised by its 30 s operations), a revoke's read.
-        for (name, class, delay) in [
+        let waiters = vec![
             ("poll", class(POLLS, 0), 0),
             ("refresh", class(READS, READS_SPAN), 3),
             ("detach", class(UNDER_WAY, 30_000), 6),
             ("revoke", class(UNDER_WAY, 0), 9),
-        ] {
-            let (t, r, order) = (t.clone(), r.clone(), order.clone());
-            set.spawn(async move {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-                t.acquire(&r, &class).await;
-                order.lock().expect("lock").push(name);
-                t.finish(&r, Answer::Counted(Some(0.0)));
-            });
-        }
-        while set.join_next().await.is_some() {}
-        assert_eq!(
-            *order.lock().expect("lock"),
-            vec!["detach", "revoke", "refresh", "poll"]
-        );
+        ];
+        let (order, _) = served(&key("s", "p", OpKind::Read), waiters, async {}).await;
+        assert_eq!(order, vec!["detach", "revoke", "refresh", "poll"]);
     }
 }
