@@ -20,6 +20,11 @@
 //! A read that fails, or an address the diff or the preflight refuses, is a
 //! decision too ([`Decision::Failed`]); what depends on it is skipped. Nothing
 //! here sends a request: the caller reads (`refresh::Reader`) and applies.
+//!
+//! What it holds follows the work under way: the state's record of an
+//! address is dropped, and the reads only it needed are handed back to be
+//! forgotten ([`Planner::take_spent`]), once it and everything that depends
+//! on it are released.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
