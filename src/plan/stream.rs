@@ -9,7 +9,7 @@
 //! so an executor can start each change while later ones are still read.
 //!
 //! Put together, the decisions are the plan a whole refresh and diff would
-//! make: [`Planner::plan`] orders them as `diff` does and seals the digest.
+//! make: [`Planner::into_plan`] orders them as `diff` does and seals the digest.
 //! This holds only when the whole plan needs nothing but each address's own
 //! slice: no address of the state is missing from the spec (no delete of what
 //! left it, no move, no forget, no make-before-break), which
