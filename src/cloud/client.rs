@@ -760,7 +760,7 @@ mod tests {
     #[test]
     fn paths_and_subscriptions_are_read_from_urls() {
         assert_eq!(
-            path_of("http://127.0.0.1:9/subscriptions/S/x?api-version=1"),
+            path_of("https://arm.test:9/subscriptions/S/x?api-version=1"),
             "/subscriptions/S/x"
         );
         assert_eq!(subscription_of("/subscriptions/S/resourceGroups/rg"), "S");

@@ -211,15 +211,14 @@ mod tests {
         for good in [
             "https://acct.blob.core.windows.net",
             "https://acct.blob.core.windows.net/",
-            "https://127.0.0.1:10000/devstoreaccount1",
-            "https://[::1]:10000/devstoreaccount1",
+            "https://azurite.test:10000/devstoreaccount1",
+            "https://[2001:db8::1]:10000/devstoreaccount1",
         ] {
             assert_eq!(blob_service_url(good), None, "{good}");
         }
         for bad in [
-            "http://127.0.0.1:10000/devstoreaccount1",
-            "http://localhost:10000/devstoreaccount1",
-            "http://[::1]:10000/devstoreaccount1",
+            "http://azurite.test:10000/devstoreaccount1",
+            "http://[2001:db8::1]:10000/devstoreaccount1",
             "acct.blob.core.windows.net",
             "ftp://acct",
             "http://acct.blob.core.windows.net",

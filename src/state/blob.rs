@@ -83,8 +83,9 @@ const SINGLE_PUT: u64 = 256 * 1024 * 1024;
 /// Where the state blob is (the spec's `state.azure_blob`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobConfig {
-    /// The blob service endpoint: `https://ACCOUNT.blob.core.windows.net`, or
-    /// an Azurite URL (`http://127.0.0.1:10000/devstoreaccount1`).
+    /// The blob service endpoint, over https whatever the host:
+    /// `https://ACCOUNT.blob.core.windows.net`, or an Azurite one
+    /// (`https://HOST:10000/devstoreaccount1`).
     pub account_url: String,
     /// The container; it must exist.
     pub container: String,
@@ -1453,14 +1454,14 @@ mod tests {
     #[test]
     fn the_blob_url_keeps_the_account_path_and_encodes_the_key() {
         let url = blob_url(&config(
-            "http://127.0.0.1:10000/devstoreaccount1/",
+            "https://azurite.test:10000/devstoreaccount1/",
             "state",
             "prod/teams one.json",
         ))
         .unwrap();
         assert_eq!(
             url.as_str(),
-            "http://127.0.0.1:10000/devstoreaccount1/state/prod/teams%20one.json"
+            "https://azurite.test:10000/devstoreaccount1/state/prod/teams%20one.json"
         );
     }
 
@@ -1523,9 +1524,9 @@ mod tests {
     fn queries_are_cut_from_every_url_in_a_message() {
         assert_eq!(
             strip_queries(
-                "error sending request for url (http://127.0.0.1:9/a/b?comp=lease&sv=1&sig=x%2B) and https://h/p?q \"x?y\""
+                "error sending request for url (https://azurite.test:9/a/b?comp=lease&sv=1&sig=x%2B) and https://h/p?q \"x?y\""
             ),
-            "error sending request for url (http://127.0.0.1:9/a/b?…) and https://h/p?… \"x?y\""
+            "error sending request for url (https://azurite.test:9/a/b?…) and https://h/p?… \"x?y\""
         );
     }
 
