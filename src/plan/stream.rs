@@ -202,10 +202,6 @@ impl ReadOrder {
     /// The read order of `spec`'s refresh.
     pub fn of(spec: &LoadedSpec, graph: &Graph) -> ReadOrder {
         let ix = Indexed::of(graph);
-        ReadOrder::from_index(spec, &ix)
-    }
-
-    fn from_index(spec: &LoadedSpec, ix: &Indexed) -> ReadOrder {
         let ids = ix
             .order
             .iter()
@@ -215,9 +211,18 @@ impl ReadOrder {
                 Some((provider::of(a.kind).id(r, spec)?, i))
             })
             .collect();
+        ReadOrder::new(ids, &ix.deps, &ix.dependents)
+    }
+
+    /// The read order of the addresses with these ids and edges.
+    fn new(
+        ids: HashMap<ArmId, usize>,
+        deps: &[Vec<usize>],
+        dependents: &[Vec<usize>],
+    ) -> ReadOrder {
         ReadOrder {
             ids,
-            weight: weights(&ix.deps, &ix.dependents),
+            weight: weights(deps, dependents),
         }
     }
 
@@ -258,14 +263,12 @@ impl<'a> Planner<'a> {
         caller: Option<String>,
         units: &[Unit],
     ) -> Planner<'a> {
-        let ix = Indexed::of(graph);
-        let read_order = ReadOrder::from_index(spec, &ix);
         let Indexed {
             order,
             at,
             deps,
             dependents,
-        } = ix;
+        } = Indexed::of(graph);
         let n = order.len();
         let wanted: HashSet<Unit> = units.iter().cloned().collect();
         let tops: HashMap<ArmId, Unit> = units
@@ -279,6 +282,7 @@ impl<'a> Planner<'a> {
         let mut users: HashMap<Unit, Vec<usize>> = HashMap::new();
         let mut needs: Vec<Vec<Unit>> = vec![Vec::new(); n];
         let mut names = HashMap::new();
+        let mut ids: HashMap<ArmId, usize> = HashMap::new();
         for (i, a) in order.iter().enumerate() {
             let Some(r) = spec.resources.get(a) else {
                 continue;
@@ -287,6 +291,7 @@ impl<'a> Planner<'a> {
             let id = p.id(r, spec);
             if let Some(id) = &id {
                 names.insert(id.clone(), a.to_string());
+                ids.insert(id.clone(), i);
             }
             let mut mine: Vec<Unit> = Vec::new();
             mine.extend(Unit::of(a.kind, id.as_ref(), p.parent_id(r, spec)));
@@ -340,18 +345,15 @@ impl<'a> Planner<'a> {
             }
             keep
         });
-        let by_id: HashMap<&ArmId, usize> = names
-            .iter()
-            .filter_map(|(id, a)| Some((id, *at.get(&Address::parse(a)?)?)))
-            .collect();
         let mut gates = dependents.clone();
-        for (id, &i) in &by_id {
-            if let Some(&parent) = id.parent().as_ref().and_then(|p| by_id.get(p)) {
+        for (id, &i) in &ids {
+            if let Some(&parent) = id.parent().as_ref().and_then(|p| ids.get(p)) {
                 if !gates[parent].contains(&i) {
                     gates[parent].push(i);
                 }
             }
         }
+        let read_order = ReadOrder::new(ids, &deps, &dependents);
         let mut planner = Planner {
             spec,
             state,
